@@ -1,0 +1,30 @@
+package io.modelcache.oci;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.io.InputStream;
+
+/**
+ * Where artifacts are read from: a registry repository or an OCI image layout. Implementations are
+ * thread-safe and may be shared by every reader of a mount. Failures are
+ * {@link io.modelcache.error.ModelCacheException}s with one-line messages naming the reference.
+ */
+public interface ArtifactSource extends Closeable {
+  /** The repository (or layout) this source reads, for messages. */
+  Reference reference();
+
+  /**
+   * The manifest or index for a tag or a {@code sha256:} digest, bytes exactly as served. When asked
+   * by digest, the bytes are verified against it. Unknown tags and digests fail with NOT_FOUND.
+   */
+  FetchedManifest fetchManifest(String tagOrDigest) throws IOException;
+
+  /** A whole small blob (config, index), verified against its digest; fails beyond maxBytes. */
+  byte[] fetchBlob(Digest digest, long maxBytes) throws IOException;
+
+  /**
+   * Raw bytes {@code [offset, offset+length)} of a blob ({@code length < 0}: to the end). Not verified:
+   * the caller hashes. The stream ends early only by throwing.
+   */
+  InputStream openBlob(Digest digest, long offset, long length) throws IOException;
+}

@@ -1,0 +1,43 @@
+package io.modelcache.fuse;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What a read-only filesystem shows: the small interface that {@link FuseMount} serves. It knows
+ * nothing of where bytes come from. Paths are absolute, '/'-separated, normalized ("/" is the root).
+ *
+ * <p>Threading: called concurrently from FUSE worker threads; implementations must be thread-safe.
+ * Errors: throw {@link java.nio.file.NoSuchFileException} for ENOENT,
+ * {@link java.nio.file.AccessDeniedException} for EACCES; any other exception becomes EIO.
+ */
+public interface ReadOnlyTree {
+  /** Attributes of the node at {@code path}, or null when there is none. */
+  NodeAttributes stat(String path);
+
+  /** Names (not paths) of the entries of directory {@code path}; null when it is not a directory. */
+  List<String> list(String path);
+
+  /** Opens the file at {@code path} for reading. */
+  FileReader open(String path) throws IOException;
+
+  /** Extended attributes of the node (name to value); empty when none. */
+  Map<String, byte[]> xattrs(String path);
+
+  /** Total bytes of all files, reported by statfs. */
+  long totalBytes();
+
+  /** An open file. Thread-safe: the kernel may issue concurrent reads on one handle. */
+  interface FileReader extends AutoCloseable {
+    /**
+     * Reads up to {@code dst.remaining()} bytes at {@code offset} into {@code dst}; returns the
+     * number read, which is short only at end of file. Must return verified bytes or throw.
+     */
+    int read(long offset, ByteBuffer dst) throws IOException;
+
+    @Override
+    default void close() {}
+  }
+}
