@@ -1,0 +1,78 @@
+package io.modelcache.control;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.modelcache.error.ModelCacheException;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.StandardProtocolFamily;
+import java.net.UnixDomainSocketAddress;
+import java.nio.channels.Channels;
+import java.nio.channels.SocketChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/**
+ * The CLI's side of the control socket: one JSON request line, one JSON response line. A failed
+ * request comes back as the daemon's one-line error with its kind.
+ */
+public final class ControlClient {
+  private static final ObjectMapper JSON = new ObjectMapper();
+  private final Path home;
+
+  public ControlClient(Path home) {
+    this.home = home;
+  }
+
+  public static ObjectNode request(String op) {
+    return JSON.createObjectNode().put("op", op);
+  }
+
+  public JsonNode call(ObjectNode request) throws ModelCacheException {
+    Path socket = ControlServer.socketPath(home);
+    if (!Files.exists(socket)) {
+      throw noDaemon(socket);
+    }
+    try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+      try {
+        ch.connect(UnixDomainSocketAddress.of(socket));
+      } catch (IOException e) {
+        throw noDaemon(socket);
+      }
+      OutputStream out = Channels.newOutputStream(ch);
+      out.write(JSON.writeValueAsBytes(request));
+      out.write('\n');
+      out.flush();
+      BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(ch), StandardCharsets.UTF_8));
+      String line = in.readLine();
+      if (line == null) {
+        throw new ModelCacheException(ModelCacheException.Kind.DAEMON, "daemon closed the connection without answering");
+      }
+      JsonNode resp = JSON.readTree(line);
+      if (!resp.path("ok").asBoolean(false)) {
+        ModelCacheException.Kind kind;
+        try {
+          kind = ModelCacheException.Kind.valueOf(resp.path("kind").asText("IO"));
+        } catch (IllegalArgumentException e) {
+          kind = ModelCacheException.Kind.IO;
+        }
+        throw new ModelCacheException(kind, resp.path("error").asText("daemon error"));
+      }
+      return resp;
+    } catch (ModelCacheException e) {
+      throw e;
+    } catch (IOException e) {
+      throw new ModelCacheException(ModelCacheException.Kind.DAEMON, "control socket " + socket + ": " + e.getMessage());
+    }
+  }
+
+  private ModelCacheException noDaemon(Path socket) {
+    return new ModelCacheException(ModelCacheException.Kind.DAEMON,
+        "no daemon is running (no control socket at " + socket + "); start one with 'modelcache daemon --home "
+            + home + "' or 'systemctl start modelcache'");
+  }
+}

@@ -1,0 +1,297 @@
+package io.modelcache.daemon;
+
+import com.fasterxml.jackson.core.type.TypeReference;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.SerializationFeature;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.modelcache.cache.CacheConfig;
+import io.modelcache.cache.ChunkCache;
+import io.modelcache.control.ControlServer;
+import io.modelcache.error.ModelCacheException;
+import io.modelcache.error.ModelCacheException.Kind;
+import io.modelcache.fuse.FuseMount;
+import io.modelcache.fuse.FuseOptions;
+import io.modelcache.modelpack.ModelArtifact;
+import io.modelcache.modelpack.ModelReader;
+import io.modelcache.mount.ModelMount;
+import io.modelcache.oci.ArtifactSource;
+import io.modelcache.oci.Digest;
+import io.modelcache.oci.Reference;
+import io.modelcache.source.Artifacts;
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CountDownLatch;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The ModelCache daemon. It owns the shared chunk cache, every FUSE mount and the control socket.
+ * Mount and unmount are serialized by {@code this}; reads never take that lock.
+ */
+public final class Daemon implements Closeable {
+  private static final Logger LOG = LoggerFactory.getLogger(Daemon.class);
+  private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
+
+  /** A live mount: its record, the model tree it serves, its source and the FUSE handle. */
+  record Active(MountRecord record, ModelMount model, ArtifactSource source, FuseMount.Mounted fuse) {}
+
+  private final DaemonConfig config;
+  private final ChunkCache cache;
+  private final Map<Path, Active> mounts = new LinkedHashMap<>();
+  private final ControlServer control;
+  private final CountDownLatch stopped = new CountDownLatch(1);
+  private volatile boolean closed;
+
+  private Daemon(DaemonConfig config, ChunkCache cache) throws IOException {
+    this.config = config;
+    this.cache = cache;
+    restoreMounts();
+    this.control = new ControlServer(config.home(), this::handle);
+  }
+
+  /** Starts the daemon: opens the cache, restores persisted mounts, then listens on the socket. */
+  public static Daemon start(DaemonConfig config) throws IOException {
+    try {
+      Files.createDirectories(config.home());
+      Files.createDirectories(config.stateDir());
+    } catch (IOException e) {
+      throw new ModelCacheException(Kind.IO, "cannot create daemon home " + config.home() + ": " + e.getMessage());
+    }
+    ChunkCache cache = ChunkCache.open(CacheConfig.defaults(config.cacheDir())
+        .withBudgetBytes(config.cacheSizeBytes())
+        .withChunkSize(config.chunkSizeBytes())
+        .withFetchTimeout(config.fetchTimeout()));
+    try {
+      return new Daemon(config, cache);
+    } catch (IOException | RuntimeException e) {
+      cache.close();
+      throw e;
+    }
+  }
+
+  public DaemonConfig config() {
+    return config;
+  }
+
+  public ChunkCache cache() {
+    return cache;
+  }
+
+  /** Blocks until {@link #close()} has run. */
+  public void awaitStop() throws InterruptedException {
+    stopped.await();
+  }
+
+  private ObjectNode handle(JsonNode req) throws Exception {
+    String op = req.path("op").asText("");
+    return switch (op) {
+      case "mount" -> mount(req.path("ref").asText(), Path.of(req.path("dir").asText()),
+          req.hasNonNull("plainHttp") ? req.get("plainHttp").asBoolean() : null);
+      case "umount" -> umount(Path.of(req.path("dir").asText()));
+      case "ls" -> list();
+      case "ping" -> JSON.createObjectNode().put("pid", ProcessHandle.current().pid());
+      default -> throw new ModelCacheException(Kind.USAGE, "unknown control operation '" + op + "'");
+    };
+  }
+
+  /** Mounts {@code ref} at {@code dir}; returns once the mount is live and listable. */
+  public synchronized ObjectNode mount(String refText, Path dir, Boolean plainHttp) throws IOException {
+    if (closed) {
+      throw new ModelCacheException(Kind.DAEMON, "daemon is shutting down");
+    }
+    Reference ref = Reference.parse(refText);
+    Path mp = checkMountpoint(dir);
+    Active a = doMount(new MountRecord(refText, null, mp.toString(), plainHttp), ref);
+    persist();
+    return describe(a);
+  }
+
+  private Path checkMountpoint(Path dir) throws ModelCacheException {
+    Path mp = dir.toAbsolutePath().normalize();
+    Active existing = mounts.get(mp);
+    if (existing != null) {
+      throw new ModelCacheException(Kind.USAGE,
+          "mountpoint " + mp + " is already mounted (" + existing.record().reference() + ")");
+    }
+    if (!Files.exists(mp)) {
+      throw new ModelCacheException(Kind.USAGE, "mountpoint " + mp + " does not exist");
+    }
+    if (!Files.isDirectory(mp)) {
+      throw new ModelCacheException(Kind.USAGE, "mountpoint " + mp + " is not a directory");
+    }
+    if (FuseMount.isMountPoint(mp)) {
+      throw new ModelCacheException(Kind.USAGE, "mountpoint " + mp + " is already a mount point");
+    }
+    try (var s = Files.list(mp)) {
+      if (s.findAny().isPresent()) {
+        throw new ModelCacheException(Kind.USAGE, "mountpoint " + mp + " is not empty");
+      }
+    } catch (ModelCacheException e) {
+      throw e;
+    } catch (IOException e) {
+      throw new ModelCacheException(Kind.USAGE, "mountpoint " + mp + " cannot be read: " + e.getMessage());
+    }
+    return mp;
+  }
+
+  private Active doMount(MountRecord rec, Reference ref) throws IOException {
+    Path mp = Path.of(rec.mountpoint());
+    ArtifactSource source = Artifacts.openSource(ref,
+        config.registryOptions().withPlainHttp(rec.plainHttp()));
+    ModelMount model = null;
+    try {
+      ModelArtifact art = ModelReader.read(source, rec.digest() != null ? rec.digest() : ref.tagOrDigest());
+      model = new ModelMount(art, source, cache);
+      FuseMount.Mounted fuse = FuseMount.mount(mp, model, FuseOptions.defaults()
+          .withAllowOther(config.allowOther())
+          .withReadAheadKb(config.readAheadKb())
+          .withFsName("modelcache:" + ref));
+      MountRecord pinned = new MountRecord(rec.reference(), art.manifest().digest().toString(), mp.toString(),
+          rec.plainHttp());
+      Active a = new Active(pinned, model, source, fuse);
+      mounts.put(mp, a);
+      LOG.info("mounted {} ({}) at {}", rec.reference(), art.manifest().digest(), mp);
+      return a;
+    } catch (IOException | RuntimeException e) {
+      if (model != null) {
+        model.close();
+      }
+      source.close();
+      throw e;
+    }
+  }
+
+  public synchronized ObjectNode umount(Path dir) throws IOException {
+    Path mp = dir.toAbsolutePath().normalize();
+    Active a = mounts.get(mp);
+    if (a == null) {
+      throw new ModelCacheException(Kind.USAGE, mp + " is not a ModelCache mount");
+    }
+    release(a);
+    mounts.remove(mp);
+    persist();
+    return JSON.createObjectNode().put("mountpoint", mp.toString());
+  }
+
+  private void release(Active a) {
+    try {
+      a.fuse().close();
+    } catch (Exception e) {
+      LOG.warn("unmounting {} failed: {}", a.record().mountpoint(), e.toString());
+    }
+    a.model().close();
+    try {
+      a.source().close();
+    } catch (IOException e) {
+      LOG.debug("closing source failed: {}", e.toString());
+    }
+    LOG.info("unmounted {}", a.record().mountpoint());
+  }
+
+  public synchronized ObjectNode list() {
+    ObjectNode out = JSON.createObjectNode();
+    ArrayNode arr = out.putArray("mounts");
+    for (Active a : mounts.values()) {
+      arr.add(describe(a));
+    }
+    out.put("cacheUsedBytes", cache.usedBytes()).put("cacheBudgetBytes", cache.budgetBytes());
+    return out;
+  }
+
+  private ObjectNode describe(Active a) {
+    long total = a.model().totalBytes();
+    long cached = Math.min(total, a.model().cachedBytes());
+    return JSON.createObjectNode()
+        .put("reference", a.record().reference())
+        .put("digest", a.record().digest())
+        .put("mountpoint", a.record().mountpoint())
+        .put("files", a.model().artifact().files().size())
+        .put("totalBytes", total)
+        .put("cachedBytes", cached)
+        .put("bytesRead", a.model().bytesRead());
+  }
+
+  private Path tablePath() {
+    return config.stateDir().resolve("mounts.json");
+  }
+
+  private void persist() throws IOException {
+    List<MountRecord> recs = new ArrayList<>();
+    for (Active a : mounts.values()) {
+      recs.add(a.record());
+    }
+    Path tmp = tablePath().resolveSibling("mounts.json.tmp");
+    Files.write(tmp, JSON.writeValueAsBytes(recs));
+    try {
+      Files.move(tmp, tablePath(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    } catch (AtomicMoveNotSupportedException e) {
+      Files.move(tmp, tablePath(), StandardCopyOption.REPLACE_EXISTING);
+    }
+  }
+
+  /**
+   * Remounts what the table held when the daemon last ran, at the same manifest digests. Mountpoints
+   * left stale by a crash (ENOTCONN) are lazily unmounted first. A mount that cannot be restored is
+   * logged and dropped from the table; it does not stop the daemon.
+   */
+  private synchronized void restoreMounts() throws IOException {
+    if (!Files.exists(tablePath())) {
+      return;
+    }
+    List<MountRecord> recs = JSON.readValue(tablePath().toFile(), new TypeReference<List<MountRecord>>() {});
+    for (MountRecord rec : recs) {
+      Path mp = Path.of(rec.mountpoint());
+      try {
+        if (FuseMount.isStaleMount(mp)) {
+          LOG.info("lazily unmounting stale mount {}", mp);
+          FuseMount.lazyUnmount(mp);
+        }
+        Reference ref = Reference.parse(rec.reference());
+        if (rec.digest() != null) {
+          ref = ref.withDigest(Digest.parse(rec.digest()));
+        }
+        checkMountpoint(mp);
+        doMount(rec, ref);
+      } catch (IOException | RuntimeException e) {
+        LOG.error("could not restore mount of {} at {}: {}", rec.reference(), mp, e.getMessage());
+      }
+    }
+    persist();
+  }
+
+  /** Unmounts everything (the table is kept, so the next start restores it) and closes the cache. */
+  @Override
+  public void close() {
+    synchronized (this) {
+      if (closed) {
+        return;
+      }
+      closed = true;
+      try {
+        control.close();
+      } catch (IOException e) {
+        LOG.debug("closing control socket: {}", e.toString());
+      }
+      for (Active a : mounts.values()) {
+        release(a);
+      }
+      mounts.clear();
+      try {
+        cache.close();
+      } catch (IOException e) {
+        LOG.warn("closing cache: {}", e.toString());
+      }
+    }
+    stopped.countDown();
+  }
+}

@@ -1,0 +1,58 @@
+package io.modelcache.cli;
+
+import io.modelcache.error.ModelCacheException;
+import io.modelcache.registry.Credentials;
+import io.modelcache.registry.DockerConfig;
+import io.modelcache.registry.RegistryClient;
+import java.io.BufferedReader;
+import java.io.Console;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code modelcache login HOST}: checks credentials, then stores them in the docker config (0600). */
+@Command(name = "login", description = "Store registry credentials (in the Docker config file, mode 0600) after checking them.")
+final class LoginCommand implements Callable<Integer> {
+  @Mixin RegistryFlags registry;
+
+  @Parameters(index = "0", paramLabel = "HOST")
+  String host;
+
+  @Option(names = {"-u", "--username"}, required = true)
+  String user;
+
+  @Option(names = "--password-stdin", description = "Read the password from standard input.")
+  boolean passwordStdin;
+
+  @Option(names = "--config", paramLabel = "FILE", description = "Docker config file (default: $DOCKER_CONFIG/config.json or ~/.docker/config.json).")
+  Path config;
+
+  @Override
+  public Integer call() throws Exception {
+    String password;
+    if (passwordStdin) {
+      password = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();
+    } else {
+      Console c = System.console();
+      if (c == null) {
+        throw new ModelCacheException(ModelCacheException.Kind.USAGE, "no terminal to read the password from; use --password-stdin");
+      }
+      char[] pw = c.readPassword("Password for %s@%s: ", user, host);
+      password = pw == null ? null : new String(pw);
+    }
+    if (password == null || password.isEmpty()) {
+      throw new ModelCacheException(ModelCacheException.Kind.USAGE, "empty password");
+    }
+    Credentials creds = new Credentials(user, password.strip());
+    Path file = config != null ? config : DockerConfig.defaultPath();
+    RegistryClient.verifyLogin(host, creds, registry.options().withDockerConfig(file));
+    DockerConfig.store(file, host, creds.username(), creds.password());
+    System.out.println("login succeeded for " + user + " at " + host + "; credentials stored in " + file);
+    return 0;
+  }
+}

@@ -1,0 +1,53 @@
+package io.modelcache.cli;
+
+import io.modelcache.error.ModelCacheException;
+import io.modelcache.modelpack.ModelPusher;
+import io.modelcache.modelpack.PushOptions;
+import io.modelcache.oci.ArtifactSink;
+import io.modelcache.oci.Digest;
+import io.modelcache.oci.Reference;
+import io.modelcache.source.Artifacts;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code modelcache push DIR REF}: packs DIR as a ModelPack artifact, one layer per file. */
+@Command(name = "push", description = "Pack DIR as a ModelPack artifact (one layer per file) and push it to REF.")
+final class PushCommand implements Callable<Integer> {
+  @Mixin RegistryFlags registry;
+
+  @Parameters(index = "0", paramLabel = "DIR")
+  Path dir;
+
+  @Parameters(index = "1", paramLabel = "REF", description = "host[:port]/repo:tag or oci:PATH:TAG")
+  String ref;
+
+  @Option(names = "--tar", description = "Wrap each file in a tar layer instead of a raw layer.")
+  boolean tar;
+
+  @Option(names = "--name", description = "Model name in the config (default: the directory name).")
+  String name;
+
+  @Option(names = {"-j", "--parallel"}, defaultValue = "4", description = "Blobs uploaded at once (default: ${DEFAULT-VALUE}).")
+  int parallel;
+
+  @Override
+  public Integer call() throws Exception {
+    Reference r = Reference.parse(ref);
+    if (r.tag() == null) {
+      throw new ModelCacheException(ModelCacheException.Kind.USAGE, "push needs a tag: " + ref);
+    }
+    if (!Files.isDirectory(dir)) {
+      throw new ModelCacheException(ModelCacheException.Kind.USAGE, dir + ": not a directory");
+    }
+    try (ArtifactSink sink = Artifacts.openSink(r, registry.options())) {
+      Digest d = ModelPusher.push(dir, sink, r.tag(), PushOptions.defaults().withTar(tar).withName(name).withParallelism(parallel));
+      System.out.println(d);
+    }
+    return 0;
+  }
+}
