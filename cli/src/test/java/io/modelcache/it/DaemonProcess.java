@@ -1,0 +1,73 @@
+package io.modelcache.it;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/** A real {@code modelcache daemon} child process with its own home, stopped with SIGTERM. */
+final class DaemonProcess implements AutoCloseable {
+  final Path home;
+  private final List<String> extraArgs;
+  private Process process;
+
+  DaemonProcess(Path home, String... extraArgs) {
+    this.home = home;
+    this.extraArgs = List.of(extraArgs);
+  }
+
+  DaemonProcess start() throws IOException, InterruptedException {
+    List<String> cmd = new ArrayList<>(List.of(Cli.launcher().toString(), "daemon", "--home", home.toString()));
+    cmd.addAll(extraArgs);
+    Files.createDirectories(home);
+    Path log = home.resolve("daemon.log");
+    process = new ProcessBuilder(cmd).redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+    Path sock = home.resolve("modelcache.sock");
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+    while (!Files.exists(sock)) {
+      if (!process.isAlive()) {
+        throw new AssertionError("daemon exited " + process.exitValue() + ":\n" + Files.readString(log));
+      }
+      if (System.nanoTime() > deadline) {
+        throw new AssertionError("daemon did not open its socket in 60 s:\n" + Files.readString(log));
+      }
+      Thread.sleep(100);
+    }
+    return this;
+  }
+
+  long pid() {
+    return process.pid();
+  }
+
+  /** SIGTERM, as systemd stops it; waits for a clean exit. */
+  void stop() throws InterruptedException {
+    if (process != null && process.isAlive()) {
+      process.destroy();
+      if (!process.waitFor(60, TimeUnit.SECONDS)) {
+        process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        throw new AssertionError("daemon did not stop within 60 s of SIGTERM");
+      }
+    }
+  }
+
+  /** SIGKILL: the crash case. */
+  void kill() throws InterruptedException {
+    if (process != null && process.isAlive()) {
+      process.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
+    }
+  }
+
+  String log() throws IOException {
+    Path log = home.resolve("daemon.log");
+    return Files.exists(log) ? Files.readString(log) : "";
+  }
+
+  @Override
+  public void close() throws InterruptedException {
+    stop();
+  }
+}
