@@ -1,0 +1,40 @@
+package io.modelcache.config;
+
+import io.modelcache.error.ModelCacheException;
+import java.time.Duration;
+import java.util.Locale;
+
+/** Durations as operators write them: {@code 500ms}, {@code 30s}, {@code 2m}, {@code 1h}, or plain seconds. */
+public final class Durations {
+  private Durations() {}
+
+  public static Duration parse(String what, String text) throws ModelCacheException {
+    String s = text == null ? "" : text.trim().toLowerCase(Locale.ROOT);
+    try {
+      if (s.endsWith("ms")) {
+        return Duration.ofMillis(Long.parseLong(s.substring(0, s.length() - 2)));
+      }
+      long n;
+      char unit = s.isEmpty() ? ' ' : s.charAt(s.length() - 1);
+      String num = Character.isDigit(unit) ? s : s.substring(0, s.length() - 1);
+      n = Long.parseLong(num);
+      if (n < 0) {
+        throw new NumberFormatException();
+      }
+      return switch (unit) {
+        case 's' -> Duration.ofSeconds(n);
+        case 'm' -> Duration.ofMinutes(n);
+        case 'h' -> Duration.ofHours(n);
+        default -> {
+          if (!Character.isDigit(unit)) {
+            throw new NumberFormatException();
+          }
+          yield Duration.ofSeconds(n);
+        }
+      };
+    } catch (NumberFormatException | StringIndexOutOfBoundsException e) {
+      throw new ModelCacheException(ModelCacheException.Kind.USAGE,
+          "invalid " + what + " '" + text + "' (expected e.g. 500ms, 30s, 2m)");
+    }
+  }
+}

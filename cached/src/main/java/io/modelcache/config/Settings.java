@@ -1,0 +1,243 @@
+package io.modelcache.config;
+
+import io.modelcache.error.ModelCacheException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The daemon's settings: defaults, overridden by {@code /etc/modelcache/config.yaml} (or
+ * {@code --config}), overridden by command-line flags. Every key of the file is checked; an unknown
+ * key or a bad value is an error naming the file, line and key, and the daemon refuses to start.
+ */
+public record Settings(
+    Path home,
+    long cacheSizeBytes,
+    int chunkSizeBytes,
+    Duration fetchTimeout,
+    int fetchConcurrency,
+    int readAheadKb,
+    boolean prefetch,
+    boolean backgroundFill,
+    boolean allowOther,
+    String metricsAddress,
+    Path credentials,
+    Path mountsDir,
+    List<RegistrySettings> registries) {
+
+  public static final Path DEFAULT_FILE = Path.of("/etc/modelcache/config.yaml");
+
+  public static Settings defaults(Path home) {
+    return new Settings(home, 100L << 30, 4 << 20, Duration.ofSeconds(30), 8, 1024, true, true, true,
+        "127.0.0.1:9464", null, null, List.of());
+  }
+
+  private static final Set<String> SCALAR_KEYS = Set.of(
+      "home", "cache.size", "cache.chunkSize", "fetch.timeout", "fetch.concurrency", "readAhead.kernelKb",
+      "readAhead.prefetch", "readAhead.backgroundFill", "mounts.allowOther", "mounts.dir", "metrics.address",
+      "credentials");
+  private static final Pattern REGISTRY_KEY = Pattern.compile("registries\\.(\\d+)\\.(host|mirrors|plainHttp)");
+
+  /** Reads a config file; a missing default file is fine, a missing explicit one is an error. */
+  public static Settings load(Path file, boolean explicit, Settings base) throws ModelCacheException {
+    if (!Files.exists(file)) {
+      if (explicit) {
+        throw new ModelCacheException(ModelCacheException.Kind.USAGE, "config file " + file + " does not exist");
+      }
+      return base;
+    }
+    try {
+      return base.apply(YamlTree.parse(file.toString(), Files.readString(file)));
+    } catch (ModelCacheException e) {
+      throw e;
+    } catch (java.io.IOException e) {
+      throw new ModelCacheException(ModelCacheException.Kind.USAGE, "config file " + file + ": " + e.getMessage());
+    }
+  }
+
+  /** This settings object with every key of {@code t} applied. */
+  public Settings apply(YamlTree t) throws ModelCacheException {
+    Settings s = this;
+    Map<Integer, String[]> regs = new TreeMap<>();
+    Map<Integer, List<String>> regMirrors = new TreeMap<>();
+    for (Map.Entry<String, YamlTree.Value> e : t.values().entrySet()) {
+      String key = e.getKey();
+      YamlTree.Value v = e.getValue();
+      Matcher m = REGISTRY_KEY.matcher(key);
+      if (m.matches()) {
+        int i = Integer.parseInt(m.group(1));
+        String[] r = regs.computeIfAbsent(i, k -> new String[2]);
+        switch (m.group(2)) {
+          case "host" -> r[0] = v.text();
+          case "plainHttp" -> r[1] = bool(t, key, v).toString();
+          default -> {
+            if (!(v.value() instanceof List<?> l)) {
+              throw t.error(key, "expected a list of hosts");
+            }
+            List<String> hosts = new ArrayList<>();
+            l.forEach(o -> hosts.add(String.valueOf(o)));
+            regMirrors.put(i, hosts);
+          }
+        }
+        continue;
+      }
+      if (!SCALAR_KEYS.contains(key)) {
+        throw t.error(key, "unknown key");
+      }
+      if (v.value() instanceof List<?>) {
+        throw t.error(key, "expected a single value, not a list");
+      }
+      String x = v.text();
+      try {
+        s = switch (key) {
+          case "home" -> s.with(h -> h.home = Path.of(x));
+          case "cache.size" -> s.with(h -> h.cacheSizeBytes = Sizes.parse("size", x));
+          case "cache.chunkSize" -> s.with(h -> h.chunkSizeBytes = chunk(x));
+          case "fetch.timeout" -> s.with(h -> h.fetchTimeout = Durations.parse("duration", x));
+          case "fetch.concurrency" -> s.with(h -> h.fetchConcurrency = positive(x));
+          case "readAhead.kernelKb" -> s.with(h -> h.readAheadKb = positive(x));
+          case "readAhead.prefetch" -> s.with(h -> h.prefetch = bool(t, key, v));
+          case "readAhead.backgroundFill" -> s.with(h -> h.backgroundFill = bool(t, key, v));
+          case "mounts.allowOther" -> s.with(h -> h.allowOther = bool(t, key, v));
+          case "mounts.dir" -> s.with(h -> h.mountsDir = Path.of(x));
+          case "metrics.address" -> s.with(h -> h.metricsAddress = address(x));
+          case "credentials" -> s.with(h -> h.credentials = Path.of(x));
+          default -> throw t.error(key, "unknown key");
+        };
+      } catch (ModelCacheException ex) {
+        if (ex.getMessage().startsWith(t.source())) {
+          throw ex;
+        }
+        throw t.error(key, ex.getMessage());
+      }
+    }
+    if (!regs.isEmpty() || !regMirrors.isEmpty()) {
+      List<RegistrySettings> list = new ArrayList<>();
+      for (int i : new java.util.TreeSet<>(union(regs.keySet(), regMirrors.keySet()))) {
+        String[] r = regs.getOrDefault(i, new String[2]);
+        if (r[0] == null || r[0].isBlank()) {
+          throw t.error("registries." + i + (regMirrors.containsKey(i) ? ".mirrors" : ".plainHttp"), "registry entry without a host");
+        }
+        list.add(new RegistrySettings(r[0], regMirrors.get(i), r[1] == null ? null : Boolean.valueOf(r[1])));
+      }
+      final List<RegistrySettings> regsFinal = list;
+      s = s.with(h -> h.registries = regsFinal);
+    }
+    return s;
+  }
+
+  private static Set<Integer> union(Set<Integer> a, Set<Integer> b) {
+    Set<Integer> u = new java.util.HashSet<>(a);
+    u.addAll(b);
+    return u;
+  }
+
+  private static Boolean bool(YamlTree t, String key, YamlTree.Value v) throws ModelCacheException {
+    return switch (v.text().toLowerCase(java.util.Locale.ROOT)) {
+      case "true", "yes", "on" -> true;
+      case "false", "no", "off" -> false;
+      default -> throw t.error(key, "expected true or false, got '" + v.text() + "'");
+    };
+  }
+
+  private static int positive(String x) throws ModelCacheException {
+    try {
+      int n = Integer.parseInt(x.trim());
+      if (n > 0) {
+        return n;
+      }
+    } catch (NumberFormatException ignored) {
+      // reported below
+    }
+    throw new ModelCacheException(ModelCacheException.Kind.USAGE, "expected a positive whole number, got '" + x + "'");
+  }
+
+  /** A chunk size: a power of two from 64 KiB to 64 MiB. */
+  public static int chunk(String x) throws ModelCacheException {
+    long n = Sizes.parse("chunk size", x);
+    if (n < (64 << 10) || n > (64 << 20) || Long.bitCount(n) != 1) {
+      throw new ModelCacheException(ModelCacheException.Kind.USAGE,
+          "chunk size '" + x + "' must be a power of two from 64K to 64M");
+    }
+    return (int) n;
+  }
+
+  /** {@code host:port}, or {@code off} to disable the endpoint. */
+  public static String address(String x) throws ModelCacheException {
+    String a = x.trim();
+    if (a.equalsIgnoreCase("off") || a.equalsIgnoreCase("false") || a.isEmpty()) {
+      return "";
+    }
+    int c = a.lastIndexOf(':');
+    try {
+      int port = Integer.parseInt(a.substring(c + 1));
+      if (c > 0 && port >= 0 && port < 65536) {
+        return a;
+      }
+    } catch (NumberFormatException | IndexOutOfBoundsException ignored) {
+      // reported below
+    }
+    throw new ModelCacheException(ModelCacheException.Kind.USAGE, "expected host:port or off, got '" + x + "'");
+  }
+
+  /** Mutable copy used while applying overrides; keeps the record itself immutable. */
+  public static final class Builder {
+    public Path home;
+    public long cacheSizeBytes;
+    public int chunkSizeBytes;
+    public Duration fetchTimeout;
+    public int fetchConcurrency;
+    public int readAheadKb;
+    public boolean prefetch;
+    public boolean backgroundFill;
+    public boolean allowOther;
+    public String metricsAddress;
+    public Path credentials;
+    public Path mountsDir;
+    public List<RegistrySettings> registries;
+
+    Builder(Settings s) {
+      home = s.home;
+      cacheSizeBytes = s.cacheSizeBytes;
+      chunkSizeBytes = s.chunkSizeBytes;
+      fetchTimeout = s.fetchTimeout;
+      fetchConcurrency = s.fetchConcurrency;
+      readAheadKb = s.readAheadKb;
+      prefetch = s.prefetch;
+      backgroundFill = s.backgroundFill;
+      allowOther = s.allowOther;
+      metricsAddress = s.metricsAddress;
+      credentials = s.credentials;
+      mountsDir = s.mountsDir;
+      registries = s.registries;
+    }
+
+    Settings build() {
+      return new Settings(home, cacheSizeBytes, chunkSizeBytes, fetchTimeout, fetchConcurrency, readAheadKb, prefetch,
+          backgroundFill, allowOther, metricsAddress, credentials, mountsDir, registries);
+    }
+  }
+
+  /** An edit that may fail validation. */
+  public interface Edit {
+    void apply(Builder b) throws ModelCacheException;
+  }
+
+  public Settings with(Edit edit) throws ModelCacheException {
+    Builder b = new Builder(this);
+    edit.apply(b);
+    return b.build();
+  }
+
+  /** Where declarative mount files live: {@code mounts.dir}, else {@code <home>/mounts.d}. */
+  public Path effectiveMountsDir() {
+    return mountsDir != null ? mountsDir : home.resolve("mounts.d");
+  }
+}

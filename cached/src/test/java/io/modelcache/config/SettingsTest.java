@@ -1,0 +1,108 @@
+package io.modelcache.config;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+import io.modelcache.error.ModelCacheException;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+class SettingsTest {
+  private static final Settings BASE = Settings.defaults(Path.of("/var/lib/modelcache"));
+
+  private static Settings parse(String yaml) throws ModelCacheException {
+    return BASE.apply(YamlTree.parse("config.yaml", yaml));
+  }
+
+  @Test
+  void everyKeyIsRead() throws Exception {
+    Settings s = parse("""
+        home: /srv/mc
+        cache:
+          size: 500G
+          chunkSize: 8M
+        fetch:
+          timeout: 45s
+          concurrency: 16
+        readAhead:
+          kernelKb: 512
+          prefetch: false
+          backgroundFill: off
+        mounts:
+          allowOther: false
+          dir: /etc/modelcache/mounts.d
+        metrics:
+          address: 0.0.0.0:9500
+        credentials: /etc/modelcache/auth.json
+        registries:
+          - host: registry.example.com
+            mirrors: [mirror-a.local:5000, mirror-b.local:5000]
+          - host: 10.0.0.5:5000
+            plainHttp: true
+        """);
+    assertEquals(Path.of("/srv/mc"), s.home());
+    assertEquals(500L << 30, s.cacheSizeBytes());
+    assertEquals(8 << 20, s.chunkSizeBytes());
+    assertEquals(Duration.ofSeconds(45), s.fetchTimeout());
+    assertEquals(16, s.fetchConcurrency());
+    assertEquals(512, s.readAheadKb());
+    assertFalse(s.prefetch());
+    assertFalse(s.backgroundFill());
+    assertFalse(s.allowOther());
+    assertEquals(Path.of("/etc/modelcache/mounts.d"), s.effectiveMountsDir());
+    assertEquals("0.0.0.0:9500", s.metricsAddress());
+    assertEquals(Path.of("/etc/modelcache/auth.json"), s.credentials());
+    assertEquals(List.of(
+        new RegistrySettings("registry.example.com", List.of("mirror-a.local:5000", "mirror-b.local:5000"), null),
+        new RegistrySettings("10.0.0.5:5000", List.of(), true)), s.registries());
+  }
+
+  @Test
+  void emptyFileKeepsDefaults() throws Exception {
+    assertEquals(BASE, parse(""));
+    assertEquals(Path.of("/var/lib/modelcache/mounts.d"), BASE.effectiveMountsDir());
+  }
+
+  @Test
+  void unknownKeyNamesKeyAndLine() {
+    ModelCacheException e = assertThrows(ModelCacheException.class, () -> parse("cache:\n  size: 1G\n  sise: 2G\n"));
+    assertEquals("config.yaml line 3: cache.sise: unknown key", e.getMessage());
+    assertEquals(ModelCacheException.Kind.USAGE, e.kind());
+  }
+
+  @Test
+  void badValuesNameKeyAndLine() {
+    assertEquals("config.yaml line 2: cache.size: invalid size 'lots' (expected a number of bytes with an optional K, M, G or T suffix)",
+        assertThrows(ModelCacheException.class, () -> parse("cache:\n  size: lots\n")).getMessage());
+    assertEquals("config.yaml line 1: cache.chunkSize: chunk size '3M' must be a power of two from 64K to 64M",
+        assertThrows(ModelCacheException.class, () -> parse("cache: {chunkSize: 3M}\n")).getMessage());
+    assertEquals("config.yaml line 2: mounts.allowOther: expected true or false, got 'maybe'",
+        assertThrows(ModelCacheException.class, () -> parse("mounts:\n  allowOther: maybe\n")).getMessage());
+    assertEquals("config.yaml line 1: metrics.address: expected host:port or off, got 'nowhere'",
+        assertThrows(ModelCacheException.class, () -> parse("metrics: {address: nowhere}\n")).getMessage());
+    assertEquals("config.yaml line 2: registries.0.plainHttp: registry entry without a host",
+        assertThrows(ModelCacheException.class, () -> parse("registries:\n  - plainHttp: true\n")).getMessage());
+  }
+
+  @Test
+  void brokenYamlNamesTheLine() {
+    ModelCacheException e = assertThrows(ModelCacheException.class, () -> parse("cache:\n  size: [1G\n"));
+    assertEquals(true, e.getMessage().startsWith("config.yaml line "), e.getMessage());
+    assertEquals(true, e.getMessage().contains("not valid YAML"), e.getMessage());
+  }
+
+  @Test
+  void sizesAndDurations() throws Exception {
+    assertEquals(1L << 40, Sizes.parse("s", "1T"));
+    assertEquals(4096, Sizes.parse("s", "4096"));
+    assertEquals(64L << 10, Sizes.parse("s", "64KiB"));
+    assertEquals(Duration.ofMillis(500), Durations.parse("d", "500ms"));
+    assertEquals(Duration.ofMinutes(2), Durations.parse("d", "2m"));
+    assertEquals(Duration.ofSeconds(7), Durations.parse("d", "7"));
+    assertThrows(ModelCacheException.class, () -> Durations.parse("d", "soon"));
+    assertEquals("1.5 GiB", Sizes.format(3L << 29));
+  }
+}
