@@ -1,0 +1,35 @@
+package io.modelcache.daemon;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * What to change so that the declared mounts match the files: pure, so reconciliation is tested
+ * without FUSE. A mount whose file changed its reference is unmounted, then mounted again.
+ */
+public record MountPlan(List<DeclaredMount> unmount, List<DeclaredMount> mount) {
+
+  public static MountPlan between(Map<Path, DeclaredMount> current, Map<Path, DeclaredMount> desired) {
+    List<DeclaredMount> un = new ArrayList<>();
+    List<DeclaredMount> mo = new ArrayList<>();
+    for (var e : current.entrySet()) {
+      DeclaredMount want = desired.get(e.getKey());
+      if (want == null || !want.sameMount(e.getValue())) {
+        un.add(e.getValue());
+      }
+    }
+    for (var e : desired.entrySet()) {
+      DeclaredMount have = current.get(e.getKey());
+      if (have == null || !have.sameMount(e.getValue())) {
+        mo.add(e.getValue());
+      }
+    }
+    return new MountPlan(List.copyOf(un), List.copyOf(mo));
+  }
+
+  public boolean isEmpty() {
+    return unmount.isEmpty() && mount.isEmpty();
+  }
+}
