@@ -122,7 +122,7 @@ class PushPullTest {
     assertEquals("rwxr-x---", PosixFilePermissions.toString(Files.getPosixFilePermissions(out.resolve("run.sh"))));
     assertEquals(Instant.parse("2025-03-04T05:06:07.5Z"), Files.getLastModifiedTime(out.resolve("run.sh")).toInstant());
     assertEquals(paths.size(), seen.stream().filter(Progress::placed).count());
-    assertTrue(a.totalBytes() > 64L << 20 - (8 << 20));
+    assertTrue(a.totalBytes() > (56L << 20), "total " + a.totalBytes());
   }
 
   @Test
