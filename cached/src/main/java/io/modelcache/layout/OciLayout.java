@@ -30,7 +30,9 @@ import java.util.UUID;
 /**
  * An OCI image layout directory: {@code oci-layout}, {@code index.json} (manifests tagged by
  * {@code org.opencontainers.image.ref.name}) and {@code blobs/sha256/<hex>}. Reads are lock-free;
- * index.json updates are serialized on this instance and replace the file atomically.
+ * index.json updates are serialized per directory within the JVM and with a file lock
+ * ({@code .index.json.lock}) across processes, and replace the file atomically. Blobs are written to a
+ * temporary file, verified, fsynced and renamed, so readers never see a partial blob.
  */
 public final class OciLayout implements ArtifactSource, ArtifactSink {
   private static final ObjectMapper JSON = new ObjectMapper();
@@ -41,12 +43,16 @@ public final class OciLayout implements ArtifactSource, ArtifactSink {
   private final Reference ref;
   private final Path root;
   private final String label;
-  private final Object indexLock = new Object();
+  /** One monitor per layout directory in this JVM: a FileLock alone throws on overlap within a process. */
+  private static final java.util.concurrent.ConcurrentHashMap<Path, Object> LOCKS =
+      new java.util.concurrent.ConcurrentHashMap<>();
+  private final Object indexLock;
 
   private OciLayout(Reference ref) {
     this.ref = ref;
     this.root = ref.layout();
     this.label = "oci:" + ref.layout();
+    this.indexLock = LOCKS.computeIfAbsent(root.toAbsolutePath().normalize(), k -> new Object());
   }
 
   /** Opens an existing layout for reading (and writing); NOT_FOUND when there is no oci-layout file. */
@@ -245,6 +251,18 @@ public final class OciLayout implements ArtifactSource, ArtifactSink {
     Digest d = Digest.of(bytes);
     putBlob(d, bytes.length, () -> new java.io.ByteArrayInputStream(bytes));
     synchronized (indexLock) {
+      try (FileChannel lockFile = FileChannel.open(root.resolve(".index.json.lock"), StandardOpenOption.CREATE,
+              StandardOpenOption.WRITE);
+          java.nio.channels.FileLock ignored = lockFile.lock()) {
+        updateIndex(tag, d, bytes.length, mediaType);
+      }
+    }
+    return d;
+  }
+
+  /** Rewrites index.json with {@code d} under {@code tag}; callers hold both the instance and file lock. */
+  private void updateIndex(String tag, Digest d, long size, String mediaType) throws IOException {
+    {
       JsonNode idx = readIndex();
       ObjectNode out = idx.isObject() ? ((ObjectNode) idx).deepCopy() : JSON.createObjectNode();
       if (!out.has("schemaVersion")) {
@@ -265,14 +283,13 @@ public final class OciLayout implements ArtifactSource, ArtifactSink {
       ObjectNode e = kept.addObject();
       e.put("mediaType", mediaType);
       e.put("digest", d.toString());
-      e.put("size", bytes.length);
+      e.put("size", size);
       if (tag != null) {
         e.putObject("annotations").put(MediaTypes.ANNOTATION_REF_NAME, tag);
       }
       out.set("manifests", kept);
       writeAtomically(root.resolve("index.json"), JSON.writeValueAsBytes(out));
     }
-    return d;
   }
 
   @Override

@@ -106,12 +106,13 @@ class OciLayoutTest {
   void concurrentTagsAllLand() throws Exception {
     Path p = tmp.resolve("l");
     OciLayout w = OciLayout.create(ref(p));
+    OciLayout w2 = OciLayout.open(ref(p)); // a second instance on the same directory
     ExecutorService ex = Executors.newFixedThreadPool(4);
     try {
       List<Future<Digest>> fs = new ArrayList<>();
       for (int i = 0; i < 20; i++) {
         int n = i;
-        fs.add(ex.submit(() -> w.putManifest("t" + n, ("{\"n\":" + n + "}").getBytes(StandardCharsets.UTF_8),
+        fs.add(ex.submit(() -> (n % 2 == 0 ? w : w2).putManifest("t" + n, ("{\"n\":" + n + "}").getBytes(StandardCharsets.UTF_8),
             MediaTypes.OCI_MANIFEST)));
       }
       for (Future<Digest> f : fs) {
