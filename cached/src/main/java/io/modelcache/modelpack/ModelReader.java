@@ -36,6 +36,7 @@ public final class ModelReader {
   static final long MAX_MANIFEST = 16L << 20;
   static final long MAX_CONFIG = 16L << 20;
   static final String ANNOTATION_CREATED = "org.opencontainers.image.created";
+  static final String SIGSTORE_PREFIX = "application/vnd.dev.sigstore.";
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private ModelReader() {}
@@ -146,6 +147,10 @@ public final class ModelReader {
         || (!layers.isEmpty() && layers.stream().allMatch(l -> l.annotation(MediaTypes.ANNOTATION_TITLE) != null)));
     if (!modelPack && !oras) {
       throw ModelCacheException.invalid(ref + ": not a ModelPack artifact (config media type " + config.mediaType() + ")");
+    }
+    if (oras && artifactType.startsWith(SIGSTORE_PREFIX)) {
+      // cosign bundles look like titled ORAS artifacts but are signatures, not models
+      throw ModelCacheException.invalid(ref + ": not a ModelPack artifact (artifact type " + artifactType + ")");
     }
     byte[] configBytes = src.fetchBlob(config.digest(), MAX_CONFIG);
     Digest gotConfig = Digest.of(configBytes);

@@ -225,4 +225,27 @@ class ModelReaderTest {
       assertEquals(3000, f.size());
     }
   }
+
+  @Test
+  void signaturesAreNotModels() throws Exception {
+    Path p = tmp.resolve("l");
+    OciLayout l = TestLayouts.layout(p);
+    Path sig = TestLayouts.shared().resolve("fixtures/signatures");
+    byte[] payload = "{}".getBytes(StandardCharsets.UTF_8);
+    Digest pd = TestLayouts.put(l, payload);
+    for (String f : List.of("cosign-bundle-referrer-manifest.example.json", "notation-signature-manifest.example.json")) {
+      ObjectNode m = (ObjectNode) JSON.readTree(sig.resolve(f).toFile());
+      for (JsonNode layer : m.get("layers")) {
+        ((ObjectNode) layer).put("digest", pd.toString());
+        ((ObjectNode) layer).put("size", payload.length);
+      }
+      m.remove("subject");
+      TestLayouts.manifest(l, "sig", m, payload);
+      ModelCacheException e = assertThrows(ModelCacheException.class, () -> ModelReader.read(l, "sig"));
+      assertEquals(ModelCacheException.Kind.INVALID_ARTIFACT, e.kind());
+      String why = f.startsWith("cosign") ? "artifact type application/vnd.dev.sigstore.bundle.v0.3+json"
+          : "config media type application/vnd.cncf.notary.signature";
+      assertEquals("oci:" + p + ":sig: not a ModelPack artifact (" + why + ")", e.getMessage());
+    }
+  }
 }
