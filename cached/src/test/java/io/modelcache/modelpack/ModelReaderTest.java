@@ -248,4 +248,36 @@ class ModelReaderTest {
       assertEquals("oci:" + p + ":sig: not a ModelPack artifact (" + why + ")", e.getMessage());
     }
   }
+
+  @Test
+  void metadataFallbacks() throws Exception {
+    OciLayout l = TestLayouts.layout(tmp.resolve("l"));
+    byte[] raw = "raw".getBytes(StandardCharsets.UTF_8);
+    byte[] t = tar("in-tar-name", "tarred".getBytes(StandardCharsets.UTF_8));
+    Digest dr = TestLayouts.put(l, raw);
+    Digest dt = TestLayouts.put(l, t);
+    ObjectNode m = modelManifest();
+    ArrayNode layers = (ArrayNode) m.get("layers");
+    layer(layers, "application/vnd.cnai.model.code.v1.raw", dr, raw.length, MediaTypes.ANNOTATION_TITLE, "run.sh");
+    ((ObjectNode) layers.get(0).get("annotations")).put(MediaTypes.LEGACY_ANNOTATION_FILE_METADATA,
+        "{\"name\":\"run.sh\",\"mode\":493,\"uid\":5,\"gid\":6,\"size\":3,\"typeflag\":48}");
+    layer(layers, "application/vnd.cncf.model.doc.v1.raw", dr, raw.length, MediaTypes.ANNOTATION_FILEPATH, "plain.md");
+    layer(layers, "application/vnd.cncf.model.doc.v1.tar", dt, t.length, MediaTypes.ANNOTATION_FILEPATH, "t.md");
+    m.putObject("annotations").put("org.opencontainers.image.created", "2024-06-01T00:00:00Z");
+    TestLayouts.manifest(l, "meta", m, "{}".getBytes(StandardCharsets.UTF_8));
+    ModelArtifact a = ModelReader.read(l, "meta");
+    ModelFile run = a.files().get(0);
+    assertEquals(0755, run.mode());
+    assertEquals(5, run.uid());
+    assertEquals(6, run.gid());
+    assertEquals(FileKind.CODE, run.kind());
+    assertEquals(Instant.parse("2024-06-01T00:00:00Z"), run.mtime());
+    ModelFile plain = a.files().get(1);
+    assertEquals(0644, plain.mode());
+    assertEquals(Instant.parse("2024-06-01T00:00:00Z"), plain.mtime());
+    ModelFile tf = a.files().get(2);
+    assertEquals(6, tf.size());
+    assertEquals(Instant.ofEpochSecond(1_700_000_000L), tf.mtime());
+    assertEquals(LayerFormat.TAR, tf.format());
+  }
 }
