@@ -1,0 +1,253 @@
+package io.modelcache.modelpack;
+
+import io.modelcache.error.ModelCacheException;
+import io.modelcache.oci.ArtifactSource;
+import io.modelcache.oci.Descriptor;
+import io.modelcache.oci.Digest;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFilePermission;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+
+/**
+ * Downloads every file of an artifact into a directory ({@code modelcache pull}). Each layer blob is
+ * fetched once (files sharing content share the download) into
+ * {@code DIR/.modelcache-partial/<blob hex>}, hashed as it streams and, after a restart, continued
+ * with a ranged read from where the partial file ends. Only a verified blob is turned into files:
+ * raw by rename (or copy when several files share it), tar by copying the entry's range, compressed
+ * by decompressing; each file is written to a temporary name, given its mode and mtime, and renamed
+ * into place. A digest mismatch deletes the partial download and leaves no file at the final path.
+ * Layers are transferred on a pool of {@code parallelism} threads; {@code progress} is called from
+ * those threads.
+ */
+public final class ModelPuller {
+  /** Where partial downloads live, under the target directory. */
+  public static final String PARTIAL_DIR = ".modelcache-partial";
+
+  private ModelPuller() {}
+
+  public static void pull(ArtifactSource src, ModelArtifact art, Path dir, int parallelism, Consumer<Progress> progress)
+      throws IOException {
+    Consumer<Progress> report = progress == null ? p -> { } : progress;
+    Map<Digest, List<ModelFile>> byBlob = new LinkedHashMap<>();
+    for (ModelFile f : art.files()) {
+      PathSafety.check(art.ref() + ": layer " + f.layer().digest().shortHex(), f.path());
+      byBlob.computeIfAbsent(f.layer().digest(), k -> new ArrayList<>()).add(f);
+    }
+    Path root = dir.toAbsolutePath().normalize();
+    Path partial = root.resolve(PARTIAL_DIR);
+    Files.createDirectories(partial);
+    long total = 0;
+    for (List<ModelFile> fs : byBlob.values()) {
+      total += fs.get(0).layer().size();
+    }
+    AtomicLong done = new AtomicLong();
+    long totalBytes = total;
+    ExecutorService pool = Executors.newFixedThreadPool(Math.max(1, parallelism), r -> {
+      Thread t = new Thread(r, "modelcache-pull");
+      t.setDaemon(true);
+      return t;
+    });
+    try {
+      List<Callable<Void>> tasks = new ArrayList<>();
+      for (List<ModelFile> fs : byBlob.values()) {
+        tasks.add(() -> {
+          Path blob = download(src, art, fs.get(0), partial, done, totalBytes, report);
+          place(art, fs, blob, root, partial, done, totalBytes, report);
+          Files.deleteIfExists(blob);
+          return null;
+        });
+      }
+      ModelPusher.runAll(pool, tasks);
+    } finally {
+      pool.shutdownNow();
+    }
+    try (var s = Files.list(partial)) {
+      if (s.findAny().isEmpty()) {
+        Files.delete(partial);
+      }
+    }
+  }
+
+  /** Fetches (or finishes fetching) one blob and verifies it; returns the partial file holding it. */
+  static Path download(ArtifactSource src, ModelArtifact art, ModelFile first, Path partialDir, AtomicLong done,
+      long total, Consumer<Progress> report) throws IOException {
+    Descriptor layer = first.layer();
+    Digest d = layer.digest();
+    Path part = partialDir.resolve(d.hex());
+    MessageDigest md = Digest.sha256();
+    long have = Files.isRegularFile(part) ? Files.size(part) : 0;
+    if (have > layer.size()) {
+      Files.delete(part);
+      have = 0;
+    }
+    byte[] buf = new byte[1 << 20];
+    if (have > 0) {
+      try (InputStream in = Files.newInputStream(part)) {
+        long left = have;
+        while (left > 0) {
+          int r = in.read(buf, 0, (int) Math.min(buf.length, left));
+          if (r < 0) {
+            throw new IOException(part + ": shrank while resuming");
+          }
+          md.update(buf, 0, r);
+          left -= r;
+        }
+      }
+      report.accept(new Progress(first.path(), have, layer.size(), done.addAndGet(have), total, false));
+    }
+    long pos = have;
+    try (FileChannel out = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+      out.position(have);
+      if (have < layer.size()) {
+        try (InputStream in = src.openBlob(d, have, layer.size() - have)) {
+          int r;
+          while ((r = in.read(buf)) > 0) {
+            md.update(buf, 0, r);
+            ByteBuffer bb = ByteBuffer.wrap(buf, 0, r);
+            while (bb.hasRemaining()) {
+              out.write(bb);
+            }
+            pos += r;
+            report.accept(new Progress(first.path(), pos, layer.size(), done.addAndGet(r), total, false));
+          }
+        }
+      }
+      out.force(true);
+    }
+    Digest got = Digest.of(md);
+    if (pos != layer.size() || !got.equals(d)) {
+      Files.deleteIfExists(part);
+      throw ModelCacheException.digestMismatch(art.ref() + ": layer " + d + " failed verification (got " + got + ")");
+    }
+    return part;
+  }
+
+  /** Turns a verified blob into its file(s). */
+  static void place(ModelArtifact art, List<ModelFile> files, Path blob, Path root, Path partialDir, AtomicLong done,
+      long total, Consumer<Progress> report) throws IOException {
+    List<ModelFile> sorted = new ArrayList<>(files);
+    sorted.sort(Comparator.comparingLong(ModelFile::contentOffset));
+    InputStream stream = null;
+    long streamPos = 0;
+    try {
+      for (int i = 0; i < sorted.size(); i++) {
+        ModelFile f = sorted.get(i);
+        Path target = root.resolve(f.path()).normalize();
+        if (!target.startsWith(root) || target.equals(root) || target.startsWith(partialDir)) {
+          throw ModelCacheException.unsafePath(art.ref() + ": layer " + f.layer().digest().shortHex()
+              + ": unsafe file path '" + f.path() + "' (outside the target directory)");
+        }
+        Files.createDirectories(target.getParent());
+        Path tmp = partialDir.resolve(f.layer().digest().hex() + "." + i + ".tmp");
+        boolean lastRaw = f.format() == LayerFormat.RAW && i == sorted.size() - 1;
+        if (lastRaw) {
+          tmp = blob;
+        } else if (f.format() == LayerFormat.RAW || f.format() == LayerFormat.TAR) {
+          copyRange(blob, f.contentOffset(), f.size(), tmp);
+        } else {
+          if (stream == null || streamPos > f.contentOffset()) {
+            if (stream != null) {
+              stream.close();
+            }
+            stream = ModelReader.decompressed(Files.newInputStream(blob), f.format());
+            streamPos = 0;
+          }
+          stream.skipNBytes(f.contentOffset() - streamPos);
+          streamPos = f.contentOffset();
+          try (OutputStream out = Files.newOutputStream(tmp)) {
+            copyN(stream, out, f.size());
+          }
+          streamPos += f.size();
+        }
+        applyMetadata(tmp, f);
+        move(tmp, target);
+        report.accept(new Progress(f.path(), f.layer().size(), f.layer().size(), done.get(), total, true));
+      }
+    } catch (java.io.EOFException | java.util.zip.ZipException e) {
+      throw ModelCacheException.invalid(art.ref() + ": layer " + sorted.get(0).layer().digest().shortHex()
+          + ": cannot extract: " + e.getMessage());
+    } finally {
+      if (stream != null) {
+        stream.close();
+      }
+    }
+  }
+
+  private static void copyRange(Path blob, long offset, long size, Path to) throws IOException {
+    try (FileChannel in = FileChannel.open(blob, StandardOpenOption.READ);
+        FileChannel out = FileChannel.open(to, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+            StandardOpenOption.TRUNCATE_EXISTING)) {
+      if (offset + size > in.size()) {
+        throw new java.io.EOFException("entry ends past the blob");
+      }
+      long n = 0;
+      while (n < size) {
+        long r = in.transferTo(offset + n, size - n, out);
+        if (r <= 0) {
+          throw new java.io.EOFException("short copy");
+        }
+        n += r;
+      }
+      out.force(true);
+    }
+  }
+
+  private static void copyN(InputStream in, OutputStream out, long n) throws IOException {
+    byte[] buf = new byte[1 << 20];
+    long left = n;
+    while (left > 0) {
+      int r = in.read(buf, 0, (int) Math.min(buf.length, left));
+      if (r < 0) {
+        throw new java.io.EOFException("archive ends inside an entry");
+      }
+      out.write(buf, 0, r);
+      left -= r;
+    }
+  }
+
+  private static void applyMetadata(Path p, ModelFile f) throws IOException {
+    try {
+      Set<PosixFilePermission> perms = EnumSet.noneOf(PosixFilePermission.class);
+      PosixFilePermission[] all = PosixFilePermission.values();
+      for (int b = 0; b < 9; b++) {
+        if ((f.mode() & (1 << (8 - b))) != 0) {
+          perms.add(all[b]);
+        }
+      }
+      Files.setPosixFilePermissions(p, perms);
+    } catch (UnsupportedOperationException e) {
+      // not a POSIX file system: keep the default mode
+    }
+    Files.setLastModifiedTime(p, FileTime.from(f.mtime()));
+  }
+
+  private static void move(Path tmp, Path target) throws IOException {
+    try {
+      Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    } catch (AtomicMoveNotSupportedException e) {
+      Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
+    }
+  }
+}

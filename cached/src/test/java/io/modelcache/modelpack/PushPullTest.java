@@ -1,0 +1,211 @@
+package io.modelcache.modelpack;
+
+import static io.modelcache.modelpack.TestLayouts.JSON;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.modelcache.error.ModelCacheException;
+import io.modelcache.layout.OciLayout;
+import io.modelcache.oci.ArtifactSource;
+import io.modelcache.oci.Digest;
+import io.modelcache.oci.FetchedManifest;
+import io.modelcache.oci.MediaTypes;
+import io.modelcache.oci.Reference;
+import io.modelcache.safetensors.SyntheticModel;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.FileTime;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+class PushPullTest {
+  static final Clock CLOCK = Clock.fixed(Instant.parse("2026-01-02T03:04:05.123456789Z"), ZoneOffset.UTC);
+  @TempDir static Path shared;
+  static Path model;
+  @TempDir Path tmp;
+
+  @BeforeAll
+  static void generate() throws Exception {
+    model = shared.resolve("model");
+    SyntheticModel.generate(model, new SyntheticModel.Spec(64L << 20, 3, "BF16", 4, 1));
+    Files.createDirectories(model.resolve("docs/sub"));
+    Files.copy(model.resolve("README.md"), model.resolve("docs/sub/README-copy.md"));
+    Files.writeString(model.resolve("run.sh"), "#!/bin/sh\necho hi\n");
+    Files.setPosixFilePermissions(model.resolve("run.sh"), PosixFilePermissions.fromString("rwxr-x---"));
+    Files.setLastModifiedTime(model.resolve("run.sh"), FileTime.from(Instant.parse("2025-03-04T05:06:07.5Z")));
+    Files.createDirectories(model.resolve(".git"));
+    Files.writeString(model.resolve(".git/HEAD"), "ref: x\n");
+    Files.writeString(model.resolve(".hidden"), "x");
+  }
+
+  static TreeMap<String, String> tree(Path dir) throws IOException {
+    TreeMap<String, String> m = new TreeMap<>();
+    try (var s = Files.walk(dir)) {
+      for (Path p : s.filter(Files::isRegularFile).toList()) {
+        String rel = dir.relativize(p).toString();
+        if (!rel.startsWith(".")) {
+          m.put(rel, TestLayouts.sha256(p));
+        }
+      }
+    }
+    return m;
+  }
+
+  private void roundTrip(boolean tar) throws Exception {
+    Path lp = tmp.resolve("layout");
+    OciLayout l = OciLayout.create(Reference.parse("oci:" + lp));
+    Digest md = ModelPusher.push(model, l, "v1", new PushOptions(tar, 4, null, 0), CLOCK);
+    ModelArtifact a = ModelReader.read(OciLayout.open(Reference.parse("oci:" + lp)), "v1");
+    assertEquals(md, a.manifest().digest());
+    assertEquals("model", a.name());
+    List<String> paths = a.files().stream().map(ModelFile::path).toList();
+    assertEquals(List.of("config.json", "generation_config.json", "model.safetensors.index.json",
+        "tokenizer_config.json", "model-00001-of-00003.safetensors", "model-00002-of-00003.safetensors",
+        "model-00003-of-00003.safetensors", "run.sh", "README.md", "docs/sub/README-copy.md"), paths);
+    JsonNode m = JSON.readTree(a.manifest().bytes());
+    assertEquals(MediaTypes.MODEL_ARTIFACT, m.path("artifactType").asText());
+    assertEquals(MediaTypes.MODEL_CONFIG, m.path("config").path("mediaType").asText());
+    String fmt = tar ? "tar" : "raw";
+    assertEquals("application/vnd.cncf.model.weight.config.v1." + fmt, m.path("layers").get(0).path("mediaType").asText());
+    assertEquals("application/vnd.cncf.model.weight.v1." + fmt, m.path("layers").get(4).path("mediaType").asText());
+    assertEquals("application/vnd.cncf.model.code.v1." + fmt, m.path("layers").get(7).path("mediaType").asText());
+    assertEquals("application/vnd.cncf.model.doc.v1." + fmt, m.path("layers").get(8).path("mediaType").asText());
+    JsonNode ann = m.path("layers").get(7).path("annotations");
+    assertEquals("run.sh", ann.path(MediaTypes.ANNOTATION_FILEPATH).asText());
+    assertEquals("run.sh", ann.path(MediaTypes.ANNOTATION_TITLE).asText());
+    assertEquals("false", ann.path(MediaTypes.ANNOTATION_UNTESTED).asText());
+    JsonNode meta = JSON.readTree(ann.path(MediaTypes.ANNOTATION_FILE_METADATA).asText());
+    assertEquals("run.sh", meta.path("name").asText());
+    assertEquals(0750, meta.path("mode").asInt());
+    assertEquals("2025-03-04T05:06:07.5Z", meta.path("mtime").asText());
+    assertEquals(0, meta.path("typeflag").asInt());
+    JsonNode cfg = JSON.readTree(a.config());
+    assertEquals("2026-01-02T03:04:05.123456789Z", cfg.path("descriptor").path("createdAt").asText());
+    assertEquals("llama", cfg.path("descriptor").path("family").asText());
+    assertEquals("bfloat16", cfg.path("config").path("precision").asText());
+    assertEquals("safetensors", cfg.path("config").path("format").asText());
+    for (int i = 0; i < paths.size(); i++) {
+      assertEquals(m.path("layers").get(i).path("digest").asText(), cfg.path("modelfs").path("diffIds").get(i).asText());
+    }
+    // README.md and its copy share content: one blob when raw (tar headers differ by name).
+    ModelFile readme = a.files().get(8);
+    ModelFile copy = a.files().get(9);
+    assertEquals(!tar, readme.layer().digest().equals(copy.layer().digest()));
+    try (var s = Files.list(lp.resolve("blobs/sha256"))) {
+      long blobs = s.count();
+      assertEquals(paths.size() + 2 - (tar ? 0 : 1), blobs); // + config + manifest
+    }
+    if (tar) {
+      assertEquals(LayerFormat.TAR, readme.format());
+      assertEquals(512, readme.contentOffset());
+    }
+    Path out = tmp.resolve("out");
+    List<Progress> seen = new CopyOnWriteArrayList<>();
+    ModelPuller.pull(l, a, out, 4, seen::add);
+    assertEquals(tree(model), tree(out));
+    assertFalse(Files.exists(out.resolve(ModelPuller.PARTIAL_DIR)));
+    assertEquals("rwxr-x---", PosixFilePermissions.toString(Files.getPosixFilePermissions(out.resolve("run.sh"))));
+    assertEquals(Instant.parse("2025-03-04T05:06:07.5Z"), Files.getLastModifiedTime(out.resolve("run.sh")).toInstant());
+    assertEquals(paths.size(), seen.stream().filter(Progress::placed).count());
+    assertTrue(a.totalBytes() > (56L << 20), "total " + a.totalBytes());
+  }
+
+  @Test
+  void rawRoundTrip() throws Exception {
+    roundTrip(false);
+  }
+
+  @Test
+  void tarRoundTrip() throws Exception {
+    roundTrip(true);
+  }
+
+  private OciLayout small(Path lp) throws Exception {
+    Path d = tmp.resolve("small");
+    Files.createDirectories(d);
+    Files.write(d.resolve("weights.bin"), TestLayouts.pseudoRandom(3, 300_000));
+    Files.writeString(d.resolve("config.json"), "{}");
+    OciLayout l = OciLayout.create(Reference.parse("oci:" + lp));
+    ModelPusher.push(d, l, "v1", PushOptions.defaults(), CLOCK);
+    return l;
+  }
+
+  @Test
+  void corruptedBlobFailsPullAndLeavesNothing() throws Exception {
+    Path lp = tmp.resolve("l");
+    OciLayout l = small(lp);
+    ModelArtifact a = ModelReader.read(l, "v1");
+    ModelFile w = a.files().get(1);
+    assertEquals("weights.bin", w.path());
+    byte[] bad = Files.readAllBytes(l.blobPath(w.layer().digest()));
+    bad[1000] ^= 0x55;
+    Files.write(l.blobPath(w.layer().digest()), bad);
+    Path out = tmp.resolve("out");
+    ModelCacheException e = assertThrows(ModelCacheException.class, () -> ModelPuller.pull(l, a, out, 2, null));
+    assertEquals(ModelCacheException.Kind.DIGEST_MISMATCH, e.kind());
+    assertEquals("oci:" + lp + ":v1: layer " + w.layer().digest() + " failed verification (got "
+        + Digest.of(bad) + ")", e.getMessage());
+    assertFalse(Files.exists(out.resolve("weights.bin")));
+    assertFalse(Files.exists(out.resolve(ModelPuller.PARTIAL_DIR).resolve(w.layer().digest().hex())));
+  }
+
+  /** Counts where blob reads start, to prove a resumed pull continues from the partial file. */
+  record Recording(OciLayout inner, List<Long> offsets) implements ArtifactSource {
+    @Override
+    public Reference reference() {
+      return inner.reference();
+    }
+
+    @Override
+    public FetchedManifest fetchManifest(String t) throws IOException {
+      return inner.fetchManifest(t);
+    }
+
+    @Override
+    public byte[] fetchBlob(Digest d, long max) throws IOException {
+      return inner.fetchBlob(d, max);
+    }
+
+    @Override
+    public InputStream openBlob(Digest d, long offset, long length) throws IOException {
+      offsets.add(offset);
+      return inner.openBlob(d, offset, length);
+    }
+
+    @Override
+    public void close() {}
+  }
+
+  @Test
+  void resumesFromPartialDownload() throws Exception {
+    Path lp = tmp.resolve("l");
+    OciLayout l = small(lp);
+    ModelArtifact a = ModelReader.read(l, "v1");
+    ModelFile w = a.files().get(1);
+    Path out = tmp.resolve("out");
+    Path part = out.resolve(ModelPuller.PARTIAL_DIR).resolve(w.layer().digest().hex());
+    Files.createDirectories(part.getParent());
+    byte[] blob = Files.readAllBytes(l.blobPath(w.layer().digest()));
+    Files.write(part, java.util.Arrays.copyOf(blob, 123_456));
+    List<Long> offsets = new ArrayList<>();
+    ModelPuller.pull(new Recording(l, java.util.Collections.synchronizedList(offsets)), a, out, 1, null);
+    assertTrue(offsets.contains(123_456L), offsets.toString());
+    assertEquals(TestLayouts.sha256(tmp.resolve("small/weights.bin")), TestLayouts.sha256(out.resolve("weights.bin")));
+    assertEquals("{}", Files.readString(out.resolve("config.json"), StandardCharsets.UTF_8));
+  }
+}
