@@ -31,7 +31,13 @@ final class GenModelCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    SyntheticModel.generate(dir, new SyntheticModel.Spec(Sizes.parse("size", size), shards, dtype, layers, seed));
+    SyntheticModel.Spec spec;
+    try {
+      spec = new SyntheticModel.Spec(Sizes.parse("size", size), shards, dtype, layers, seed);
+    } catch (IllegalArgumentException e) {
+      throw new io.modelcache.error.ModelCacheException(io.modelcache.error.ModelCacheException.Kind.USAGE, e.getMessage());
+    }
+    SyntheticModel.generate(dir, spec);
     System.out.println("generated " + dir + " (" + size + ", " + shards + " shards, " + dtype + ", " + layers + " layers)");
     return 0;
   }

@@ -45,7 +45,7 @@ final class PushCommand implements Callable<Integer> {
       throw new ModelCacheException(ModelCacheException.Kind.USAGE, dir + ": not a directory");
     }
     try (ArtifactSink sink = Artifacts.openSink(r, registry.options())) {
-      Digest d = ModelPusher.push(dir, sink, r.tag(), PushOptions.defaults().withTar(tar).withName(name).withParallelism(parallel));
+      Digest d = ModelPusher.push(dir, sink, r.tag(), new PushOptions(tar, Math.max(1, parallel), name, 0));
       System.out.println(d);
     }
     return 0;

@@ -172,7 +172,7 @@ class FoundationIT {
     Path out = tmp.resolve("evil-out/a/b");
     Cli.Result r = Cli.run(60, "pull", ref, out.toString());
     assertEquals(7, r.exit());
-    assertEquals("modelcache: " + ref + ": layer " + fd.shortHex() + ": unsafe file path '../../etc/passwd' (contains '..')",
+    assertEquals("modelcache: " + ref + ": layer " + fd.shortHex() + ": unsafe file path '../../etc/passwd' ('..' segment)",
         r.errLine());
     assertFalse(Files.exists(tmp.resolve("evil-out/etc/passwd")));
   }
