@@ -13,6 +13,7 @@ import io.modelcache.error.ModelCacheException;
 import io.modelcache.error.ModelCacheException.Kind;
 import io.modelcache.fuse.FuseMount;
 import io.modelcache.fuse.FuseOptions;
+import io.modelcache.fuse.Mounted;
 import io.modelcache.modelpack.ModelArtifact;
 import io.modelcache.modelpack.ModelReader;
 import io.modelcache.mount.ModelMount;
@@ -43,7 +44,7 @@ public final class Daemon implements Closeable {
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
   /** A live mount: its record, the model tree it serves, its source and the FUSE handle. */
-  record Active(MountRecord record, ModelMount model, ArtifactSource source, FuseMount.Mounted fuse) {}
+  record Active(MountRecord record, ModelMount model, ArtifactSource source, Mounted fuse) {}
 
   private final DaemonConfig config;
   private final ChunkCache cache;
@@ -152,7 +153,7 @@ public final class Daemon implements Closeable {
     try {
       ModelArtifact art = ModelReader.read(source, rec.digest() != null ? rec.digest() : ref.tagOrDigest());
       model = new ModelMount(art, source, cache);
-      FuseMount.Mounted fuse = FuseMount.mount(mp, model, FuseOptions.defaults()
+      Mounted fuse = FuseMount.mount(mp, model, FuseOptions.defaults()
           .withAllowOther(config.allowOther())
           .withReadAheadKb(config.readAheadKb())
           .withFsName("modelcache:" + ref));
