@@ -41,6 +41,8 @@ final class Blob {
   volatile long lastAccess;
   volatile boolean removed;
   volatile boolean dirty;
+  /** Verified once: {@link #crc} holds known-good values for every chunk, present or not. */
+  volatile boolean trusted;
   volatile BlobFetcher lastFetcher;
   private volatile FileChannel channel;
   private int handles;

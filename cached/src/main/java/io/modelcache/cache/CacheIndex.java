@@ -18,10 +18,11 @@ import net.openhft.chronicle.map.ChronicleMapBuilder;
  *
  * <ul>
  *   <li>{@code b:<key>} → blob record (~110 bytes): version, state, encoding, chunk size, content
- *       length, blob size, content offset, last access, digest hex.
+ *       length, blob size, content offset, last access, flags, digest hex.
  *   <li>{@code c:<key>:<group>} → chunk group (264 bytes) for chunks {@code [64g, 64g+64)}: the
  *       64-bit presence word followed by 64 CRC32C values. Absent when no chunk of the group is
- *       present.
+ *       present, unless the blob was verified once: then its CRCs are kept as known-good values
+ *       that refetched chunks must match.
  * </ul>
  *
  * <p>Why groups of 64: a presence word of the in-memory bitmap maps 1:1 onto an entry, values stay
@@ -33,9 +34,11 @@ final class CacheIndex implements Closeable {
   static final int GROUP = 64;
   private static final int VERSION = 1;
   private static final int GROUP_BYTES = 8 + GROUP * 4;
+  /** The blob was verified once: every chunk's CRC (present or not) is known good. */
+  private static final long FLAG_TRUSTED = 1;
 
   /** A decoded blob record. */
-  record BlobRecord(String key, BlobSpec spec, int chunkSize, BlobState state, long lastAccess) {}
+  record BlobRecord(String key, BlobSpec spec, int chunkSize, BlobState state, long lastAccess, boolean trusted) {}
 
   private final ChronicleMap<String, byte[]> map;
 
@@ -57,18 +60,19 @@ final class CacheIndex implements Closeable {
     return new CacheIndex(m);
   }
 
-  void putBlob(String key, BlobSpec spec, int chunkSize, BlobState state, long lastAccess) {
+  void putBlob(String key, BlobSpec spec, int chunkSize, BlobState state, long lastAccess, boolean trusted) {
     byte[] hex = spec.digest().hex().getBytes(StandardCharsets.US_ASCII);
     ByteBuffer bb = ByteBuffer.allocate(3 + 4 + 8 * 5 + hex.length);
     bb.put((byte) VERSION).put((byte) state.ordinal()).put((byte) spec.encoding().ordinal());
     bb.putInt(chunkSize).putLong(spec.contentLength()).putLong(spec.blobSize())
-        .putLong(spec.contentOffset()).putLong(lastAccess).putLong(0L).put(hex);
+        .putLong(spec.contentOffset()).putLong(lastAccess).putLong(trusted ? FLAG_TRUSTED : 0L).put(hex);
     map.put("b:" + key, bb.array());
   }
 
-  void putGroup(String key, int group, long bits, int[] crcs) {
+  /** Writes a group; an empty one is deleted unless its CRCs are worth keeping ({@code keepEmpty}). */
+  void putGroup(String key, int group, long bits, int[] crcs, boolean keepEmpty) {
     String k = "c:" + key + ":" + group;
-    if (bits == 0) {
+    if (bits == 0 && !keepEmpty) {
       map.remove(k);
       return;
     }
@@ -81,16 +85,11 @@ final class CacheIndex implements Closeable {
     map.put(k, bb.array());
   }
 
-  void removeBlob(String key) {
+  void removeBlob(String key, int groups) {
     map.remove("b:" + key);
-    List<String> doomed = new ArrayList<>();
-    String prefix = "c:" + key + ":";
-    for (String k : map.keySet()) {
-      if (k.startsWith(prefix)) {
-        doomed.add(k);
-      }
+    for (int g = 0; g < groups; g++) {
+      map.remove("c:" + key + ":" + g);
     }
-    doomed.forEach(map::remove);
   }
 
   /** Every blob record, skipping (and deleting) entries it cannot read. */
@@ -115,12 +114,12 @@ final class CacheIndex implements Closeable {
         long blobSize = bb.getLong();
         long contentOffset = bb.getLong();
         long lastAccess = bb.getLong();
-        bb.getLong();
+        boolean trusted = (bb.getLong() & FLAG_TRUSTED) != 0;
         byte[] hex = new byte[64];
         bb.get(hex);
         BlobSpec spec = new BlobSpec(key, new Digest(new String(hex, StandardCharsets.US_ASCII)),
             blobSize, enc, contentOffset, contentLength);
-        out.add(new BlobRecord(key, spec, chunkSize, state, lastAccess));
+        out.add(new BlobRecord(key, spec, chunkSize, state, lastAccess, trusted));
       } catch (RuntimeException ex) {
         bad.add(e.getKey());
       }

@@ -88,7 +88,10 @@ import org.slf4j.LoggerFactory;
  * they arrive; once every chunk is present the blob is hashed (for tar members with the header
  * and trailer fetched from upstream, for compressed layers while streaming) and on mismatch the
  * blob is dropped, marked FAILED persistently, and every later read fails with "blob &lt;digest&gt;
- * failed verification". {@link ChunkListener} is the seam where per-chunk verification (a
+ * failed verification". Once a blob has been verified, its chunks' CRC32C values are known good
+ * and kept (persisted) even after those chunks are evicted, so a refetch that does not match is
+ * rejected. (A blob larger than the budget is never whole at once, so it never gets this far:
+ * closing that gap is what the per-chunk hook is for.) {@link ChunkListener} is the seam where per-chunk verification (a
  * later issue) can reject bad chunks before they become visible.
  *
  * <p><b>Why compressed layers are streamed whole.</b> gzip and zstd streams cannot be entered in
@@ -289,7 +292,7 @@ public final class ChunkCache implements Closeable {
         }
       }
       dropFile(b);
-      index.removeBlob(key);
+      index.removeBlob(key, b.present.length());
     } finally {
       b.rw.writeLock().unlock();
     }
@@ -340,7 +343,7 @@ public final class ChunkCache implements Closeable {
         persistBlob(b);
         synchronized (b.persistLock) {
           for (int g = 0; g < b.present.length(); g++) {
-            index.putGroup(b.key, g, b.present.get(g), b.crc);
+            index.putGroup(b.key, g, b.present.get(g), b.crc, b.trusted);
           }
         }
         if (b.dirty && Files.exists(b.file)) {
@@ -801,6 +804,11 @@ public final class ChunkCache implements Closeable {
     CRC32C c = new CRC32C();
     c.update(buf, 0, n);
     int crc = (int) c.getValue();
+    if (b.trusted && crc != b.crc[i]) {
+      verifyFailures.increment();
+      throw ModelCacheException.digestMismatch("chunk " + i + " of blob " + b.spec.digest()
+          + " does not match the checksum recorded when the blob was verified");
+    }
     cfg.chunkListener().accepted(b.spec, i, ByteBuffer.wrap(buf, 0, n).slice().asReadOnlyBuffer());
     b.rw.readLock().lock();
     try {
@@ -936,7 +944,11 @@ public final class ChunkCache implements Closeable {
     try {
       if (b.state == BlobState.PARTIAL && b.allPresent() && !b.removed) {
         b.state = BlobState.COMPLETE;
+        b.trusted = true;
         persistBlob(b);
+        for (int g = 0; g < b.present.length(); g++) {
+          persistGroup(b, g);
+        }
       }
     } finally {
       b.rw.writeLock().unlock();
@@ -951,6 +963,7 @@ public final class ChunkCache implements Closeable {
         return;
       }
       b.state = BlobState.FAILED;
+      b.trusted = false;
       verifyFailures.increment();
       LOG.warn("blob {} failed verification; dropped its cached data", b.spec.digest());
       for (int i = 0; i < b.nChunks; i++) {
@@ -1112,7 +1125,7 @@ public final class ChunkCache implements Closeable {
     }
     synchronized (b.persistLock) {
       if (!b.removed) {
-        index.putBlob(b.key, b.spec, b.chunkSize, b.state, b.lastAccess);
+        index.putBlob(b.key, b.spec, b.chunkSize, b.state, b.lastAccess, b.trusted);
       }
     }
   }
@@ -1123,7 +1136,7 @@ public final class ChunkCache implements Closeable {
     }
     synchronized (b.persistLock) {
       if (!b.removed) {
-        index.putGroup(b.key, g, b.present.get(g), b.crc);
+        index.putGroup(b.key, g, b.present.get(g), b.crc, b.trusted);
       }
     }
   }
@@ -1133,12 +1146,13 @@ public final class ChunkCache implements Closeable {
     for (CacheIndex.BlobRecord r : index.blobs()) {
       int cs = r.chunkSize();
       if (cs < CacheConfig.MIN_CHUNK_SIZE || cs > CacheConfig.MAX_CHUNK_SIZE || Integer.bitCount(cs) != 1) {
-        index.removeBlob(r.key());
+        index.removeBlob(r.key(), 0);
         continue;
       }
       Blob b = new Blob(r.spec(), cs, blobsDir.resolve(r.key()));
       b.state = r.state();
       b.lastAccess = r.lastAccess();
+      b.trusted = r.trusted() && r.state() != BlobState.FAILED;
       blobs.put(r.key(), b);
     }
     index.groups((key, g, bits, crcs) -> {
@@ -1148,12 +1162,14 @@ public final class ChunkCache implements Closeable {
       }
       for (int j = 0; j < CacheIndex.GROUP; j++) {
         int i = g * CacheIndex.GROUP + j;
-        if (i < b.nChunks && (bits & (1L << j)) != 0) {
+        if (i < b.nChunks && ((bits & (1L << j)) != 0 || b.trusted)) {
           b.crc[i] = crcs[j];
+        }
+        if (i < b.nChunks && (bits & (1L << j)) != 0) {
           b.setPresent(i);
         }
       }
-      return true;
+      return bits != 0 || b.trusted;
     });
     List<Blob> sorted = new ArrayList<>(blobs.values());
     sorted.sort((x, y) -> Long.compare(x.lastAccess, y.lastAccess));

@@ -564,4 +564,36 @@ class ChunkCacheTest {
       gate.countDown();
     }
   }
+
+  @Test
+  void chunksOfAVerifiedBlobMustMatchTheirChecksumWhenRefetched() throws IOException {
+    byte[] data = random(SIZE, 26);
+    byte[] other = random(4L * CS, 27);
+    BlobSpec spec = BlobSpec.raw(Digest.of(data), data.length);
+    ChunkCache cache = open(direct().withBudgetBytes(SIZE));
+    try (BlobHandle h = cache.open(spec, new FakeFetcher(data))) {
+      assertArrayEquals(data, readAll(h, 200_000));
+      assertTrue(h.isComplete());
+    }
+    // reading another blob pushes the oldest chunks (0..3 and part of 4) out
+    try (BlobHandle o = cache.open(BlobSpec.raw(Digest.of(other), other.length), new FakeFetcher(other))) {
+      assertArrayEquals(other, readAll(o, 200_000));
+    }
+    byte[] tampered = data.clone();
+    tampered[10] ^= 1;
+    String expected = "chunk 0 of blob " + spec.digest() + " does not match the checksum recorded when the blob was verified";
+    try (BlobHandle h = cache.open(spec, new FakeFetcher(tampered))) {
+      assertFalse(h.isComplete());
+      assertEquals(expected, assertThrows(IOException.class, () -> read(h, 0, 100)).getMessage());
+    }
+    close(cache);
+    ChunkCache again = open(direct().withBudgetBytes(SIZE));
+    try (BlobHandle h = again.open(spec, new FakeFetcher(tampered))) {
+      assertEquals(expected, assertThrows(IOException.class, () -> read(h, 0, 100)).getMessage());
+    }
+    try (BlobHandle h = again.open(spec, new FakeFetcher(data))) {
+      assertArrayEquals(data, readAll(h, 200_000));
+      assertTrue(h.isComplete());
+    }
+  }
 }
