@@ -1,0 +1,178 @@
+package io.modelcache.cache;
+
+import java.io.IOException;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongArray;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+/**
+ * In-memory state of one cached blob (open or not). Threading: presence bits, pins and access
+ * stamps are atomics read lock-free by the hit path; writers (fetches) store bytes and set bits
+ * under {@code rw.readLock()}, eviction clears bits and punches holes under {@code rw.writeLock()},
+ * so a hole is never punched under freshly written bytes. {@code handles}, {@code users} and
+ * {@code channel} are guarded by this object's monitor.
+ */
+final class Blob {
+  final String key;
+  final BlobSpec spec;
+  final int chunkSize;
+  final int chunkShift;
+  final int nChunks;
+  final Path file;
+  final AtomicLongArray present;
+  /** CRC32C per chunk; written before the chunk's presence bit is set (the bit publishes it). */
+  final int[] crc;
+  final AtomicIntegerArray pins;
+  final AtomicLongArray access;
+  final AtomicInteger presentCount = new AtomicInteger();
+  final AtomicLong cachedBytes = new AtomicLong();
+  final ReentrantReadWriteLock rw = new ReentrantReadWriteLock();
+  final ConcurrentHashMap<Integer, Pending> inflight = new ConcurrentHashMap<>();
+  final AtomicBoolean verifying = new AtomicBoolean();
+  final Object persistLock = new Object();
+  volatile BlobState state = BlobState.PARTIAL;
+  volatile long lastAccess;
+  volatile boolean removed;
+  volatile boolean dirty;
+  /** Verified once: {@link #crc} holds known-good values for every chunk, present or not. */
+  volatile boolean trusted;
+  volatile BlobFetcher lastFetcher;
+  private volatile FileChannel channel;
+  private int handles;
+  private int users;
+
+  Blob(BlobSpec spec, int chunkSize, Path file) {
+    this.key = spec.key();
+    this.spec = spec;
+    this.chunkSize = chunkSize;
+    this.chunkShift = Integer.numberOfTrailingZeros(chunkSize);
+    long n = (spec.contentLength() + chunkSize - 1) / chunkSize;
+    if (n > Integer.MAX_VALUE / 2) {
+      throw new IllegalArgumentException("file of " + spec.contentLength() + " bytes has too many chunks");
+    }
+    this.nChunks = (int) n;
+    this.file = file;
+    this.present = new AtomicLongArray((nChunks + 63) >>> 6);
+    this.crc = new int[nChunks];
+    this.pins = new AtomicIntegerArray(nChunks);
+    this.access = new AtomicLongArray(nChunks);
+  }
+
+  long contentLength() {
+    return spec.contentLength();
+  }
+
+  long chunkStart(int i) {
+    return (long) i << chunkShift;
+  }
+
+  int chunkLen(int i) {
+    return (int) Math.min(chunkSize, spec.contentLength() - chunkStart(i));
+  }
+
+  boolean isPresent(int i) {
+    return (present.get(i >>> 6) & (1L << i)) != 0;
+  }
+
+  boolean allPresent() {
+    return presentCount.get() == nChunks;
+  }
+
+  /** Sets the bit; true only on the 0→1 transition (which also updates the counters). */
+  boolean setPresent(int i) {
+    int w = i >>> 6;
+    long bit = 1L << i;
+    while (true) {
+      long v = present.get(w);
+      if ((v & bit) != 0) {
+        return false;
+      }
+      if (present.compareAndSet(w, v, v | bit)) {
+        presentCount.incrementAndGet();
+        cachedBytes.addAndGet(chunkLen(i));
+        return true;
+      }
+    }
+  }
+
+  /** Clears the bit; true only on the 1→0 transition. */
+  boolean clearPresent(int i) {
+    int w = i >>> 6;
+    long bit = 1L << i;
+    while (true) {
+      long v = present.get(w);
+      if ((v & bit) == 0) {
+        return false;
+      }
+      if (present.compareAndSet(w, v, v & ~bit)) {
+        presentCount.decrementAndGet();
+        cachedBytes.addAndGet(-chunkLen(i));
+        return true;
+      }
+    }
+  }
+
+  void touch(int i, long now) {
+    if (access.getPlain(i) != now) {
+      access.setOpaque(i, now);
+    }
+  }
+
+  long latestAccess() {
+    long m = lastAccess;
+    for (int i = 0; i < nChunks; i++) {
+      m = Math.max(m, access.get(i));
+    }
+    return m;
+  }
+
+  FileChannel channel() {
+    return channel;
+  }
+
+  /** Opens the blob file on first use; pair with {@link #release()}. */
+  synchronized void acquire() throws IOException {
+    if (users == 0) {
+      channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+    }
+    users++;
+  }
+
+  synchronized void release() {
+    if (--users == 0) {
+      FileChannel ch = channel;
+      channel = null;
+      try {
+        ch.close();
+        if (presentCount.get() == 0) {
+          java.nio.file.Files.deleteIfExists(file);
+        }
+      } catch (IOException ignored) {
+        // nothing to flush that a checksum would not catch; a stray empty file is removed at open
+      }
+    }
+  }
+
+  synchronized int users() {
+    return users;
+  }
+
+  synchronized int handles() {
+    return handles;
+  }
+
+  synchronized void addHandle() {
+    handles++;
+  }
+
+  synchronized int removeHandle() {
+    return --handles;
+  }
+}

@@ -1,0 +1,38 @@
+package io.modelcache.cache;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+
+/**
+ * A reference to one cached blob, obtained from {@link ChunkCache#open}. Thread-safe: many threads
+ * may read through one handle. Closing releases the reference (idempotent); the blob's data stays
+ * cached until evicted.
+ */
+public interface BlobHandle extends Closeable {
+  /**
+   * Reads file bytes at {@code fileOffset} into {@code dst}, filling {@code dst.remaining()} or up
+   * to the end of the file, fetching missing chunks as needed. Returns the number of bytes read, 0
+   * at or beyond the end of the file.
+   *
+   * @throws java.io.IOException when a fetch fails or makes no progress within the fetch timeout,
+   *     when a chunk is rejected, or when the blob failed verification
+   */
+  int read(long fileOffset, ByteBuffer dst) throws IOException;
+
+  /** Starts fetching missing chunks of the range in the background, only when fetch slots are free. */
+  void prefetch(long fileOffset, long length);
+
+  /** Cached bytes over the file's length (1.0 for an empty file). */
+  double cachedFraction();
+
+  long cachedBytes();
+
+  BlobSpec spec();
+
+  /** Every chunk is cached and the blob's digest was verified. */
+  boolean isComplete();
+
+  @Override
+  void close();
+}

@@ -1,0 +1,1261 @@
+package io.modelcache.cache;
+
+import com.github.luben.zstd.ZstdInputStream;
+import io.modelcache.error.ModelCacheException;
+import io.modelcache.oci.Digest;
+import java.io.Closeable;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InterruptedIOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.zip.CRC32C;
+import java.util.zip.GZIPInputStream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The node-wide chunk cache: every mount on the node reads model bytes through one of these.
+ *
+ * <h2>Design</h2>
+ *
+ * <p><b>Why chunks in file coordinates, one sparse file per blob.</b> Readers ask for file offsets,
+ * so chunk {@code i} covers file bytes {@code [i·chunkSize, (i+1)·chunkSize)}: a page-aligned read
+ * never straddles chunks needlessly, the same chunk math works for raw, tar and compressed layers,
+ * and a fully cached raw blob is byte-for-byte the file (the kernel can page it straight in; tools
+ * can inspect it). Sparse files let a 100 GB model occupy only what was read, and eviction returns
+ * space by punching holes rather than rewriting anything.
+ *
+ * <p><b>Why the hit path touches no index and no lock.</b> A cache hit must cost about what a
+ * pread costs, or the FUSE layer cannot get near disk speed. So each blob keeps an in-memory
+ * presence bitmap (atomics), one open {@link FileChannel}, per-chunk pin counters and access
+ * stamps. A hit pins its chunks, checks bits, stamps the time, preads, unpins. The LRU order is
+ * only reconciled with those stamps when eviction runs ({@link LruPolicy}), and the persisted
+ * index (Chronicle Map) is written only when chunks arrive or leave.
+ *
+ * <p><b>Why pin-then-check, and a read/write lock per blob.</b> Readers pin a chunk before testing
+ * its bit; eviction clears the bit before testing the pin and puts it back if pinned. With both
+ * sides using volatile accesses, either the reader sees the chunk missing (and refetches) or the
+ * evictor sees it pinned: bytes under a reader are never punched out. Fetches write under the
+ * blob's read lock and eviction punches under its write lock, so a hole can never land on bytes
+ * that were just written for a newer copy of the chunk.
+ *
+ * <p><b>Why single flight and coalescing.</b> Model loaders fan out many threads over the same
+ * tensors; N readers of a missing chunk must cost one upstream request, and a read spanning
+ * several missing chunks one ranged request. A map of in-flight chunks per blob gives both: the
+ * first reader claims the chunk, later ones wait on its future. A semaphore bounds upstream
+ * requests per cache.
+ *
+ * <p><b>Why timeouts measure progress, not total time.</b> A slow but moving download of a large
+ * range is fine; a silent upstream is not. Readers wait on a fetch only while it made progress
+ * within {@link CacheConfig#fetchTimeout()}; otherwise they abort it (closing its stream and
+ * returning its permit) and fail with an IOException, which FUSE turns into EIO instead of a hung
+ * process. The next read simply tries again.
+ *
+ * <p><b>Why CRC32C per chunk and no fsync.</b> An fsync per chunk would cap throughput at the
+ * disk's flush rate. Instead each chunk's CRC32C is recorded with its presence bit, and a clean
+ * shutdown leaves a {@code CLEAN} marker. Without the marker, the index is opened with Chronicle's
+ * recovery and every chunk marked present is read back and checked; chunks that fail are dropped
+ * and refetched on demand. A torn write can therefore cost a refetch, never a wrong byte.
+ *
+ * <p><b>Why served bytes are unverified until the blob is complete (a deliberate trade).</b> The
+ * only trustworthy checksum we have is the layer digest, over the whole blob. Waiting for the
+ * whole blob before serving the first byte would defeat lazy loading, so chunks are served as
+ * they arrive; once every chunk is present the blob is hashed (for tar members with the header
+ * and trailer fetched from upstream, for compressed layers while streaming) and on mismatch the
+ * blob is dropped, marked FAILED persistently, and every later read fails with "blob &lt;digest&gt;
+ * failed verification". Once a blob has been verified, its chunks' CRC32C values are known good
+ * and kept (persisted) even after those chunks are evicted, so a refetch that does not match is
+ * rejected. (A blob larger than the budget is never whole at once, so it never gets this far:
+ * closing that gap is what the per-chunk hook is for.) {@link ChunkListener} is the seam where per-chunk verification (a
+ * later issue) can reject bad chunks before they become visible.
+ *
+ * <p><b>Why compressed layers are streamed whole.</b> gzip and zstd streams cannot be entered in
+ * the middle, so the first miss starts one sequential fetch of the whole blob that decompresses on
+ * the fly, writes the file's range and publishes chunks as they complete; readers wait only for
+ * the chunks they need.
+ *
+ * <p><b>Why LRU at chunk granularity.</b> Models larger than the budget must still work (they just
+ * refetch), and the hot parts of a model (embeddings, the first layers during warm-up) should stay
+ * while cold ones go. Pinned chunks are never evicted, so usage can exceed the budget only by
+ * chunks that readers are actively using.
+ *
+ * <p>Thread-safe. {@link #open(BlobSpec, BlobFetcher)} handles may be used from any thread.
+ */
+public final class ChunkCache implements Closeable {
+  private static final Logger LOG = LoggerFactory.getLogger(ChunkCache.class);
+  private static final String CLEAN = "CLEAN";
+  private static final int IO_BUF = 1 << 20;
+  private static final AtomicInteger THREADS = new AtomicInteger();
+
+  /** One chunk of one blob, the unit of LRU (identity of the Blob object matters). */
+  record ChunkRef(Blob blob, int index) {}
+
+  private final CacheConfig cfg;
+  private final Path blobsDir;
+  private final Path cleanMarker;
+  private final CacheIndex index;
+  private final ConcurrentHashMap<String, Blob> blobs = new ConcurrentHashMap<>();
+  private final LruPolicy<ChunkRef> policy;
+  private final Object evictLock = new Object();
+  private final AtomicLong used = new AtomicLong();
+  private final Semaphore permits;
+  private final Executor executor;
+  private final ExecutorService ownedExecutor;
+  private final long timeoutNanos;
+  private final LongAdder hits = new LongAdder();
+  private final LongAdder misses = new LongAdder();
+  private final LongAdder bytesFetched = new LongAdder();
+  private final LongAdder evictions = new LongAdder();
+  private final LongAdder evictedBytes = new LongAdder();
+  private final LongAdder verifyFailures = new LongAdder();
+  private volatile boolean closed;
+
+  private ChunkCache(CacheConfig cfg, CacheIndex index) {
+    this.cfg = cfg;
+    this.blobsDir = cfg.dir().resolve("blobs");
+    this.cleanMarker = cfg.dir().resolve(CLEAN);
+    this.index = index;
+    this.policy = new LruPolicy<>(cfg.clock());
+    this.permits = new Semaphore(cfg.maxConcurrentFetches());
+    this.timeoutNanos = cfg.fetchTimeout().toNanos();
+    if (cfg.fetchExecutor() != null) {
+      this.executor = cfg.fetchExecutor();
+      this.ownedExecutor = null;
+    } else {
+      int n = cfg.maxConcurrentFetches() + 2;
+      ThreadPoolExecutor pool = new ThreadPoolExecutor(n, n, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
+        Thread t = new Thread(r, "modelcache-fetch-" + THREADS.incrementAndGet());
+        t.setDaemon(true);
+        return t;
+      });
+      pool.allowCoreThreadTimeOut(true);
+      this.executor = pool;
+      this.ownedExecutor = pool;
+    }
+  }
+
+  /**
+   * Opens (or creates) the cache in {@code cfg.dir()}. After an unclean stop (no {@code CLEAN}
+   * marker) the index is recovered and every cached chunk is re-checked against its CRC32C.
+   */
+  public static ChunkCache open(CacheConfig cfg) throws IOException {
+    Files.createDirectories(cfg.dir().resolve("blobs"));
+    Path indexFile = cfg.dir().resolve("index.dat");
+    Path marker = cfg.dir().resolve(CLEAN);
+    boolean recover = Files.exists(indexFile) && !Files.exists(marker);
+    long entries = Math.min(4_000_000L, 10_000L + cfg.budgetBytes() / cfg.chunkSize());
+    CacheIndex index;
+    try {
+      index = CacheIndex.open(indexFile, entries, recover);
+    } catch (IOException | RuntimeException e) {
+      throw new ModelCacheException(ModelCacheException.Kind.IO,
+          "cannot open cache index " + indexFile + ": " + e.getMessage(), e);
+    }
+    Files.deleteIfExists(marker);
+    ChunkCache cache = new ChunkCache(cfg, index);
+    try {
+      cache.load(recover);
+    } catch (IOException | RuntimeException e) {
+      cache.close();
+      throw e;
+    }
+    return cache;
+  }
+
+  // ---------------------------------------------------------------- public API
+
+  /**
+   * Returns a handle on the blob, creating its cache entry if new. Every handle must be closed.
+   *
+   * @throws IllegalArgumentException if the key is already cached with a different spec
+   */
+  public BlobHandle open(BlobSpec spec, BlobFetcher fetcher) throws IOException {
+    ensureOpen();
+    Blob b;
+    try {
+      b = blobs.compute(spec.key(), (k, old) -> {
+        Blob blob = old;
+        if (blob != null && blob.removed) {
+          blob = null;
+        }
+        if (blob != null && !blob.spec.equals(spec)) {
+          throw new IllegalArgumentException("cache key " + k + " is already used by " + blob.spec + ", not " + spec);
+        }
+        if (blob == null) {
+          blob = new Blob(spec, cfg.chunkSize(), blobsDir.resolve(k));
+          blob.lastAccess = cfg.clock().getAsLong();
+          persistBlob(blob);
+        }
+        blob.addHandle();
+        return blob;
+      });
+    } catch (UncheckedIOException e) {
+      throw e.getCause();
+    }
+    try {
+      b.acquire();
+    } catch (IOException e) {
+      b.removeHandle();
+      throw new ModelCacheException(ModelCacheException.Kind.IO,
+          "cannot open cache file " + b.file + ": " + e.getMessage(), e);
+    }
+    b.lastFetcher = fetcher;
+    b.lastAccess = cfg.clock().getAsLong();
+    maybeVerify(b, fetcher);
+    return new Handle(b, fetcher);
+  }
+
+  public long usedBytes() {
+    return used.get();
+  }
+
+  public long budgetBytes() {
+    return cfg.budgetBytes();
+  }
+
+  public CacheConfig config() {
+    return cfg;
+  }
+
+  public CacheStats stats() {
+    long inflight = 0;
+    for (Blob b : blobs.values()) {
+      inflight += b.inflight.size();
+    }
+    return new CacheStats(hits.sum(), misses.sum(), bytesFetched.sum(), evictions.sum(),
+        evictedBytes.sum(), verifyFailures.sum(), inflight);
+  }
+
+  public List<CachedBlobInfo> list() {
+    List<CachedBlobInfo> out = new ArrayList<>();
+    for (Blob b : blobs.values()) {
+      out.add(new CachedBlobInfo(b.key, b.spec.digest(), b.spec.encoding(), b.contentLength(),
+          b.cachedBytes.get(), b.state, b.latestAccess(), b.handles()));
+    }
+    out.sort((x, y) -> x.key().compareTo(y.key()));
+    return out;
+  }
+
+  /**
+   * Drops a blob's data and index entry. Fails if a handle on it is open.
+   *
+   * @throws ModelCacheException NOT_FOUND if the key is unknown, USAGE if the blob is in use
+   */
+  public void evict(String key) throws IOException {
+    ensureOpen();
+    Blob b = blobs.get(key);
+    if (b == null) {
+      throw ModelCacheException.notFound("blob " + key + " is not cached");
+    }
+    b.rw.writeLock().lock();
+    try {
+      synchronized (b) {
+        int h = b.handles();
+        if (h > 0) {
+          throw new ModelCacheException(ModelCacheException.Kind.USAGE,
+              "cannot evict blob " + key + ": it is in use by " + h + " open handle(s)");
+        }
+        b.removed = true;
+      }
+      blobs.remove(key, b);
+      for (int i = 0; i < b.nChunks; i++) {
+        if (b.clearPresent(i)) {
+          used.addAndGet(-b.chunkLen(i));
+          synchronized (policy) {
+            policy.remove(new ChunkRef(b, i));
+          }
+        }
+      }
+      dropFile(b);
+      index.removeBlob(key, b.present.length());
+    } finally {
+      b.rw.writeLock().unlock();
+    }
+  }
+
+  /**
+   * Re-checks a blob: a full sha256 when the bytes needed are available (raw layers; tar members
+   * while a handle supplies upstream access), otherwise the per-chunk CRC32C. A digest mismatch
+   * marks the blob FAILED exactly as a failed first verification does.
+   */
+  public VerifyResult verify(String key) throws IOException {
+    ensureOpen();
+    Blob b = blobs.get(key);
+    if (b == null) {
+      throw ModelCacheException.notFound("blob " + key + " is not cached");
+    }
+    if (b.state == BlobState.FAILED) {
+      return new VerifyResult(key, VerifyResult.Status.FAILED, failure(b).getMessage());
+    }
+    BlobSpec s = b.spec;
+    boolean needsUpstream = s.contentOffset() > 0 || s.contentOffset() + s.contentLength() < s.blobSize();
+    if (b.allPresent() && s.encoding() == Encoding.RAW && (!needsUpstream || b.lastFetcher != null)) {
+      return verifyRaw(b, b.lastFetcher);
+    }
+    int dropped = checkChunks(b);
+    String why = dropped == 0 ? "" : "; dropped " + dropped + " corrupt chunk(s)";
+    if (!b.allPresent()) {
+      return new VerifyResult(key, VerifyResult.Status.INCOMPLETE,
+          b.presentCount.get() + " of " + b.nChunks + " chunks cached, checksums ok" + why);
+    }
+    return new VerifyResult(key, VerifyResult.Status.CHUNKS_OK, "all " + b.nChunks + " chunk checksums ok");
+  }
+
+  /** Persists access times, flushes written blob files, closes the index and writes the CLEAN marker. */
+  @Override
+  public void close() throws IOException {
+    if (closed) {
+      return;
+    }
+    closed = true;
+    if (ownedExecutor != null) {
+      ownedExecutor.shutdownNow();
+    }
+    IOException err = null;
+    for (Blob b : blobs.values()) {
+      try {
+        b.lastAccess = b.latestAccess();
+        persistBlob(b);
+        synchronized (b.persistLock) {
+          for (int g = 0; g < b.present.length(); g++) {
+            index.putGroup(b.key, g, b.present.get(g), b.crc, b.trusted);
+          }
+        }
+        if (b.dirty && Files.exists(b.file)) {
+          try (FileChannel ch = FileChannel.open(b.file, StandardOpenOption.WRITE)) {
+            ch.force(false);
+          }
+        }
+      } catch (IOException | RuntimeException e) {
+        err = err == null ? new IOException("closing cache: " + e.getMessage(), e) : err;
+      }
+    }
+    index.close();
+    if (err != null) {
+      throw err;
+    }
+    try (FileChannel ch = FileChannel.open(cleanMarker, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+      ch.force(true);
+    }
+  }
+
+  // ---------------------------------------------------------------- the handle
+
+  private final class Handle implements BlobHandle {
+    private final Blob b;
+    private final BlobFetcher fetcher;
+    private final java.util.concurrent.atomic.AtomicBoolean closedFlag = new java.util.concurrent.atomic.AtomicBoolean();
+
+    Handle(Blob b, BlobFetcher fetcher) {
+      this.b = b;
+      this.fetcher = fetcher;
+    }
+
+    @Override
+    public int read(long fileOffset, ByteBuffer dst) throws IOException {
+      if (closedFlag.get() || closed) {
+        throw new IOException("handle on blob " + b.spec.digest() + " is closed");
+      }
+      if (fileOffset < 0) {
+        throw new IllegalArgumentException("negative offset " + fileOffset);
+      }
+      if (b.state == BlobState.FAILED) {
+        throw failure(b);
+      }
+      long len = b.contentLength();
+      int want = dst.remaining();
+      if (fileOffset >= len || want == 0) {
+        return 0;
+      }
+      long end = Math.min(len, fileOffset + want);
+      int first = (int) (fileOffset >>> b.chunkShift);
+      int last = (int) ((end - 1) >>> b.chunkShift);
+      for (int i = first; i <= last; i++) {
+        b.pins.incrementAndGet(i);
+      }
+      try {
+        ensureChunks(b, fetcher, first, last);
+        if (b.state == BlobState.FAILED) {
+          throw failure(b);
+        }
+        int n = (int) (end - fileOffset);
+        ByteBuffer view = dst.slice(dst.position(), n);
+        FileChannel ch = b.channel();
+        long pos = fileOffset;
+        while (view.hasRemaining()) {
+          int r = ch.read(view, pos);
+          if (r < 0) {
+            throw new IOException("cache file " + b.file + " is shorter than its cached chunks");
+          }
+          pos += r;
+        }
+        dst.position(dst.position() + n);
+        return n;
+      } finally {
+        for (int i = first; i <= last; i++) {
+          b.pins.decrementAndGet(i);
+        }
+        if (used.get() > cfg.budgetBytes()) {
+          maybeEvict();
+        }
+      }
+    }
+
+    @Override
+    public void prefetch(long fileOffset, long length) {
+      if (closedFlag.get() || closed || b.state == BlobState.FAILED || length <= 0 || fileOffset >= b.contentLength()) {
+        return;
+      }
+      if (permits.availablePermits() <= 1) {
+        return;
+      }
+      long end = Math.min(b.contentLength(), fileOffset + length);
+      int first = (int) (Math.max(0, fileOffset) >>> b.chunkShift);
+      int last = (int) ((end - 1) >>> b.chunkShift);
+      List<Pending> mine = new ArrayList<>();
+      for (int i = first; i <= last; i++) {
+        if (!b.isPresent(i)) {
+          Pending claim = claim(b, i);
+          if (claim != null) {
+            mine.add(claim);
+          }
+        }
+      }
+      if (!mine.isEmpty()) {
+        startFetches(b, fetcher, mine);
+      }
+    }
+
+    @Override
+    public double cachedFraction() {
+      long len = b.contentLength();
+      return len == 0 ? 1.0 : (double) b.cachedBytes.get() / len;
+    }
+
+    @Override
+    public long cachedBytes() {
+      return b.cachedBytes.get();
+    }
+
+    @Override
+    public BlobSpec spec() {
+      return b.spec;
+    }
+
+    @Override
+    public boolean isComplete() {
+      return b.state == BlobState.COMPLETE;
+    }
+
+    @Override
+    public void close() {
+      if (!closedFlag.compareAndSet(false, true)) {
+        return;
+      }
+      b.lastAccess = Math.max(b.lastAccess, cfg.clock().getAsLong());
+      if (b.removeHandle() == 0) {
+        b.lastFetcher = null;
+        if (!closed) {
+          try {
+            persistBlob(b);
+          } catch (RuntimeException e) {
+            LOG.warn("cannot persist blob {}: {}", b.key, e.toString());
+          }
+        }
+      }
+      b.release();
+    }
+  }
+
+  // ---------------------------------------------------------------- misses and fetches
+
+  /** Returns the new claim on chunk i, or null if it is present or already in flight. */
+  private static Pending claim(Blob b, int i) {
+    Pending claim = new Pending(i);
+    if (b.inflight.putIfAbsent(i, claim) != null) {
+      return null;
+    }
+    if (b.isPresent(i)) {
+      b.inflight.remove(i, claim);
+      claim.future.complete(null);
+      return null;
+    }
+    return claim;
+  }
+
+  /** Makes chunks [first, last] present (the caller has pinned them) or throws. */
+  private void ensureChunks(Blob b, BlobFetcher fetcher, int first, int last) throws IOException {
+    long now = cfg.clock().getAsLong();
+    List<Pending> waits = null;
+    List<Pending> mine = null;
+    int hit = 0;
+    for (int i = first; i <= last; i++) {
+      if (b.isPresent(i)) {
+        hit++;
+        b.touch(i, now);
+        continue;
+      }
+      misses.increment();
+      Pending p = b.inflight.get(i);
+      if (p == null) {
+        Pending c = new Pending(i);
+        p = b.inflight.putIfAbsent(i, c);
+        if (p == null) {
+          if (b.isPresent(i)) {
+            b.inflight.remove(i, c);
+            c.future.complete(null);
+            continue;
+          }
+          p = c;
+          if (mine == null) {
+            mine = new ArrayList<>();
+          }
+          mine.add(c);
+        }
+      }
+      if (waits == null) {
+        waits = new ArrayList<>();
+      }
+      waits.add(p);
+    }
+    hits.add(hit);
+    if (waits == null) {
+      return;
+    }
+    if (mine != null) {
+      startFetches(b, fetcher, mine);
+    }
+    for (Pending p : waits) {
+      await(b, p);
+    }
+    now = cfg.clock().getAsLong();
+    for (int i = first; i <= last; i++) {
+      b.touch(i, now);
+    }
+  }
+
+  private void await(Blob b, Pending p) throws IOException {
+    while (true) {
+      long left = timeoutNanos - (System.nanoTime() - p.lastProgress());
+      if (left <= 0) {
+        IOException e = new ModelCacheException(ModelCacheException.Kind.UNREACHABLE,
+            "timed out fetching blob " + b.spec.digest() + ": no progress from upstream for "
+                + cfg.fetchTimeout().toMillis() + " ms");
+        Fetch f = p.fetch;
+        if (f != null) {
+          f.fail(e);
+        } else {
+          b.inflight.remove(p.chunk, p);
+          p.future.completeExceptionally(e);
+        }
+        throw e;
+      }
+      try {
+        p.future.get(left, TimeUnit.NANOSECONDS);
+        return;
+      } catch (TimeoutException e) {
+        // loop: fail only if the fetch made no progress in the whole window
+      } catch (ExecutionException e) {
+        throw rethrown(e.getCause());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new InterruptedIOException("interrupted while fetching blob " + b.spec.digest());
+      }
+    }
+  }
+
+  /** A fresh exception per waiter (the shared one keeps its cause and kind). */
+  private static IOException rethrown(Throwable cause) {
+    if (cause instanceof ModelCacheException m) {
+      return new ModelCacheException(m.kind(), m.getMessage(), m);
+    }
+    return new IOException(cause.getMessage(), cause);
+  }
+
+  /** Starts fetches for claimed chunks (ascending): one ranged request per run, or one stream. */
+  private void startFetches(Blob b, BlobFetcher fetcher, List<Pending> claims) {
+    if (b.spec.encoding() != Encoding.RAW) {
+      Map<Integer, Pending> all = new HashMap<>();
+      for (Pending p : claims) {
+        all.put(p.chunk, p);
+      }
+      for (int i = 0; i < b.nChunks; i++) {
+        if (!all.containsKey(i) && !b.isPresent(i)) {
+          Pending c = claim(b, i);
+          if (c != null) {
+            all.put(i, c);
+          }
+        }
+      }
+      List<Pending> ordered = new ArrayList<>(all.values());
+      ordered.sort((x, y) -> Integer.compare(x.chunk, y.chunk));
+      Fetch f = new Fetch(b, ordered);
+      submit(f, () -> runStream(f, fetcher));
+      return;
+    }
+    int maxRun = Math.max(1, (64 << 20) / b.chunkSize);
+    int start = 0;
+    for (int i = 1; i <= claims.size(); i++) {
+      boolean breakRun = i == claims.size()
+          || claims.get(i).chunk != claims.get(i - 1).chunk + 1
+          || i - start >= maxRun;
+      if (breakRun) {
+        Fetch f = new Fetch(b, List.copyOf(claims.subList(start, i)));
+        submit(f, () -> runRaw(f, fetcher));
+        start = i;
+      }
+    }
+  }
+
+  private void submit(Fetch f, Runnable task) {
+    try {
+      executor.execute(task);
+    } catch (RejectedExecutionException e) {
+      f.fail(new IOException("chunk cache is closed"));
+    }
+  }
+
+  private void acquirePermit(Fetch f) throws IOException {
+    try {
+      if (!permits.tryAcquire(timeoutNanos, TimeUnit.NANOSECONDS)) {
+        throw new ModelCacheException(ModelCacheException.Kind.UNREACHABLE,
+            "timed out waiting for a fetch slot for blob " + f.blob.spec.digest());
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new InterruptedIOException("interrupted");
+    }
+    f.holdPermit(permits);
+    if (f.isDone()) {
+      f.releasePermit();
+      throw new IOException("fetch aborted");
+    }
+  }
+
+  private void runRaw(Fetch f, BlobFetcher fetcher) {
+    Blob b = f.blob;
+    boolean acquired = false;
+    try {
+      acquirePermit(f);
+      b.acquire();
+      acquired = true;
+      int a = f.claims.get(0).chunk;
+      int z = f.claims.get(f.claims.size() - 1).chunk;
+      long start = b.chunkStart(a);
+      long end = b.chunkStart(z) + b.chunkLen(z);
+      try (InputStream in = fetcher.open(b.spec.contentOffset() + start, end - start)) {
+        f.stream(in);
+        byte[] buf = new byte[b.chunkSize];
+        for (Pending p : f.claims) {
+          int n = b.chunkLen(p.chunk);
+          readFully(in, buf, n, f, b.spec.contentOffset() + b.chunkStart(p.chunk));
+          storeChunk(f, p, buf, n);
+        }
+      }
+      f.finish();
+    } catch (Throwable t) {
+      f.fail(asIo(b, t));
+    } finally {
+      f.releasePermit();
+      if (acquired) {
+        b.release();
+      }
+    }
+    maybeEvict();
+    maybeVerify(b, fetcher);
+  }
+
+  private void runStream(Fetch f, BlobFetcher fetcher) {
+    Blob b = f.blob;
+    boolean acquired = false;
+    Map<Integer, Pending> mine = new HashMap<>();
+    for (Pending p : f.claims) {
+      mine.put(p.chunk, p);
+    }
+    try {
+      acquirePermit(f);
+      b.acquire();
+      acquired = true;
+      MessageDigest md = Digest.sha256();
+      try (InputStream raw = fetcher.open(0, b.spec.blobSize())) {
+        f.stream(raw);
+        HashingStream hashed = new HashingStream(raw, md, f);
+        InputStream dec = b.spec.encoding() == Encoding.GZIP
+            ? new GZIPInputStream(hashed, 1 << 16) : new ZstdInputStream(hashed);
+        try {
+          skipFully(dec, b.spec.contentOffset(), b);
+          byte[] buf = new byte[b.chunkSize];
+          for (int i = 0; i < b.nChunks && !f.isDone(); i++) {
+            int n = b.chunkLen(i);
+            readFully(dec, buf, n, f, -1);
+            Pending p = mine.get(i);
+            if (p != null) {
+              storeChunk(f, p, buf, n);
+            }
+          }
+          dec.transferTo(OutputSink.INSTANCE);
+        } catch (IOException | RuntimeException decodeError) {
+          // Corrupt compressed bytes surface as a decoder error, not a digest mismatch: finish
+          // hashing what upstream sends to tell corruption (FAILED) from a transport problem.
+          if (f.isDone() || b.state == BlobState.FAILED) {
+            throw decodeError;
+          }
+          try {
+            hashed.transferTo(OutputSink.INSTANCE);
+          } catch (IOException transport) {
+            throw decodeError;
+          }
+          if (hashed.count == b.spec.blobSize() && Digest.of(md).equals(b.spec.digest())) {
+            throw decodeError;
+          }
+        }
+        hashed.transferTo(OutputSink.INSTANCE);
+        if (hashed.count != b.spec.blobSize() || !Digest.of(md).equals(b.spec.digest())) {
+          failBlob(b);
+          f.fail(failure(b));
+        } else {
+          f.finish();
+          markVerified(b);
+        }
+      }
+    } catch (Throwable t) {
+      f.fail(asIo(b, t));
+    } finally {
+      f.releasePermit();
+      if (acquired) {
+        b.release();
+      }
+    }
+    maybeEvict();
+  }
+
+  private IOException asIo(Blob b, Throwable t) {
+    if (t instanceof IOException e) {
+      return e;
+    }
+    return new IOException("fetching blob " + b.spec.digest() + " failed: " + t, t);
+  }
+
+  private void readFully(InputStream in, byte[] buf, int n, Fetch f, long at) throws IOException {
+    int got = 0;
+    while (got < n) {
+      if (f.isDone()) {
+        throw new IOException("fetch of blob " + f.blob.spec.digest() + " was aborted");
+      }
+      int r = in.read(buf, got, n - got);
+      if (r < 0) {
+        throw new EOFException("upstream ended early for blob " + f.blob.spec.digest()
+            + (at >= 0 ? " at offset " + (at + got) : ""));
+      }
+      got += r;
+      f.progress();
+      if (at >= 0) {
+        bytesFetched.add(r);
+      }
+    }
+  }
+
+  private static void skipFully(InputStream in, long n, Blob b) throws IOException {
+    long left = n;
+    while (left > 0) {
+      long s = in.skip(left);
+      if (s <= 0) {
+        if (in.read() < 0) {
+          throw new EOFException("blob " + b.spec.digest() + " decompresses to fewer than " + n + " bytes");
+        }
+        s = 1;
+      }
+      left -= s;
+    }
+  }
+
+  /** Checks, publishes and persists one fetched chunk. */
+  private void storeChunk(Fetch f, Pending p, byte[] buf, int n) throws IOException {
+    Blob b = f.blob;
+    int i = p.chunk;
+    if (f.isDone() || closed) {
+      throw new IOException("fetch of blob " + b.spec.digest() + " was aborted");
+    }
+    CRC32C c = new CRC32C();
+    c.update(buf, 0, n);
+    int crc = (int) c.getValue();
+    if (b.trusted && crc != b.crc[i]) {
+      verifyFailures.increment();
+      throw ModelCacheException.digestMismatch("chunk " + i + " of blob " + b.spec.digest()
+          + " does not match the checksum recorded when the blob was verified");
+    }
+    cfg.chunkListener().accepted(b.spec, i, ByteBuffer.wrap(buf, 0, n).slice().asReadOnlyBuffer());
+    b.rw.readLock().lock();
+    try {
+      if (b.removed) {
+        throw new IOException("blob " + b.key + " was evicted while fetching");
+      }
+      if (b.state == BlobState.FAILED) {
+        throw failure(b);
+      }
+      FileChannel ch = b.channel();
+      ByteBuffer src = ByteBuffer.wrap(buf, 0, n);
+      long pos = b.chunkStart(i);
+      while (src.hasRemaining()) {
+        pos += ch.write(src, pos);
+      }
+      b.crc[i] = crc;
+      if (b.setPresent(i)) {
+        used.addAndGet(n);
+        synchronized (policy) {
+          policy.add(new ChunkRef(b, i), n);
+        }
+      }
+      b.dirty = true;
+    } finally {
+      b.rw.readLock().unlock();
+    }
+    persistGroup(b, i >>> 6);
+    f.chunkDone(p);
+    if (used.get() > cfg.budgetBytes()) {
+      maybeEvict();
+    }
+  }
+
+  // ---------------------------------------------------------------- verification
+
+  private static IOException failure(Blob b) {
+    return ModelCacheException.digestMismatch("blob " + b.spec.digest() + " failed verification");
+  }
+
+  /** Schedules the whole-blob check of a raw blob once all its chunks are present. */
+  private void maybeVerify(Blob b, BlobFetcher fetcher) {
+    if (closed || b.spec.encoding() != Encoding.RAW || b.state != BlobState.PARTIAL || !b.allPresent()) {
+      return;
+    }
+    if (!b.verifying.compareAndSet(false, true)) {
+      return;
+    }
+    try {
+      executor.execute(() -> {
+        try {
+          verifyRaw(b, fetcher);
+        } catch (IOException | RuntimeException e) {
+          LOG.warn("cannot verify blob {} yet: {}", b.spec.digest(), e.toString());
+        } finally {
+          b.verifying.set(false);
+        }
+      });
+    } catch (RejectedExecutionException e) {
+      b.verifying.set(false);
+    }
+  }
+
+  /** Hashes prefix + file + suffix of a raw blob; marks it COMPLETE or FAILED. */
+  private VerifyResult verifyRaw(Blob b, BlobFetcher fetcher) throws IOException {
+    BlobSpec s = b.spec;
+    for (int i = 0; i < b.nChunks; i++) {
+      b.pins.incrementAndGet(i);
+    }
+    b.acquire();
+    try {
+      if (!b.allPresent()) {
+        return new VerifyResult(b.key, VerifyResult.Status.INCOMPLETE,
+            b.presentCount.get() + " of " + b.nChunks + " chunks cached");
+      }
+      MessageDigest md = Digest.sha256();
+      long total = 0;
+      if (s.contentOffset() > 0) {
+        total += hashUpstream(fetcher, 0, s.contentOffset(), md, b);
+      }
+      FileChannel ch = b.channel();
+      ByteBuffer buf = ByteBuffer.allocate(IO_BUF);
+      long pos = 0;
+      while (pos < s.contentLength()) {
+        buf.clear().limit((int) Math.min(IO_BUF, s.contentLength() - pos));
+        int r = ch.read(buf, pos);
+        if (r < 0) {
+          throw new EOFException("cache file " + b.file + " is shorter than its cached chunks");
+        }
+        md.update(buf.array(), 0, r);
+        pos += r;
+      }
+      total += pos;
+      long suffix = s.contentOffset() + s.contentLength();
+      if (suffix < s.blobSize()) {
+        total += hashUpstream(fetcher, suffix, s.blobSize() - suffix, md, b);
+      }
+      if (total == s.blobSize() && Digest.of(md).equals(s.digest())) {
+        markVerified(b);
+        return new VerifyResult(b.key, VerifyResult.Status.VERIFIED, "sha256 matches " + s.digest());
+      }
+      failBlob(b);
+      return new VerifyResult(b.key, VerifyResult.Status.FAILED, failure(b).getMessage());
+    } finally {
+      b.release();
+      for (int i = 0; i < b.nChunks; i++) {
+        b.pins.decrementAndGet(i);
+      }
+    }
+  }
+
+  private long hashUpstream(BlobFetcher fetcher, long off, long len, MessageDigest md, Blob b) throws IOException {
+    if (fetcher == null) {
+      throw new IOException("no upstream attached to verify blob " + b.spec.digest());
+    }
+    long total = 0;
+    byte[] buf = new byte[64 << 10];
+    try (InputStream in = fetcher.open(off, len)) {
+      while (total < len) {
+        int r = in.read(buf, 0, (int) Math.min(buf.length, len - total));
+        if (r < 0) {
+          break;
+        }
+        md.update(buf, 0, r);
+        total += r;
+      }
+    }
+    bytesFetched.add(total);
+    return total;
+  }
+
+  private void markVerified(Blob b) {
+    b.rw.writeLock().lock();
+    try {
+      if (b.state == BlobState.PARTIAL && b.allPresent() && !b.removed) {
+        b.state = BlobState.COMPLETE;
+        b.trusted = true;
+        persistBlob(b);
+        for (int g = 0; g < b.present.length(); g++) {
+          persistGroup(b, g);
+        }
+      }
+    } finally {
+      b.rw.writeLock().unlock();
+    }
+  }
+
+  /** Drops a blob whose digest did not match; it stays FAILED (persisted) until evicted. */
+  private void failBlob(Blob b) {
+    b.rw.writeLock().lock();
+    try {
+      if (b.state == BlobState.FAILED) {
+        return;
+      }
+      b.state = BlobState.FAILED;
+      b.trusted = false;
+      verifyFailures.increment();
+      LOG.warn("blob {} failed verification; dropped its cached data", b.spec.digest());
+      for (int i = 0; i < b.nChunks; i++) {
+        if (b.clearPresent(i)) {
+          used.addAndGet(-b.chunkLen(i));
+          synchronized (policy) {
+            policy.remove(new ChunkRef(b, i));
+          }
+        }
+      }
+      dropFile(b);
+      persistBlob(b);
+      for (int g = 0; g < b.present.length(); g++) {
+        persistGroup(b, g);
+      }
+    } finally {
+      b.rw.writeLock().unlock();
+    }
+  }
+
+  /** Deletes the blob file, or truncates it while someone still has it open. Caller holds rw write. */
+  private static void dropFile(Blob b) {
+    try {
+      synchronized (b) {
+        FileChannel ch = b.channel();
+        if (ch != null) {
+          ch.truncate(0);
+        } else {
+          Files.deleteIfExists(b.file);
+        }
+      }
+    } catch (IOException e) {
+      LOG.warn("cannot drop cache file {}: {}", b.file, e.toString());
+    }
+  }
+
+  /** Reads back every present chunk and drops those whose CRC32C does not match; returns how many. */
+  private int checkChunks(Blob b) throws IOException {
+    int dropped = 0;
+    if (b.presentCount.get() == 0) {
+      return 0;
+    }
+    if (!Files.exists(b.file)) {
+      for (int i = 0; i < b.nChunks; i++) {
+        if (b.isPresent(i) && dropChunk(b, i, false)) {
+          dropped++;
+        }
+      }
+      return dropped;
+    }
+    ByteBuffer buf = ByteBuffer.allocate(b.chunkSize);
+    try (FileChannel ch = FileChannel.open(b.file, StandardOpenOption.READ)) {
+      for (int i = 0; i < b.nChunks; i++) {
+        if (!b.isPresent(i)) {
+          continue;
+        }
+        int n = b.chunkLen(i);
+        buf.clear().limit(n);
+        long pos = b.chunkStart(i);
+        while (buf.hasRemaining()) {
+          int r = ch.read(buf, pos + buf.position());
+          if (r < 0) {
+            break;
+          }
+        }
+        CRC32C c = new CRC32C();
+        c.update(buf.array(), 0, buf.position());
+        if (buf.position() != n || (int) c.getValue() != b.crc[i]) {
+          if (dropChunk(b, i, false)) {
+            dropped++;
+          }
+        }
+      }
+    }
+    return dropped;
+  }
+
+  // ---------------------------------------------------------------- eviction
+
+  private void maybeEvict() {
+    if (used.get() <= cfg.budgetBytes()) {
+      return;
+    }
+    synchronized (evictLock) {
+      while (used.get() > cfg.budgetBytes()) {
+        List<ChunkRef> victims;
+        synchronized (policy) {
+          victims = policy.victims(used.get() - cfg.budgetBytes(),
+              r -> r.blob().pins.get(r.index()) > 0,
+              r -> r.blob().access.get(r.index()));
+        }
+        if (victims.isEmpty()) {
+          return;
+        }
+        for (ChunkRef r : victims) {
+          dropChunk(r.blob(), r.index(), true);
+        }
+      }
+    }
+  }
+
+  /**
+   * Removes one chunk: clears its bit (unless a reader pinned it meanwhile), frees its space and
+   * persists the change. Returns true if it was removed.
+   */
+  private boolean dropChunk(Blob b, int i, boolean eviction) {
+    b.rw.writeLock().lock();
+    try {
+      if (!b.clearPresent(i)) {
+        return false;
+      }
+      int n = b.chunkLen(i);
+      if (eviction && b.pins.get(i) > 0) {
+        b.setPresent(i);
+        synchronized (policy) {
+          policy.add(new ChunkRef(b, i), n, b.access.get(i));
+        }
+        return false;
+      }
+      used.addAndGet(-n);
+      if (!eviction) {
+        synchronized (policy) {
+          policy.remove(new ChunkRef(b, i));
+        }
+      } else {
+        evictions.increment();
+        evictedBytes.add(n);
+      }
+      if (b.state == BlobState.COMPLETE) {
+        b.state = BlobState.PARTIAL;
+        persistBlob(b);
+      }
+      boolean deleted = false;
+      synchronized (b) {
+        if (b.presentCount.get() == 0 && b.users() == 0) {
+          try {
+            Files.deleteIfExists(b.file);
+            deleted = true;
+          } catch (IOException e) {
+            LOG.warn("cannot delete cache file {}: {}", b.file, e.toString());
+          }
+        }
+      }
+      if (!deleted && Files.exists(b.file)) {
+        HolePuncher.punch(b.file, b.chunkStart(i), n);
+      }
+      persistGroup(b, i >>> 6);
+      return true;
+    } finally {
+      b.rw.writeLock().unlock();
+    }
+  }
+
+  // ---------------------------------------------------------------- persistence
+
+  private void persistBlob(Blob b) {
+    if (closed && index == null) {
+      return;
+    }
+    synchronized (b.persistLock) {
+      if (!b.removed) {
+        index.putBlob(b.key, b.spec, b.chunkSize, b.state, b.lastAccess, b.trusted);
+      }
+    }
+  }
+
+  private void persistGroup(Blob b, int g) {
+    if (closed) {
+      return;
+    }
+    synchronized (b.persistLock) {
+      if (!b.removed) {
+        index.putGroup(b.key, g, b.present.get(g), b.crc, b.trusted);
+      }
+    }
+  }
+
+  /** Rebuilds the in-memory state from the index; with {@code verifyChunks}, re-checks every CRC. */
+  private void load(boolean verifyChunks) throws IOException {
+    for (CacheIndex.BlobRecord r : index.blobs()) {
+      int cs = r.chunkSize();
+      if (cs < CacheConfig.MIN_CHUNK_SIZE || cs > CacheConfig.MAX_CHUNK_SIZE || Integer.bitCount(cs) != 1) {
+        index.removeBlob(r.key(), 0);
+        continue;
+      }
+      Blob b = new Blob(r.spec(), cs, blobsDir.resolve(r.key()));
+      b.state = r.state();
+      b.lastAccess = r.lastAccess();
+      b.trusted = r.trusted() && r.state() != BlobState.FAILED;
+      blobs.put(r.key(), b);
+    }
+    index.groups((key, g, bits, crcs) -> {
+      Blob b = blobs.get(key);
+      if (b == null || b.state == BlobState.FAILED || g >= b.present.length()) {
+        return false;
+      }
+      for (int j = 0; j < CacheIndex.GROUP; j++) {
+        int i = g * CacheIndex.GROUP + j;
+        if (i < b.nChunks && ((bits & (1L << j)) != 0 || b.trusted)) {
+          b.crc[i] = crcs[j];
+        }
+        if (i < b.nChunks && (bits & (1L << j)) != 0) {
+          b.setPresent(i);
+        }
+      }
+      return bits != 0 || b.trusted;
+    });
+    List<Blob> sorted = new ArrayList<>(blobs.values());
+    sorted.sort((x, y) -> Long.compare(x.lastAccess, y.lastAccess));
+    for (Blob b : sorted) {
+      if (b.state == BlobState.FAILED) {
+        Files.deleteIfExists(b.file);
+        continue;
+      }
+      if (verifyChunks || !Files.exists(b.file)) {
+        int bad = checkChunks(b);
+        if (bad > 0) {
+          LOG.warn("blob {}: dropped {} chunk(s) that failed their checksum after an unclean stop", b.key, bad);
+        }
+      }
+      if (b.state == BlobState.COMPLETE && !b.allPresent()) {
+        b.state = BlobState.PARTIAL;
+        persistBlob(b);
+      }
+      for (int i = 0; i < b.nChunks; i++) {
+        if (b.isPresent(i)) {
+          policy.add(new ChunkRef(b, i), b.chunkLen(i), b.lastAccess);
+        }
+      }
+    }
+    long total = 0;
+    for (Blob b : blobs.values()) {
+      total += b.cachedBytes.get();
+    }
+    used.set(total);
+    try (DirectoryStream<Path> ds = Files.newDirectoryStream(blobsDir)) {
+      for (Path p : ds) {
+        Blob b = blobs.get(p.getFileName().toString());
+        if (b == null || b.state == BlobState.FAILED) {
+          Files.deleteIfExists(p);
+        }
+      }
+    }
+    maybeEvict();
+  }
+
+  private void ensureOpen() throws IOException {
+    if (closed) {
+      throw new IOException("chunk cache " + cfg.dir() + " is closed");
+    }
+  }
+
+  /** Hashes and counts the compressed bytes as the decompressor pulls them; reports progress. */
+  private final class HashingStream extends InputStream {
+    private final InputStream in;
+    private final MessageDigest md;
+    private final Fetch f;
+    long count;
+
+    HashingStream(InputStream in, MessageDigest md, Fetch f) {
+      this.in = in;
+      this.md = md;
+      this.f = f;
+    }
+
+    @Override
+    public int read() throws IOException {
+      byte[] one = new byte[1];
+      return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+      int r = in.read(b, off, len);
+      if (r > 0) {
+        md.update(b, off, r);
+        count += r;
+        bytesFetched.add(r);
+        f.progress();
+      }
+      return r;
+    }
+  }
+
+  /** Discards bytes (draining the rest of a stream so that all of it is hashed). */
+  private static final class OutputSink extends java.io.OutputStream {
+    static final OutputSink INSTANCE = new OutputSink();
+
+    @Override
+    public void write(int b) {}
+
+    @Override
+    public void write(byte[] b, int off, int len) {}
+  }
+}

@@ -1,0 +1,10 @@
+/**
+ * The node-wide chunk cache ({@link io.modelcache.cache.ChunkCache}): lazily fetched, LRU-bounded,
+ * crash-safe storage of model file bytes in sparse files, with a Chronicle Map index. The design
+ * rationale is at the top of {@code ChunkCache}.
+ *
+ * <p>Threading: {@code ChunkCache} and {@code BlobHandle} are thread-safe; reads that hit run on
+ * the caller's thread without locks; fetches and verification run on the configured executor.
+ * {@link io.modelcache.cache.LruPolicy} is a pure, single-threaded policy guarded by the cache.
+ */
+package io.modelcache.cache;
