@@ -123,6 +123,29 @@ class RegistryClientIT {
   }
 
   @Test
+  void bigBlobWentUpInChunksAndSmallInOnePut() {
+    var log = registry.accessLog();
+    long patches = log.stream().filter(e -> e.method().equals("PATCH") && e.status() == 202).count();
+    assertEquals(2, patches, "17 MiB in 16 MiB chunks");
+    assertTrue(log.stream().anyMatch(e -> e.method().equals("PUT") && e.uri().contains("digest=" + smallDigest.toString().replace(":", "%3A"))
+        && e.status() == 201));
+  }
+
+  @Test
+  void accessLogCountsBlobBytes() throws IOException {
+    byte[] data = new byte[300_000];
+    new Random(7).nextBytes(data);
+    Digest d = Digest.of(data);
+    client.putBlob(d, data.length, () -> new ByteArrayInputStream(data));
+    assertEquals(0, registry.blobBytesServed(d));
+    assertArrayEquals(data, client.fetchBlob(d, 1 << 20));
+    try (InputStream in = client.openBlob(d, 1000, 5000)) {
+      assertEquals(5000, in.readAllBytes().length);
+    }
+    assertEquals(data.length + 5000, registry.blobBytesServed(d));
+  }
+
+  @Test
   void hasBlobAndRepushSkips() throws IOException {
     assertTrue(client.hasBlob(bigDigest));
     assertFalse(client.hasBlob(Digest.of(new byte[] {1, 2, 3})));
