@@ -25,6 +25,8 @@ final class HttpReply implements AutoCloseable {
   private final long idleTimeoutMs;
   private final Consumer<Boolean> release;
   private final BodyStream body = new BodyStream();
+  /** HEAD: the codec still sends an empty LastHttpContent, consumed on close. */
+  private final boolean noBody;
   private boolean done;
   private boolean closed;
 
@@ -37,10 +39,7 @@ final class HttpReply implements AutoCloseable {
     this.inbox = inbox;
     this.idleTimeoutMs = idleTimeoutMs;
     this.release = release;
-    this.done = false;
-    if (noBody) {
-      // HEAD and 204/304 still get a LastHttpContent from the codec; it is consumed lazily.
-    }
+    this.noBody = noBody;
   }
 
   URI uri() {
@@ -156,7 +155,7 @@ final class HttpReply implements AutoCloseable {
           throw new java.io.InterruptedIOException("interrupted while reading " + uri.getHost());
         }
         if (o == null) {
-          throw new TransportException(TransportException.Kind.TIMEOUT, "no data for " + idleTimeoutMs / 1000 + "s",
+          throw new TransportException(TransportException.Kind.TIMEOUT, "no data for " + HttpTransport.human(idleTimeoutMs),
               false, null);
         } else if (o == ChannelBridge.CLOSED) {
           throw new TransportException(TransportException.Kind.BROKEN,
@@ -181,7 +180,18 @@ final class HttpReply implements AutoCloseable {
           return;
         }
         releaseCurrent();
-        Object o = inbox.pollNow();
+        Object o;
+        if (endIsDue()) {
+          // The end marker is decoded right after the last byte: worth a short wait to keep the connection.
+          try {
+            o = inbox.poll(Math.min(1000, idleTimeoutMs));
+          } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return;
+          }
+        } else {
+          o = inbox.pollNow();
+        }
         if (o instanceof HttpContent c) {
           current = c;
         } else {
@@ -189,6 +199,11 @@ final class HttpReply implements AutoCloseable {
           return;
         }
       }
+    }
+
+    private boolean endIsDue() {
+      long cl = contentLength();
+      return noBody || status == 204 || status == 304 || (cl >= 0 && received >= cl);
     }
 
     void releaseCurrent() {

@@ -127,7 +127,7 @@ final class HttpTransport implements AutoCloseable {
     try {
       if (!pool.permits.tryAcquire(firstByteMs, TimeUnit.MILLISECONDS)) {
         throw new TransportException(TransportException.Kind.TIMEOUT,
-            "all " + maxPerHost + " connections to " + host + " busy for " + firstByteMs / 1000 + "s", true, null);
+            "all " + maxPerHost + " connections to " + host + " busy for " + human(firstByteMs), true, null);
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -306,7 +306,7 @@ final class HttpTransport implements AutoCloseable {
       throw new java.io.InterruptedIOException("interrupted while sending");
     }
     if (!finished) {
-      throw new TransportException(TransportException.Kind.TIMEOUT, "send stalled for " + idleMs / 1000 + "s", false,
+      throw new TransportException(TransportException.Kind.TIMEOUT, "send stalled for " + human(idleMs), false,
           null);
     }
     if (!f.isSuccess()) {
@@ -327,7 +327,7 @@ final class HttpTransport implements AutoCloseable {
       }
       if (o == null) {
         throw new TransportException(TransportException.Kind.TIMEOUT,
-            "no response within " + firstByteMs / 1000 + "s", false, null);
+            "no response within " + human(firstByteMs), false, null);
       }
       if (o == ChannelBridge.CLOSED) {
         throw new TransportException(TransportException.Kind.BROKEN, "connection closed before the response", true,
@@ -350,6 +350,11 @@ final class HttpTransport implements AutoCloseable {
         ReferenceCountUtil.release(o);
       }
     }
+  }
+
+  /** 300ms, 5s, 90s: durations for messages. */
+  static String human(long ms) {
+    return ms % 1000 == 0 ? ms / 1000 + "s" : ms + "ms";
   }
 
   /** A short, credential-free description of a network failure. */

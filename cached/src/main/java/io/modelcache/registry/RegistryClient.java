@@ -225,9 +225,9 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
             throw new ModelCacheException(Kind.IO, where() + ": blob " + digest + ": registry sent range starting at "
                 + start + " instead of " + offset);
           }
-          s = new BlobStream(r, 0, length);
+          s = new BlobStream(digest, r, 0, length);
         } else if (r.status() == 200) {
-          s = new BlobStream(r, offset, length);
+          s = new BlobStream(digest, r, offset, length);
         } else if (r.status() == 404) {
           throw blobNotFound(digest);
         } else if (r.status() == 416) {
@@ -252,13 +252,15 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
 
   /** The body of a blob response, skipping {@code skip} bytes and ending after {@code limit} (-1: all). */
   private final class BlobStream extends InputStream {
+    private final Digest digest;
     private final HttpReply reply;
     private final InputStream in;
     private long toSkip;
     private final long limit;
     private long delivered;
 
-    BlobStream(HttpReply reply, long skip, long limit) {
+    BlobStream(Digest digest, HttpReply reply, long skip, long limit) {
+      this.digest = digest;
       this.reply = reply;
       this.in = reply.body();
       this.toSkip = skip;
@@ -269,7 +271,7 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
       while (toSkip > 0) {
         long k = in.skip(toSkip);
         if (k <= 0) {
-          throw new IOException(host + ": blob body ended before offset (" + toSkip + " bytes short)");
+          throw new IOException(where() + ": blob " + digest + " ended before the requested offset");
         }
         toSkip -= k;
       }
@@ -296,14 +298,14 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
         int n = in.read(b, off, want);
         if (n < 0) {
           if (limit >= 0) {
-            throw new IOException(host + ": blob body ended after " + delivered + " of " + limit + " bytes");
+            throw new IOException(where() + ": blob " + digest + " ended after " + delivered + " of " + limit + " bytes");
           }
           return -1;
         }
         delivered += n;
         return n;
       } catch (TransportException e) {
-        throw new IOException(host + ": blob read failed (" + e.shortCause() + ")", e);
+        throw new IOException(where() + ": blob " + digest + " read failed (" + e.shortCause() + ")", e);
       }
     }
 

@@ -239,7 +239,8 @@ public final class RegistryHarness implements AutoCloseable {
             n.path("http.request.method").asText(""),
             n.path("http.request.uri").asText(""),
             n.path("http.response.status").asInt(0),
-            n.path("http.response.written").asLong(0)));
+            n.path("http.response.written").asLong(0),
+            n.path("http.request.remoteaddr").asText("")));
       } catch (IOException partialLine) {
         // The last line may still be being written.
       }
