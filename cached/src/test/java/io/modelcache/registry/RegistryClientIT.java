@@ -18,6 +18,7 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
@@ -143,6 +144,66 @@ class RegistryClientIT {
       assertEquals(5000, in.readAllBytes().length);
     }
     assertEquals(data.length + 5000, registry.blobBytesServed(d));
+  }
+
+  @Test
+  void keepAliveConnectionsAreReused() throws IOException {
+    try (RegistryClient c = RegistryClient.open(Reference.parse(registry.hostPort() + "/models/tiny"), fastOptions())) {
+      int before = registry.accessLog().size();
+      for (int i = 0; i < 20; i++) {
+        c.fetchManifest("v1");
+        c.headManifest("v1");
+        assertTrue(c.hasBlob(smallDigest));
+        try (InputStream in = c.openBlob(smallDigest, i, 10)) {
+          assertEquals(10, in.readAllBytes().length);
+        }
+      }
+      var log = registry.accessLog();
+      long conns = log.subList(before, log.size()).stream().map(e -> e.remoteAddr()).distinct().count();
+      assertEquals(1, conns, "sequential requests share one connection");
+    }
+  }
+
+  @Test
+  void concurrentRangeReadsThroughFewConnections() throws Exception {
+    RegistryOptions o = fastOptions().withMaxConnectionsPerHost(3);
+    try (RegistryClient c = RegistryClient.open(Reference.parse(registry.hostPort() + "/models/tiny"), o)) {
+      var pool = java.util.concurrent.Executors.newFixedThreadPool(12);
+      try {
+        var futures = new ArrayList<java.util.concurrent.Future<?>>();
+        for (int t = 0; t < 48; t++) {
+          int seed = t;
+          futures.add(pool.submit(() -> {
+            Random r = new Random(seed);
+            int off = r.nextInt(big.length - 1);
+            int len = 1 + r.nextInt(Math.min(2 << 20, big.length - off));
+            try (InputStream in = c.openBlob(bigDigest, off, len)) {
+              assertArrayEquals(Arrays.copyOfRange(big, off, off + len), in.readAllBytes());
+            }
+            return null;
+          }));
+        }
+        for (var f : futures) {
+          f.get();
+        }
+      } finally {
+        pool.shutdownNow();
+      }
+    }
+  }
+
+  @Test
+  void slowReaderHoldsBackTheRegistry() throws Exception {
+    java.util.function.LongSupplier wholeGets = () -> registry.accessLog().stream().filter(e -> e.method().equals("GET")
+        && e.uri().endsWith(bigDigest.toString()) && e.written() == big.length).count();
+    long before = wholeGets.getAsLong();
+    try (InputStream in = client.openBlob(bigDigest, 0, -1)) {
+      assertEquals(10, in.readNBytes(10).length);
+      Thread.sleep(1000);
+      // With backpressure the registry cannot have finished writing 17 MiB into socket buffers.
+      assertEquals(before, wholeGets.getAsLong());
+      assertEquals(Digest.of(Arrays.copyOfRange(big, 10, big.length)), Digest.of(in.readAllBytes()));
+    }
   }
 
   @Test
