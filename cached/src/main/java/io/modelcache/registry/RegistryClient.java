@@ -352,6 +352,34 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
     }
   }
 
+  /**
+   * Asks the registry to mount {@code digest} from {@code fromRepository} (same registry) without
+   * uploading it. Returns false when the registry declined (the caller then uploads as usual).
+   */
+  public boolean mountBlob(Digest digest, String fromRepository) throws IOException {
+    HttpCall post = HttpCall.of("POST",
+        url("blobs/uploads/?mount=" + enc(digest.toString()) + "&from=" + enc(fromRepository)));
+    return retrying(() -> {
+      URI abandoned;
+      try (HttpReply r = call(post, Access.PUSH)) {
+        if (r.status() == 201) {
+          return true;
+        }
+        if (r.status() != 202) {
+          throw unexpected(r, "mount of blob " + digest + " from " + fromRepository);
+        }
+        abandoned = location(r, digest);
+      }
+      // The registry opened an ordinary upload session instead; cancel it (best effort).
+      try (HttpReply r = call(HttpCall.of("DELETE", abandoned), Access.PUSH)) {
+        r.discard();
+      } catch (IOException ignored) {
+        // Distribution purges abandoned uploads itself.
+      }
+      return false;
+    });
+  }
+
   private URI startUpload(Digest digest) throws IOException {
     try (HttpReply r = call(HttpCall.of("POST", url("blobs/uploads/")), Access.PUSH)) {
       if (r.status() != 202) {

@@ -207,6 +207,16 @@ class RegistryClientIT {
   }
 
   @Test
+  void crossRepositoryMount() throws IOException {
+    try (RegistryClient other = RegistryClient.open(Reference.parse(registry.hostPort() + "/models/copy"), fastOptions())) {
+      assertFalse(other.hasBlob(smallDigest));
+      assertTrue(other.mountBlob(smallDigest, "models/tiny"));
+      assertTrue(other.hasBlob(smallDigest));
+      assertFalse(other.mountBlob(Digest.of(new byte[] {4, 2}), "models/tiny"));
+    }
+  }
+
+  @Test
   void hasBlobAndRepushSkips() throws IOException {
     assertTrue(client.hasBlob(bigDigest));
     assertFalse(client.hasBlob(Digest.of(new byte[] {1, 2, 3})));
