@@ -1,6 +1,5 @@
 package io.modelcache.registry;
 
-import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
@@ -129,13 +128,5 @@ final class ChannelBridge extends ChannelInboundHandlerAdapter {
       i.offer(cause);
     }
     ctx.close();
-  }
-
-  static int readable(Object o) {
-    return o instanceof HttpContent c ? c.content().readableBytes() : 0;
-  }
-
-  static ByteBuf content(Object o) {
-    return ((HttpContent) o).content();
   }
 }

@@ -28,7 +28,6 @@ import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.DefaultThreadFactory;
-import io.netty.util.concurrent.Future;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.ConnectException;
@@ -378,7 +377,12 @@ final class HttpTransport implements AutoCloseable {
         return "connect failed";
       }
       if (c instanceof SSLException) {
-        return "TLS failure: " + c.getMessage();
+        String m = String.valueOf(c.getMessage());
+        if (m.contains("PKIX") || m.contains("certificate") || m.contains("No subject alternative")) {
+          return "TLS certificate not trusted";
+        }
+        return m.toLowerCase(java.util.Locale.ROOT).contains("timed out") ? "TLS handshake timed out"
+            : "TLS handshake failed";
       }
       if (c instanceof ClosedChannelException) {
         return "connection closed";
@@ -401,10 +405,5 @@ final class HttpTransport implements AutoCloseable {
         ch.close();
       }
     }
-  }
-
-  /** For tests: waits until nothing is pending on the shared event loop. */
-  static Future<?> sharedGroupTerminationFuture() {
-    return Shared.GROUP.terminationFuture();
   }
 }
