@@ -61,11 +61,22 @@ public final class DockerConfig {
 
   /** Credentials stored for {@code host} (host[:port]), if any. */
   public Optional<Credentials> lookup(String host) {
+    String want = host.toLowerCase(Locale.ROOT);
+    if (want.equals("docker.io") || want.equals("registry-1.docker.io")) {
+      // docker login stores Docker Hub under its legacy index address.
+      Optional<Credentials> hub = lookupExact("index.docker.io");
+      if (hub.isPresent()) {
+        return hub;
+      }
+    }
+    return lookupExact(want);
+  }
+
+  private Optional<Credentials> lookupExact(String want) {
     JsonNode auths = root.path("auths");
     if (!auths.isObject()) {
       return Optional.empty();
     }
-    String want = host.toLowerCase(Locale.ROOT);
     for (Iterator<Map.Entry<String, JsonNode>> it = auths.fields(); it.hasNext(); ) {
       Map.Entry<String, JsonNode> e = it.next();
       if (!normalizeKey(e.getKey()).equals(want)) {

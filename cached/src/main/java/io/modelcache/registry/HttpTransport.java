@@ -17,6 +17,7 @@ import io.netty.handler.codec.http.DefaultHttpContent;
 import io.netty.handler.codec.http.DefaultHttpRequest;
 import io.netty.handler.codec.http.HttpClientCodec;
 import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.HttpDecoderConfig;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
@@ -90,7 +91,8 @@ final class HttpTransport implements AutoCloseable {
     }
     URI u = call.uri();
     boolean https = "https".equalsIgnoreCase(u.getScheme());
-    String host = u.getHost();
+    // URI keeps IPv6 literals bracketed; sockets want them bare.
+    String host = u.getHost().startsWith("[") ? u.getHost().substring(1, u.getHost().length() - 1) : u.getHost();
     int port = RedirectPolicy.port(u);
     String key = (https ? "https://" : "http://") + host + ":" + port;
     HostPool pool = pools.computeIfAbsent(key, k -> new HostPool(maxPerHost));
@@ -164,7 +166,9 @@ final class HttpTransport implements AutoCloseable {
               h.setHandshakeTimeoutMillis(connectMs + firstByteMs);
               ch.pipeline().addLast(h);
             }
-            ch.pipeline().addLast(new HttpClientCodec());
+            // Big content slices (fewer objects per GB) and room for long presigned Location headers.
+            ch.pipeline().addLast(new HttpClientCodec(
+                new HttpDecoderConfig().setMaxChunkSize(256 << 10).setMaxHeaderSize(64 << 10), false, false));
             ch.pipeline().addLast(new ChannelBridge());
           }
         });

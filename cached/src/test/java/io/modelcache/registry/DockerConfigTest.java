@@ -21,11 +21,13 @@ class DockerConfigTest {
     Path f = dir.resolve("config.json");
     String auth = Base64.getEncoder().encodeToString("bob:pa:ss".getBytes());
     Files.writeString(f, "{\"auths\":{\"https://reg.example:5000/v1/\":{\"auth\":\"" + auth + "\"},"
-        + "\"other.example\":{\"username\":\"carol\",\"password\":\"pw\"}},\"credsStore\":\"desktop\"}");
+        + "\"other.example\":{\"username\":\"carol\",\"password\":\"pw\"},"
+        + "\"https://index.docker.io/v1/\":{\"auth\":\"" + auth + "\"}},\"credsStore\":\"desktop\"}");
     DockerConfig c = DockerConfig.load(f);
     assertEquals(new Credentials("bob", "pa:ss"), c.lookup("reg.example:5000").orElseThrow());
     assertEquals(new Credentials("carol", "pw"), c.lookup("OTHER.example").orElseThrow());
     assertTrue(c.lookup("reg.example").isEmpty());
+    assertEquals(new Credentials("bob", "pa:ss"), c.lookup("docker.io").orElseThrow());
     assertTrue(DockerConfig.load(dir.resolve("missing.json")).lookup("reg.example:5000").isEmpty());
   }
 

@@ -155,6 +155,30 @@ class RegistryFaultsIT {
   }
 
   @Test
+  void ipv6LoopbackRegistry() throws IOException {
+    com.sun.net.httpserver.HttpServer server;
+    try {
+      server = com.sun.net.httpserver.HttpServer.create(new java.net.InetSocketAddress("::1", 0), 10);
+    } catch (IOException noIpv6) {
+      org.junit.jupiter.api.Assumptions.abort("no IPv6 loopback here");
+      return;
+    }
+    server.createContext("/v2/", ex -> {
+      ex.getResponseHeaders().add("Content-Type", "application/octet-stream");
+      ex.sendResponseHeaders(200, BLOB.length);
+      ex.getResponseBody().write(BLOB);
+      ex.close();
+    });
+    server.start();
+    try (RegistryClient c = RegistryClient.open(
+        Reference.parse("[::1]:" + server.getAddress().getPort() + "/f/m"), options())) {
+      assertArrayEquals(BLOB, c.fetchBlob(D, 1 << 20));
+    } finally {
+      server.stop(0);
+    }
+  }
+
+  @Test
   void digestMismatchOfAWholeBlob() throws IOException {
     byte[] bad = BLOB.clone();
     bad[7] ^= 1;
