@@ -179,6 +179,23 @@ class RegistryFaultsIT {
   }
 
   @Test
+  void manifestByDigestIsVerified() throws IOException {
+    byte[] m = "{\"schemaVersion\":2}".getBytes();
+    Digest asked = Digest.of("something else".getBytes());
+    try (ScriptedServer s = new ScriptedServer((n, head, out, sock) -> ScriptedServer.write(out,
+        "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nContent-Length: " + m.length
+            + "\r\n\r\n", m));
+        RegistryClient c = client(s)) {
+      ModelCacheException e = assertThrows(ModelCacheException.class, () -> c.fetchManifest(asked.toString()));
+      assertEquals(ModelCacheException.Kind.DIGEST_MISMATCH, e.kind());
+      assertEquals(s.hostPort() + "/f/m: manifest " + asked + " failed verification (got " + Digest.of(m) + ")",
+          e.getMessage());
+      assertEquals("application/vnd.oci.image.manifest.v1+json", c.fetchManifest("tag").mediaType());
+      assertTrue(s.requests.get(0).contains("Accept: application/vnd.oci.image.manifest.v1+json, "), s.requests.get(0));
+    }
+  }
+
+  @Test
   void digestMismatchOfAWholeBlob() throws IOException {
     byte[] bad = BLOB.clone();
     bad[7] ^= 1;
