@@ -51,7 +51,7 @@ final class LoginCommand implements Callable<Integer> {
     Credentials creds = new Credentials(user, password.strip());
     Path file = config != null ? config : DockerConfig.defaultPath();
     RegistryClient.verifyLogin(host, creds, registry.options().withDockerConfig(file));
-    DockerConfig.store(file, host, creds.username(), creds.password());
+    DockerConfig.store(file, host, creds.user(), creds.password());
     System.out.println("login succeeded for " + user + " at " + host + "; credentials stored in " + file);
     return 0;
   }
