@@ -268,33 +268,37 @@ public final class ChunkCache implements Closeable {
    */
   public void evict(String key) throws IOException {
     ensureOpen();
-    Blob b = blobs.get(key);
-    if (b == null) {
-      throw ModelCacheException.notFound("blob " + key + " is not cached");
-    }
-    b.rw.writeLock().lock();
     try {
-      synchronized (b) {
-        int h = b.handles();
-        if (h > 0) {
-          throw new ModelCacheException(ModelCacheException.Kind.USAGE,
-              "cannot evict blob " + key + ": it is in use by " + h + " open handle(s)");
+      // Inside compute: an open() of the same key waits until the old entry is fully gone.
+      blobs.compute(key, (k, b) -> {
+        if (b == null) {
+          throw new UncheckedIOException(ModelCacheException.notFound("blob " + key + " is not cached"));
         }
-        b.removed = true;
-      }
-      blobs.remove(key, b);
-      for (int i = 0; i < b.nChunks; i++) {
-        if (b.clearPresent(i)) {
-          used.addAndGet(-b.chunkLen(i));
-          synchronized (policy) {
-            policy.remove(new ChunkRef(b, i));
+        b.rw.writeLock().lock();
+        try {
+          int h = b.handles();
+          if (h > 0) {
+            throw new UncheckedIOException(new ModelCacheException(ModelCacheException.Kind.USAGE,
+                "cannot evict blob " + key + ": it is in use by " + h + " open handle(s)"));
           }
+          b.removed = true;
+          for (int i = 0; i < b.nChunks; i++) {
+            if (b.clearPresent(i)) {
+              used.addAndGet(-b.chunkLen(i));
+              synchronized (policy) {
+                policy.remove(new ChunkRef(b, i));
+              }
+            }
+          }
+          dropFile(b);
+          index.removeBlob(key, b.present.length());
+        } finally {
+          b.rw.writeLock().unlock();
         }
-      }
-      dropFile(b);
-      index.removeBlob(key, b.present.length());
-    } finally {
-      b.rw.writeLock().unlock();
+        return null;
+      });
+    } catch (UncheckedIOException e) {
+      throw e.getCause();
     }
   }
 
@@ -312,16 +316,17 @@ public final class ChunkCache implements Closeable {
     if (b.state == BlobState.FAILED) {
       return new VerifyResult(key, VerifyResult.Status.FAILED, failure(b).getMessage());
     }
-    BlobSpec s = b.spec;
-    boolean needsUpstream = s.contentOffset() > 0 || s.contentOffset() + s.contentLength() < s.blobSize();
-    if (b.allPresent() && s.encoding() == Encoding.RAW && (!needsUpstream || b.lastFetcher != null)) {
-      return verifyRaw(b, b.lastFetcher);
-    }
+    // CRCs first: local damage shows up here and costs a refetch, not a FAILED blob.
     int dropped = checkChunks(b);
     String why = dropped == 0 ? "" : "; dropped " + dropped + " corrupt chunk(s)";
     if (!b.allPresent()) {
       return new VerifyResult(key, VerifyResult.Status.INCOMPLETE,
-          b.presentCount.get() + " of " + b.nChunks + " chunks cached, checksums ok" + why);
+          b.presentCount.get() + " of " + b.nChunks + " chunks cached" + why);
+    }
+    BlobSpec s = b.spec;
+    boolean needsUpstream = s.contentOffset() > 0 || s.contentOffset() + s.contentLength() < s.blobSize();
+    if (s.encoding() == Encoding.RAW && (!needsUpstream || b.lastFetcher != null)) {
+      return verifyRaw(b, b.lastFetcher);
     }
     return new VerifyResult(key, VerifyResult.Status.CHUNKS_OK, "all " + b.nChunks + " chunk checksums ok");
   }
@@ -346,7 +351,7 @@ public final class ChunkCache implements Closeable {
             index.putGroup(b.key, g, b.present.get(g), b.crc, b.trusted);
           }
         }
-        if (b.dirty && Files.exists(b.file)) {
+        if (b.dirty && !b.forceAndClose() && Files.exists(b.file)) {
           try (FileChannel ch = FileChannel.open(b.file, StandardOpenOption.WRITE)) {
             ch.force(false);
           }
@@ -1076,7 +1081,7 @@ public final class ChunkCache implements Closeable {
         return false;
       }
       int n = b.chunkLen(i);
-      if (eviction && b.pins.get(i) > 0) {
+      if (b.pins.get(i) > 0) {
         b.setPresent(i);
         synchronized (policy) {
           policy.add(new ChunkRef(b, i), n, b.access.get(i));
@@ -1178,7 +1183,7 @@ public final class ChunkCache implements Closeable {
         Files.deleteIfExists(b.file);
         continue;
       }
-      if (verifyChunks || !Files.exists(b.file)) {
+      if (verifyChunks || !fileCoversChunks(b)) {
         int bad = checkChunks(b);
         if (bad > 0) {
           LOG.warn("blob {}: dropped {} chunk(s) that failed their checksum after an unclean stop", b.key, bad);
@@ -1208,6 +1213,22 @@ public final class ChunkCache implements Closeable {
       }
     }
     maybeEvict();
+  }
+
+  /** Cheap sanity check on a clean start: the file exists and reaches its last present chunk. */
+  private static boolean fileCoversChunks(Blob b) throws IOException {
+    if (b.presentCount.get() == 0) {
+      return true;
+    }
+    if (!Files.exists(b.file)) {
+      return false;
+    }
+    for (int i = b.nChunks - 1; i >= 0; i--) {
+      if (b.isPresent(i)) {
+        return Files.size(b.file) >= b.chunkStart(i) + b.chunkLen(i);
+      }
+    }
+    return true;
   }
 
   private void ensureOpen() throws IOException {
