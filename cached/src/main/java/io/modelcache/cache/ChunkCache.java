@@ -1193,6 +1193,14 @@ public final class ChunkCache implements Closeable {
         b.state = BlobState.PARTIAL;
         persistBlob(b);
       }
+      if (b.presentCount.get() == 0 && b.nChunks > 0) {
+        // Housekeeping: a blob with nothing cached costs index space only (its known-good CRCs
+        // are the one thing lost), so the index stays proportional to the budget.
+        blobs.remove(b.key);
+        index.removeBlob(b.key, b.present.length());
+        Files.deleteIfExists(b.file);
+        continue;
+      }
       for (int i = 0; i < b.nChunks; i++) {
         if (b.isPresent(i)) {
           policy.add(new ChunkRef(b, i), b.chunkLen(i), b.lastAccess);
