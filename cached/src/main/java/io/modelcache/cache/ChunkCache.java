@@ -134,6 +134,8 @@ public final class ChunkCache implements Closeable {
   private final LongAdder evictedBytes = new LongAdder();
   private final LongAdder verifyFailures = new LongAdder();
   private volatile boolean closed;
+  /** Last time any fetch received bytes: a fetch still queued for a slot is not "stuck" while others move. */
+  private volatile long anyProgress = System.nanoTime();
 
   private ChunkCache(CacheConfig cfg, CacheIndex index) {
     this.cfg = cfg;
@@ -566,7 +568,12 @@ public final class ChunkCache implements Closeable {
 
   private void await(Blob b, Pending p) throws IOException {
     while (true) {
-      long left = timeoutNanos - (System.nanoTime() - p.lastProgress());
+      Fetch running = p.fetch;
+      long last = p.lastProgress();
+      if (running == null || !running.started) {
+        last = Math.max(last, anyProgress); // queued behind other fetches that are moving
+      }
+      long left = timeoutNanos - (System.nanoTime() - last);
       if (left <= 0) {
         IOException e = new ModelCacheException(ModelCacheException.Kind.UNREACHABLE,
             "timed out fetching blob " + b.spec.digest() + ": no progress from upstream for "
@@ -647,9 +654,15 @@ public final class ChunkCache implements Closeable {
 
   private void acquirePermit(Fetch f) throws IOException {
     try {
-      if (!permits.tryAcquire(timeoutNanos, TimeUnit.NANOSECONDS)) {
-        throw new ModelCacheException(ModelCacheException.Kind.UNREACHABLE,
-            "timed out waiting for a fetch slot for blob " + f.blob.spec.digest());
+      long step = Math.min(timeoutNanos, TimeUnit.MILLISECONDS.toNanos(100));
+      while (!permits.tryAcquire(step, TimeUnit.NANOSECONDS)) {
+        if (f.isDone()) {
+          throw new IOException("fetch aborted");
+        }
+        if (System.nanoTime() - Math.max(f.lastProgress, anyProgress) > timeoutNanos) {
+          throw new ModelCacheException(ModelCacheException.Kind.UNREACHABLE,
+              "timed out waiting for a fetch slot for blob " + f.blob.spec.digest());
+        }
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -779,6 +792,7 @@ public final class ChunkCache implements Closeable {
       }
       got += r;
       f.progress();
+      anyProgress = f.lastProgress;
       if (at >= 0) {
         bytesFetched.add(r);
       }
@@ -1272,6 +1286,7 @@ public final class ChunkCache implements Closeable {
         count += r;
         bytesFetched.add(r);
         f.progress();
+        anyProgress = f.lastProgress;
       }
       return r;
     }
