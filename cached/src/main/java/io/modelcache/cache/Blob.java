@@ -149,15 +149,31 @@ final class Blob {
     if (--users == 0) {
       FileChannel ch = channel;
       channel = null;
+      if (ch == null) {
+        return; // closed by the cache's close()
+      }
       try {
         ch.close();
-        if (presentCount.get() == 0) {
+        if (presentCount.get() == 0 && !removed) {
           java.nio.file.Files.deleteIfExists(file);
         }
       } catch (IOException ignored) {
         // nothing to flush that a checksum would not catch; a stray empty file is removed at open
       }
     }
+  }
+
+  /** At cache close: flushes and closes a still-open channel; false if none was open. */
+  synchronized boolean forceAndClose() throws IOException {
+    FileChannel ch = channel;
+    if (ch == null) {
+      return false;
+    }
+    channel = null;
+    try (ch) {
+      ch.force(false);
+    }
+    return true;
   }
 
   synchronized int users() {

@@ -134,6 +134,8 @@ public final class ChunkCache implements Closeable {
   private final LongAdder evictedBytes = new LongAdder();
   private final LongAdder verifyFailures = new LongAdder();
   private volatile boolean closed;
+  /** Last time any fetch received bytes: a fetch still queued for a slot is not "stuck" while others move. */
+  private volatile long anyProgress = System.nanoTime();
 
   private ChunkCache(CacheConfig cfg, CacheIndex index) {
     this.cfg = cfg;
@@ -268,33 +270,37 @@ public final class ChunkCache implements Closeable {
    */
   public void evict(String key) throws IOException {
     ensureOpen();
-    Blob b = blobs.get(key);
-    if (b == null) {
-      throw ModelCacheException.notFound("blob " + key + " is not cached");
-    }
-    b.rw.writeLock().lock();
     try {
-      synchronized (b) {
-        int h = b.handles();
-        if (h > 0) {
-          throw new ModelCacheException(ModelCacheException.Kind.USAGE,
-              "cannot evict blob " + key + ": it is in use by " + h + " open handle(s)");
+      // Inside compute: an open() of the same key waits until the old entry is fully gone.
+      blobs.compute(key, (k, b) -> {
+        if (b == null) {
+          throw new UncheckedIOException(ModelCacheException.notFound("blob " + key + " is not cached"));
         }
-        b.removed = true;
-      }
-      blobs.remove(key, b);
-      for (int i = 0; i < b.nChunks; i++) {
-        if (b.clearPresent(i)) {
-          used.addAndGet(-b.chunkLen(i));
-          synchronized (policy) {
-            policy.remove(new ChunkRef(b, i));
+        b.rw.writeLock().lock();
+        try {
+          int h = b.handles();
+          if (h > 0) {
+            throw new UncheckedIOException(new ModelCacheException(ModelCacheException.Kind.USAGE,
+                "cannot evict blob " + key + ": it is in use by " + h + " open handle(s)"));
           }
+          b.removed = true;
+          for (int i = 0; i < b.nChunks; i++) {
+            if (b.clearPresent(i)) {
+              used.addAndGet(-b.chunkLen(i));
+              synchronized (policy) {
+                policy.remove(new ChunkRef(b, i));
+              }
+            }
+          }
+          dropFile(b);
+          index.removeBlob(key, b.present.length());
+        } finally {
+          b.rw.writeLock().unlock();
         }
-      }
-      dropFile(b);
-      index.removeBlob(key, b.present.length());
-    } finally {
-      b.rw.writeLock().unlock();
+        return null;
+      });
+    } catch (UncheckedIOException e) {
+      throw e.getCause();
     }
   }
 
@@ -312,16 +318,17 @@ public final class ChunkCache implements Closeable {
     if (b.state == BlobState.FAILED) {
       return new VerifyResult(key, VerifyResult.Status.FAILED, failure(b).getMessage());
     }
-    BlobSpec s = b.spec;
-    boolean needsUpstream = s.contentOffset() > 0 || s.contentOffset() + s.contentLength() < s.blobSize();
-    if (b.allPresent() && s.encoding() == Encoding.RAW && (!needsUpstream || b.lastFetcher != null)) {
-      return verifyRaw(b, b.lastFetcher);
-    }
+    // CRCs first: local damage shows up here and costs a refetch, not a FAILED blob.
     int dropped = checkChunks(b);
     String why = dropped == 0 ? "" : "; dropped " + dropped + " corrupt chunk(s)";
     if (!b.allPresent()) {
       return new VerifyResult(key, VerifyResult.Status.INCOMPLETE,
-          b.presentCount.get() + " of " + b.nChunks + " chunks cached, checksums ok" + why);
+          b.presentCount.get() + " of " + b.nChunks + " chunks cached" + why);
+    }
+    BlobSpec s = b.spec;
+    boolean needsUpstream = s.contentOffset() > 0 || s.contentOffset() + s.contentLength() < s.blobSize();
+    if (s.encoding() == Encoding.RAW && (!needsUpstream || b.lastFetcher != null)) {
+      return verifyRaw(b, b.lastFetcher);
     }
     return new VerifyResult(key, VerifyResult.Status.CHUNKS_OK, "all " + b.nChunks + " chunk checksums ok");
   }
@@ -346,7 +353,7 @@ public final class ChunkCache implements Closeable {
             index.putGroup(b.key, g, b.present.get(g), b.crc, b.trusted);
           }
         }
-        if (b.dirty && Files.exists(b.file)) {
+        if (b.dirty && !b.forceAndClose() && Files.exists(b.file)) {
           try (FileChannel ch = FileChannel.open(b.file, StandardOpenOption.WRITE)) {
             ch.force(false);
           }
@@ -561,7 +568,12 @@ public final class ChunkCache implements Closeable {
 
   private void await(Blob b, Pending p) throws IOException {
     while (true) {
-      long left = timeoutNanos - (System.nanoTime() - p.lastProgress());
+      Fetch running = p.fetch;
+      long last = p.lastProgress();
+      if (running == null || !running.started) {
+        last = Math.max(last, anyProgress); // queued behind other fetches that are moving
+      }
+      long left = timeoutNanos - (System.nanoTime() - last);
       if (left <= 0) {
         IOException e = new ModelCacheException(ModelCacheException.Kind.UNREACHABLE,
             "timed out fetching blob " + b.spec.digest() + ": no progress from upstream for "
@@ -642,9 +654,15 @@ public final class ChunkCache implements Closeable {
 
   private void acquirePermit(Fetch f) throws IOException {
     try {
-      if (!permits.tryAcquire(timeoutNanos, TimeUnit.NANOSECONDS)) {
-        throw new ModelCacheException(ModelCacheException.Kind.UNREACHABLE,
-            "timed out waiting for a fetch slot for blob " + f.blob.spec.digest());
+      long step = Math.min(timeoutNanos, TimeUnit.MILLISECONDS.toNanos(100));
+      while (!permits.tryAcquire(step, TimeUnit.NANOSECONDS)) {
+        if (f.isDone()) {
+          throw new IOException("fetch aborted");
+        }
+        if (System.nanoTime() - Math.max(f.lastProgress, anyProgress) > timeoutNanos) {
+          throw new ModelCacheException(ModelCacheException.Kind.UNREACHABLE,
+              "timed out waiting for a fetch slot for blob " + f.blob.spec.digest());
+        }
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
@@ -774,6 +792,7 @@ public final class ChunkCache implements Closeable {
       }
       got += r;
       f.progress();
+      anyProgress = f.lastProgress;
       if (at >= 0) {
         bytesFetched.add(r);
       }
@@ -1076,7 +1095,7 @@ public final class ChunkCache implements Closeable {
         return false;
       }
       int n = b.chunkLen(i);
-      if (eviction && b.pins.get(i) > 0) {
+      if (b.pins.get(i) > 0) {
         b.setPresent(i);
         synchronized (policy) {
           policy.add(new ChunkRef(b, i), n, b.access.get(i));
@@ -1178,7 +1197,7 @@ public final class ChunkCache implements Closeable {
         Files.deleteIfExists(b.file);
         continue;
       }
-      if (verifyChunks || !Files.exists(b.file)) {
+      if (verifyChunks || !fileCoversChunks(b)) {
         int bad = checkChunks(b);
         if (bad > 0) {
           LOG.warn("blob {}: dropped {} chunk(s) that failed their checksum after an unclean stop", b.key, bad);
@@ -1187,6 +1206,14 @@ public final class ChunkCache implements Closeable {
       if (b.state == BlobState.COMPLETE && !b.allPresent()) {
         b.state = BlobState.PARTIAL;
         persistBlob(b);
+      }
+      if (b.presentCount.get() == 0 && b.nChunks > 0) {
+        // Housekeeping: a blob with nothing cached costs index space only (its known-good CRCs
+        // are the one thing lost), so the index stays proportional to the budget.
+        blobs.remove(b.key);
+        index.removeBlob(b.key, b.present.length());
+        Files.deleteIfExists(b.file);
+        continue;
       }
       for (int i = 0; i < b.nChunks; i++) {
         if (b.isPresent(i)) {
@@ -1208,6 +1235,22 @@ public final class ChunkCache implements Closeable {
       }
     }
     maybeEvict();
+  }
+
+  /** Cheap sanity check on a clean start: the file exists and reaches its last present chunk. */
+  private static boolean fileCoversChunks(Blob b) throws IOException {
+    if (b.presentCount.get() == 0) {
+      return true;
+    }
+    if (!Files.exists(b.file)) {
+      return false;
+    }
+    for (int i = b.nChunks - 1; i >= 0; i--) {
+      if (b.isPresent(i)) {
+        return Files.size(b.file) >= b.chunkStart(i) + b.chunkLen(i);
+      }
+    }
+    return true;
   }
 
   private void ensureOpen() throws IOException {
@@ -1243,6 +1286,7 @@ public final class ChunkCache implements Closeable {
         count += r;
         bytesFetched.add(r);
         f.progress();
+        anyProgress = f.lastProgress;
       }
       return r;
     }

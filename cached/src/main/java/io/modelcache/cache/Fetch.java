@@ -16,6 +16,8 @@ final class Fetch {
   final Blob blob;
   final List<Pending> claims;
   volatile long lastProgress = System.nanoTime();
+  /** Holds a fetch slot; before that, waiting readers count any fetch's progress as its own. */
+  volatile boolean started;
   private volatile InputStream stream;
   private final AtomicBoolean done = new AtomicBoolean();
   private final AtomicBoolean permitHeld = new AtomicBoolean();
@@ -41,6 +43,7 @@ final class Fetch {
     permits = s;
     permitHeld.set(true);
     progress();
+    started = true;
   }
 
   void releasePermit() {

@@ -596,4 +596,27 @@ class ChunkCacheTest {
       assertTrue(h.isComplete());
     }
   }
+
+  @Test
+  void verifyDropsLocallyCorruptChunksInsteadOfFailingTheBlob() throws IOException {
+    byte[] data = random(SIZE, 28);
+    BlobSpec spec = BlobSpec.raw(Digest.of(data), data.length);
+    FakeFetcher up = new FakeFetcher(data);
+    ChunkCache cache = open(direct());
+    try (BlobHandle h = cache.open(spec, up)) {
+      readAll(h, 200_000);
+      assertEquals(VerifyResult.Status.VERIFIED, cache.verify(spec.key()).status());
+      try (FileChannel ch = FileChannel.open(dir.resolve("blobs").resolve(spec.key()), StandardOpenOption.WRITE)) {
+        ch.write(ByteBuffer.wrap(new byte[] {9}), 7L * CS + 5);
+      }
+      VerifyResult r = cache.verify(spec.key());
+      assertEquals(new VerifyResult(spec.key(), VerifyResult.Status.INCOMPLETE,
+          "17 of 18 chunks cached; dropped 1 corrupt chunk(s)"), r);
+      int before = up.opens.get();
+      assertArrayEquals(data, readAll(h, 200_000));
+      assertEquals(before + 1, up.opens.get());
+      assertTrue(h.isComplete());
+      assertEquals(0, cache.stats().verifyFailures());
+    }
+  }
 }
