@@ -35,7 +35,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class FoundationIT {
-  @TempDir Path tmp;
+  @TempDir static Path tmp;
   RegistryHarness open;
   RegistryHarness auth;
   Path model;

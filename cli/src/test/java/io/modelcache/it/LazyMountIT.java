@@ -44,7 +44,7 @@ import org.junit.jupiter.api.io.TempDir;
 class LazyMountIT {
   static final long MODEL_BYTES = 256L << 20;
 
-  @TempDir Path tmp;
+  @TempDir static Path tmp;
   RegistryHarness registry;
   Path source;
   String ref;
@@ -77,8 +77,11 @@ class LazyMountIT {
   }
 
   private DaemonProcess daemon(String name, String... args) throws Exception {
-    List<String> a = new ArrayList<>(List.of("--chunk-size", "256K", "--cache-size", "2G"));
-    a.addAll(List.of(args));
+    List<String> a = new ArrayList<>(List.of(args));
+    a.addAll(List.of("--chunk-size", "256K"));
+    if (!a.contains("--cache-size")) {
+      a.addAll(List.of("--cache-size", "2G"));
+    }
     return new DaemonProcess(tmp.resolve(name), a.toArray(String[]::new)).start();
   }
 
