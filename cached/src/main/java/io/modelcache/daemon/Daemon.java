@@ -8,12 +8,15 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.modelcache.cache.CacheConfig;
 import io.modelcache.cache.ChunkCache;
+import io.modelcache.config.Settings;
 import io.modelcache.control.ControlServer;
 import io.modelcache.error.ModelCacheException;
 import io.modelcache.error.ModelCacheException.Kind;
 import io.modelcache.fuse.FuseMount;
 import io.modelcache.fuse.FuseOptions;
 import io.modelcache.fuse.Mounted;
+import io.modelcache.metrics.DaemonMetrics;
+import io.modelcache.metrics.MetricsServer;
 import io.modelcache.modelpack.ModelArtifact;
 import io.modelcache.modelpack.ModelReader;
 import io.modelcache.mount.ModelMount;
@@ -48,14 +51,19 @@ public final class Daemon implements Closeable {
 
   private final DaemonConfig config;
   private final ChunkCache cache;
+  private final DaemonMetrics metrics;
+  private final MetricsServer metricsServer;
   private final Map<Path, Active> mounts = new LinkedHashMap<>();
   private final ControlServer control;
   private final CountDownLatch stopped = new CountDownLatch(1);
   private volatile boolean closed;
 
-  private Daemon(DaemonConfig config, ChunkCache cache) throws IOException {
+  private Daemon(DaemonConfig config, ChunkCache cache, DaemonMetrics metrics, MetricsServer metricsServer)
+      throws IOException {
     this.config = config;
     this.cache = cache;
+    this.metrics = metrics;
+    this.metricsServer = metricsServer;
     restoreMounts();
     this.control = new ControlServer(config.home(), this::handle);
   }
@@ -68,13 +76,24 @@ public final class Daemon implements Closeable {
     } catch (IOException e) {
       throw new ModelCacheException(Kind.IO, "cannot create daemon home " + config.home() + ": " + e.getMessage());
     }
+    Settings s = config.settings();
     ChunkCache cache = ChunkCache.open(CacheConfig.defaults(config.cacheDir())
-        .withBudgetBytes(config.cacheSizeBytes())
-        .withChunkSize(config.chunkSizeBytes())
-        .withFetchTimeout(config.fetchTimeout()));
+        .withBudgetBytes(s.cacheSizeBytes())
+        .withChunkSize(s.chunkSizeBytes())
+        .withFetchTimeout(s.fetchTimeout())
+        .withMaxConcurrentFetches(s.fetchConcurrency()));
+    DaemonMetrics metrics = new DaemonMetrics();
+    metrics.bindCache(cache);
+    MetricsServer server = null;
     try {
-      return new Daemon(config, cache);
+      if (!s.metricsAddress().isEmpty()) {
+        server = MetricsServer.start(s.metricsAddress(), metrics.registry());
+      }
+      return new Daemon(config, cache, metrics, server);
     } catch (IOException | RuntimeException e) {
+      if (server != null) {
+        server.close();
+      }
       cache.close();
       throw e;
     }
@@ -86,6 +105,15 @@ public final class Daemon implements Closeable {
 
   public ChunkCache cache() {
     return cache;
+  }
+
+  public DaemonMetrics metrics() {
+    return metrics;
+  }
+
+  /** The metrics endpoint's port, or -1 when it is off. */
+  public int metricsPort() {
+    return metricsServer == null ? -1 : metricsServer.port();
   }
 
   /** Blocks until {@link #close()} has run. */
@@ -152,11 +180,40 @@ public final class Daemon implements Closeable {
     ModelMount model = null;
     try {
       ModelArtifact art = ModelReader.read(source, rec.digest() != null ? rec.digest() : ref.tagOrDigest());
-      model = new ModelMount(art, source, cache);
+      String registryLabel = ref.isLayout() ? "oci-layout" : ref.registry();
+      model = new ModelMount(art, source, cache, new ModelMount.FetchObserver() {
+        @Override
+        public void fetched(long bytes) {
+          metrics.fetched(registryLabel, bytes);
+        }
+
+        @Override
+        public void fetchCompleted(long nanos) {
+          metrics.fetchCompleted(nanos);
+        }
+      });
       Mounted fuse = FuseMount.mount(mp, model, FuseOptions.defaults()
-          .withAllowOther(config.allowOther())
-          .withReadAheadKb(config.readAheadKb())
+          .withAllowOther(config.settings().allowOther())
+          .withReadAheadKb(config.settings().readAheadKb())
+          .withListener(metrics)
           .withFsName("modelcache:" + ref));
+      ModelMount m = model;
+      metrics.bindMount(mp.toString(), new DaemonMetrics.MountView() {
+        @Override
+        public long bytesRead() {
+          return m.bytesRead();
+        }
+
+        @Override
+        public double cachedFraction() {
+          return m.cachedFraction();
+        }
+
+        @Override
+        public double firstByteSeconds() {
+          return m.firstByteSeconds();
+        }
+      });
       MountRecord pinned = new MountRecord(rec.reference(), art.manifest().digest().toString(), mp.toString(),
           rec.plainHttp());
       Active a = new Active(pinned, model, source, fuse);
@@ -185,6 +242,7 @@ public final class Daemon implements Closeable {
   }
 
   private void release(Active a) {
+    metrics.unbindMount(a.record().mountpoint());
     try {
       a.fuse().close();
     } catch (Exception e) {
@@ -287,6 +345,9 @@ public final class Daemon implements Closeable {
         release(a);
       }
       mounts.clear();
+      if (metricsServer != null) {
+        metricsServer.close();
+      }
       try {
         cache.close();
       } catch (IOException e) {

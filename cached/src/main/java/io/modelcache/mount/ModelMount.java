@@ -9,6 +9,7 @@ import io.modelcache.fuse.ReadOnlyTree;
 import io.modelcache.modelpack.ModelArtifact;
 import io.modelcache.modelpack.ModelFile;
 import io.modelcache.oci.ArtifactSource;
+import io.modelcache.oci.Digest;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
@@ -37,13 +38,49 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
   private final TreeIndex<MountedFile> tree;
   private final List<BlobHandle> handles = new ArrayList<>();
   private final AtomicLong bytesRead = new AtomicLong();
+  private final long mountedAtNanos = System.nanoTime();
+  private volatile long firstByteNanos = -1;
+
+  /** Receives what the mount fetched from upstream; the daemon plugs metrics in here. */
+  public interface FetchObserver {
+    FetchObserver NONE = new FetchObserver() {
+      @Override
+      public void fetched(long bytes) {}
+
+      @Override
+      public void fetchCompleted(long nanos) {}
+    };
+
+    void fetched(long bytes);
+
+    void fetchCompleted(long nanos);
+  }
 
   public ModelMount(ModelArtifact artifact, ArtifactSource source, ChunkCache cache) throws IOException {
+    this(artifact, source, cache, FetchObserver.NONE);
+  }
+
+  public ModelMount(ModelArtifact artifact, ArtifactSource source, ChunkCache cache, FetchObserver observer)
+      throws IOException {
     this.artifact = artifact;
+    MeteredStream.Sink sink = new MeteredStream.Sink() {
+      @Override
+      public void bytes(long n) {
+        observer.fetched(n);
+      }
+
+      @Override
+      public void done(long nanos) {
+        observer.fetchCompleted(nanos);
+      }
+    };
     List<TreeIndex.Entry<MountedFile>> entries = new ArrayList<>();
     try {
       for (ModelFile f : artifact.files()) {
-        BlobHandle h = cache.open(specOf(f), (off, len) -> source.openBlob(f.layer().digest(), off, len));
+        BlobHandle h = cache.open(specOf(f), (off, len) -> {
+          long t0 = System.nanoTime();
+          return new MeteredStream(source.openBlob(f.layer().digest(), off, len), sink, t0);
+        });
         handles.add(h);
         NodeAttributes attrs = new NodeAttributes(false, f.size(), f.mode() & 07777, f.uid(), f.gid(),
             f.mtime().getEpochSecond(), f.mtime().getNano());
@@ -57,15 +94,19 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
     this.tree = TreeIndex.build(entries, NodeAttributes.directory(0755, created));
   }
 
-  /** The cache identity of a file's bytes: raw and tar content by blob digest, compressed by offset too. */
+  /**
+   * The cache identity of a file's bytes. A raw layer is keyed by its digest alone, so every mount and
+   * model that shares the blob shares the bytes. A tar layer may hold several files, so its key adds
+   * the content offset, as compressed layers' keys do.
+   */
   public static BlobSpec specOf(ModelFile f) {
-    String hex = f.layer().digest().hex();
+    Digest d = f.layer().digest();
+    long size = f.layer().size();
     return switch (f.format()) {
-      case RAW, TAR -> new BlobSpec(hex, f.layer().digest(), f.layer().size(), Encoding.RAW, f.contentOffset(), f.size());
-      case TAR_GZIP -> new BlobSpec(hex + "-" + f.contentOffset(), f.layer().digest(), f.layer().size(), Encoding.GZIP,
-          f.contentOffset(), f.size());
-      case TAR_ZSTD -> new BlobSpec(hex + "-" + f.contentOffset(), f.layer().digest(), f.layer().size(), Encoding.ZSTD,
-          f.contentOffset(), f.size());
+      case RAW -> BlobSpec.raw(d, size);
+      case TAR -> new BlobSpec(d.hex() + "-" + f.contentOffset(), d, size, Encoding.RAW, f.contentOffset(), f.size());
+      case TAR_GZIP -> BlobSpec.of(d, size, Encoding.GZIP, f.contentOffset(), f.size());
+      case TAR_ZSTD -> BlobSpec.of(d, size, Encoding.ZSTD, f.contentOffset(), f.size());
     };
   }
 
@@ -92,7 +133,9 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
     BlobHandle h = f.handle();
     return (offset, dst) -> {
       int n = h.read(offset, dst);
-      bytesRead.addAndGet(n);
+      if (n > 0 && bytesRead.getAndAdd(n) == 0 && firstByteNanos < 0) {
+        firstByteNanos = System.nanoTime();
+      }
       return n;
     };
   }
@@ -127,6 +170,18 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
 
   public long bytesRead() {
     return bytesRead.get();
+  }
+
+  /** Seconds from mount to the first byte served, NaN before any byte was read. */
+  public double firstByteSeconds() {
+    long t = firstByteNanos;
+    return t < 0 ? Double.NaN : (t - mountedAtNanos) / 1e9;
+  }
+
+  /** Fraction of the model's bytes in the cache. */
+  public double cachedFraction() {
+    long total = totalBytes();
+    return total == 0 ? 1.0 : Math.min(1.0, (double) cachedBytes() / total);
   }
 
   public Map<String, MountedFile> files() {

@@ -1,35 +1,49 @@
 package io.modelcache.cli;
 
+import io.modelcache.config.Durations;
+import io.modelcache.config.Settings;
 import io.modelcache.config.Sizes;
 import io.modelcache.daemon.Daemon;
 import io.modelcache.daemon.DaemonConfig;
 import io.modelcache.registry.RegistryOptions;
-import java.time.Duration;
+import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-/** {@code modelcache daemon}: runs the daemon in the foreground (what systemd runs). */
+/**
+ * {@code modelcache daemon}: runs the daemon in the foreground (what systemd runs). Settings come from
+ * defaults, then the config file, then these flags.
+ */
 @Command(name = "daemon", description = "Run the ModelCache daemon in the foreground.")
 final class DaemonCommand implements Callable<Integer> {
-  @Mixin HomeOption home;
+  @Option(names = "--config", paramLabel = "FILE",
+      description = "Config file (default: /etc/modelcache/config.yaml if it exists).")
+  Path configFile;
 
-  @Option(names = "--cache-size", paramLabel = "BYTES", defaultValue = "100G",
-      description = "Cache budget, with K, M, G or T suffix (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--home", paramLabel = "DIR",
+      description = "Control socket, cache and state (default: $MODELCACHE_HOME, the config's home, or /var/lib/modelcache).")
+  Path home;
+
+  @Option(names = "--cache-size", paramLabel = "BYTES", description = "Cache budget, with K, M, G or T suffix (default 100G).")
   String cacheSize;
 
-  @Option(names = "--chunk-size", paramLabel = "BYTES", defaultValue = "4M",
-      description = "Chunk size, a power of two from 64K to 64M (default: ${DEFAULT-VALUE}).")
+  @Option(names = "--chunk-size", paramLabel = "BYTES", description = "Chunk size, a power of two from 64K to 64M (default 4M).")
   String chunkSize;
 
-  @Option(names = "--fetch-timeout", paramLabel = "SECONDS", defaultValue = "30",
-      description = "How long a read of uncached bytes may wait for the registry before failing with EIO (default: ${DEFAULT-VALUE}).")
-  long fetchTimeoutSeconds;
+  @Option(names = "--fetch-timeout", paramLabel = "DURATION",
+      description = "How long a read of uncached bytes may wait without progress before failing with EIO (default 30s).")
+  String fetchTimeout;
 
-  @Option(names = "--read-ahead-kb", defaultValue = "1024",
-      description = "Kernel read-ahead of each mount, in KiB (default: ${DEFAULT-VALUE}).")
-  int readAheadKb;
+  @Option(names = "--fetch-concurrency", paramLabel = "N", description = "Range fetches in flight at once (default 8).")
+  Integer fetchConcurrency;
+
+  @Option(names = "--read-ahead-kb", paramLabel = "KIB", description = "Kernel read-ahead of each mount (default 1024).")
+  Integer readAheadKb;
+
+  @Option(names = "--metrics-address", paramLabel = "HOST:PORT",
+      description = "Prometheus endpoint, or 'off' (default 127.0.0.1:9464).")
+  String metricsAddress;
 
   @Option(names = "--no-allow-other", description = "Do not let other users read the mounts.")
   boolean noAllowOther;
@@ -37,13 +51,45 @@ final class DaemonCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", System.getProperty("modelcache.log", "info"));
-    DaemonConfig cfg = new DaemonConfig(home.resolve(), Sizes.parse("cache size", cacheSize),
-        (int) Sizes.parse("chunk size", chunkSize), Duration.ofSeconds(fetchTimeoutSeconds), readAheadKb,
-        !noAllowOther, RegistryOptions.defaults());
-    Daemon d = Daemon.start(cfg);
+    String envHome = System.getenv("MODELCACHE_HOME");
+    Path baseHome = envHome != null && !envHome.isBlank() ? Path.of(envHome) : DaemonConfig.DEFAULT_HOME;
+    Settings s = Settings.load(configFile != null ? configFile : Settings.DEFAULT_FILE, configFile != null,
+        Settings.defaults(baseHome));
+    s = s.with(b -> {
+      if (home != null) {
+        b.home = home.toAbsolutePath();
+      }
+      if (cacheSize != null) {
+        b.cacheSizeBytes = Sizes.parse("cache size", cacheSize);
+      }
+      if (chunkSize != null) {
+        b.chunkSizeBytes = Settings.chunk(chunkSize);
+      }
+      if (fetchTimeout != null) {
+        b.fetchTimeout = Durations.parse("fetch timeout", fetchTimeout);
+      }
+      if (fetchConcurrency != null) {
+        b.fetchConcurrency = fetchConcurrency;
+      }
+      if (readAheadKb != null) {
+        b.readAheadKb = readAheadKb;
+      }
+      if (metricsAddress != null) {
+        b.metricsAddress = Settings.address(metricsAddress);
+      }
+      if (noAllowOther) {
+        b.allowOther = false;
+      }
+    });
+    RegistryOptions ro = RegistryOptions.defaults();
+    if (s.credentials() != null) {
+      ro = ro.withDockerConfig(s.credentials());
+    }
+    Daemon d = Daemon.start(new DaemonConfig(s, ro));
     Runtime.getRuntime().addShutdownHook(new Thread(d::close, "shutdown"));
-    System.err.println("modelcache daemon ready: home " + cfg.home() + ", cache budget "
-        + Sizes.format(cfg.cacheSizeBytes()) + ", chunk " + Sizes.format(cfg.chunkSizeBytes()));
+    System.err.println("modelcache daemon ready: home " + s.home() + ", cache budget " + Sizes.format(s.cacheSizeBytes())
+        + ", chunk " + Sizes.format(s.chunkSizeBytes())
+        + (d.metricsPort() >= 0 ? ", metrics on " + s.metricsAddress().replaceAll(":\\d+$", "") + ":" + d.metricsPort() : ""));
     d.awaitStop();
     return 0;
   }

@@ -21,6 +21,9 @@ final class DaemonProcess implements AutoCloseable {
   DaemonProcess start() throws IOException, InterruptedException {
     List<String> cmd = new ArrayList<>(List.of(Cli.launcher().toString(), "daemon", "--home", home.toString()));
     cmd.addAll(extraArgs);
+    if (!extraArgs.contains("--metrics-address")) {
+      cmd.addAll(List.of("--metrics-address", "127.0.0.1:0")); // never collide with another daemon
+    }
     Files.createDirectories(home);
     Path log = home.resolve("daemon.log");
     process = new ProcessBuilder(cmd).redirectErrorStream(true)
@@ -37,6 +40,22 @@ final class DaemonProcess implements AutoCloseable {
       Thread.sleep(100);
     }
     return this;
+  }
+
+  /** The metrics port the daemon reported in its ready line. */
+  int metricsPort() throws IOException, InterruptedException {
+    for (int i = 0; i < 100 && !log().contains("metrics on "); i++) {
+      Thread.sleep(100); // the ready line follows the socket by a moment
+    }
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("metrics on [^:]+:(\\d+)").matcher(log());
+    int port = -1;
+    while (m.find()) {
+      port = Integer.parseInt(m.group(1));
+    }
+    if (port < 0) {
+      throw new AssertionError("daemon did not report a metrics port:\n" + log());
+    }
+    return port;
   }
 
   long pid() {

@@ -1,0 +1,64 @@
+package io.modelcache.mount;
+
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+
+/**
+ * An upstream byte stream that reports what it received: bytes as they arrive (so a failed fetch
+ * still counts what was sent) and the fetch's duration when it is closed.
+ */
+final class MeteredStream extends FilterInputStream {
+  /** Where the counts go. */
+  interface Sink {
+    void bytes(long n);
+
+    void done(long nanos);
+  }
+
+  private final Sink sink;
+  private final long started;
+  private boolean closed;
+
+  MeteredStream(InputStream in, Sink sink, long started) {
+    super(in);
+    this.sink = sink;
+    this.started = started;
+  }
+
+  @Override
+  public int read() throws IOException {
+    int b = super.read();
+    if (b >= 0) {
+      sink.bytes(1);
+    }
+    return b;
+  }
+
+  @Override
+  public int read(byte[] b, int off, int len) throws IOException {
+    int n = super.read(b, off, len);
+    if (n > 0) {
+      sink.bytes(n);
+    }
+    return n;
+  }
+
+  @Override
+  public long skip(long n) throws IOException {
+    long s = super.skip(n);
+    if (s > 0) {
+      sink.bytes(s);
+    }
+    return s;
+  }
+
+  @Override
+  public void close() throws IOException {
+    if (!closed) {
+      closed = true;
+      sink.done(System.nanoTime() - started);
+    }
+    super.close();
+  }
+}
