@@ -64,10 +64,12 @@ public final class YamlTree {
         readObject(p, key + ".", out, source);
       } else if (v == JsonToken.START_ARRAY) {
         List<String> scalars = new ArrayList<>();
+        boolean mappings = false;
         int i = 0;
         JsonToken e;
         while ((e = p.nextToken()) != JsonToken.END_ARRAY) {
           if (e == JsonToken.START_OBJECT) {
+            mappings = true;
             readObject(p, key + "." + i + ".", out, source);
           } else if (e == JsonToken.START_ARRAY) {
             throw new ModelCacheException(ModelCacheException.Kind.USAGE,
@@ -77,7 +79,13 @@ public final class YamlTree {
           }
           i++;
         }
-        out.put(key, new Value(List.copyOf(scalars), line));
+        if (mappings && !scalars.isEmpty()) {
+          throw new ModelCacheException(ModelCacheException.Kind.USAGE,
+              source + " line " + line + ": " + key + ": mixes values and mappings in one list");
+        }
+        if (!mappings) {
+          out.put(key, new Value(List.copyOf(scalars), line));
+        }
       } else if (v == JsonToken.VALUE_NULL) {
         out.put(key, new Value("", line));
       } else {
