@@ -1,0 +1,66 @@
+package io.modelcache.it;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The shipped unit passes systemd's own checks, where systemd's tools are installed. */
+class SystemdUnitIT {
+  static final Path UNIT = Path.of("..", "systemd", "modelcache.service");
+
+  record Run(int exit, String output) {}
+
+  static Run run(String... cmd) throws Exception {
+    Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "timed out: " + String.join(" ", cmd));
+    return new Run(p.exitValue(), out);
+  }
+
+  /** The unit with ExecStart pointing at the launcher this build made (verify checks it exists). */
+  static Path unitForThisBuild(Path dir) throws Exception {
+    Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/systemd-analyze")),
+        "systemd-analyze is not installed: unit checks skipped");
+    String unit = Files.readString(UNIT).replace("/usr/local/bin/modelcache", Cli.launcher().toAbsolutePath().toString());
+    Path copy = dir.resolve("modelcache.service");
+    Files.writeString(copy, unit);
+    return copy;
+  }
+
+  @Test
+  void verifyFindsNothingToComplainAbout(@TempDir Path dir) throws Exception {
+    Run r = run("systemd-analyze", "verify", unitForThisBuild(dir).toString());
+    assertEquals(0, r.exit(), r.output());
+    assertEquals("", r.output().strip(), "systemd-analyze verify printed warnings");
+  }
+
+  @Test
+  void hardeningKeepsExposureLow(@TempDir Path dir) throws Exception {
+    Run r = run("systemd-analyze", "security", "--offline=true", "--no-pager", unitForThisBuild(dir).toString());
+    Matcher m = Pattern.compile("Overall exposure level for modelcache.service: ([0-9.]+)").matcher(r.output());
+    assertTrue(m.find(), r.output());
+    double exposure = Double.parseDouble(m.group(1));
+    // FUSE needs CAP_SYS_ADMIN and a mount namespace shared with the host; everything else is locked down.
+    assertTrue(exposure <= 5.0, "exposure " + exposure + " > 5.0:\n" + r.output());
+  }
+
+  @Test
+  void unitRunsTheDaemonAndStopsCleanly() throws Exception {
+    String unit = Files.readString(UNIT);
+    assertTrue(unit.contains("ExecStart=/usr/local/bin/modelcache daemon"), unit);
+    assertTrue(unit.contains("Restart=on-failure"));
+    assertTrue(unit.contains("KillSignal=SIGTERM"));
+    assertTrue(unit.contains("LimitNOFILE="));
+    assertTrue(unit.contains("DeviceAllow=/dev/fuse rw"));
+    assertTrue(unit.contains("CapabilityBoundingSet=CAP_SYS_ADMIN"));
+  }
+}
