@@ -1,0 +1,327 @@
+package io.modelcache.fuse;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import ru.serce.jnrfuse.ErrorCodes;
+
+/**
+ * Mounts a {@link ReadOnlyTree} with libfuse2 (jnr-fuse) and cleans up mounts, including stale ones
+ * left by a crashed process. Meant to run as root: unmounting uses umount2(2) directly because
+ * libfuse2's fusermount is not installed; fusermount3 and umount(8) are fallbacks.
+ */
+public final class FuseMount {
+  private static final Logger LOG = LoggerFactory.getLogger(FuseMount.class);
+  static final Duration MOUNT_TIMEOUT = Duration.ofSeconds(15);
+  private static final Duration COMMAND_TIMEOUT = Duration.ofSeconds(10);
+  /** libfuse2 caps each read at 128 KiB; asking for more only wastes buffer space. */
+  static final int MAX_READ = 128 * 1024;
+  /** Files never change, so the kernel may cache attributes, entries and misses for long. */
+  static final int CACHE_TIMEOUT_SECONDS = 3600;
+
+  private FuseMount() {}
+
+  /**
+   * Mounts {@code tree} read-only on {@code mountpoint} (an existing, empty directory) and returns
+   * once the mount is listable.
+   *
+   * @throws IOException when the mountpoint is unusable, libfuse fails, or the mount does not
+   *     become live within {@link #MOUNT_TIMEOUT}
+   */
+  public static Mounted mount(Path mountpoint, ReadOnlyTree tree, FuseOptions options)
+      throws IOException {
+    Path abs = mountpoint.toAbsolutePath().normalize();
+    if (isStaleMount(abs)) {
+      throw new IOException("cannot mount on " + abs
+          + ": a stale FUSE mount is there (transport endpoint is not connected); lazyUnmount it first");
+    }
+    if (!Files.isDirectory(abs)) {
+      throw new IOException("cannot mount on " + abs + ": not a directory");
+    }
+    Path mp = abs.toRealPath();
+    if (isMountPoint(mp)) {
+      throw new IOException("cannot mount on " + mp + ": something is already mounted there");
+    }
+    long devBefore = device(mp);
+    ReadOnlyFuseFs fs = new ReadOnlyFuseFs(tree, options);
+    String[] args = args(mp, options);
+    LOG.debug("fuse_main {}", String.join(" ", args));
+
+    CompletableFuture<Integer> loop = new CompletableFuture<>();
+    Thread t = new Thread(() -> {
+      try {
+        loop.complete(fs.runFuseMain(args));
+      } catch (Throwable e) {
+        loop.completeExceptionally(e);
+      }
+    }, "modelcache-fuse " + mp);
+    t.setDaemon(true);
+    t.start();
+
+    Mounted mounted = new Mounted(mp, fs, loop, -1); // no device known yet: nothing to abort
+    long deadline = System.nanoTime() + MOUNT_TIMEOUT.toNanos();
+    IOException lastListing = null;
+    while (true) {
+      if (loop.isDone()) {
+        throw new IOException("FUSE mount on " + mp + " failed: libfuse exited with "
+            + describe(loop) + " (see its message on stderr)");
+      }
+      if (isMountPoint(mp)) {
+        try {
+          long dev = device(mp);
+          if (dev != devBefore) {
+            try (Stream<Path> s = Files.list(mp)) {
+              s.findFirst();
+            }
+            mounted = new Mounted(mp, fs, loop, dev);
+            setReadAhead(mp, dev, options.readAheadKb());
+            LOG.info("mounted {} on {} (device {}:{})", options.fsName(), mp, major(dev), minor(dev));
+            return mounted;
+          }
+        } catch (IOException e) {
+          lastListing = e;
+        }
+      }
+      if (System.nanoTime() > deadline) {
+        mounted.close();
+        throw new IOException("FUSE mount on " + mp + " did not become live within "
+            + MOUNT_TIMEOUT.toSeconds() + " s"
+            + (lastListing == null ? "" : ": " + lastListing.getMessage()));
+      }
+      sleep(5);
+    }
+  }
+
+  static String[] args(Path mp, FuseOptions options) {
+    List<String> a = new ArrayList<>();
+    a.add(options.fsName()); // argv[0]
+    a.add("-f"); // stay in the foreground: the loop runs on our thread
+    if (options.debug()) {
+      a.add("-d");
+    }
+    a.add("-o");
+    a.add(mountOptions(options));
+    a.add(mp.toString());
+    return a.toArray(String[]::new);
+  }
+
+  /** The -o string. No direct_io: it breaks mmap(MAP_SHARED). No -s: libfuse runs multithreaded. */
+  static String mountOptions(FuseOptions options) {
+    StringBuilder o = new StringBuilder("ro,default_permissions,kernel_cache");
+    if (options.allowOther()) {
+      o.append(",allow_other");
+    }
+    o.append(",fsname=").append(options.fsName());
+    o.append(",subtype=").append(options.subtype());
+    o.append(",max_read=").append(MAX_READ);
+    o.append(",attr_timeout=").append(CACHE_TIMEOUT_SECONDS);
+    o.append(",entry_timeout=").append(CACHE_TIMEOUT_SECONDS);
+    o.append(",negative_timeout=").append(CACHE_TIMEOUT_SECONDS);
+    return o.toString();
+  }
+
+  private static String describe(CompletableFuture<Integer> loop) {
+    try {
+      return "code " + loop.getNow(null);
+    } catch (Exception e) {
+      return e.getCause() == null ? e.toString() : e.getCause().toString();
+    }
+  }
+
+  /** Sets the mount's kernel read-ahead; logs, does not fail, when it cannot. */
+  static void setReadAhead(Path mp, long dev, int kb) {
+    Path f = Path.of("/sys/class/bdi/" + major(dev) + ":" + minor(dev) + "/read_ahead_kb");
+    try {
+      Files.writeString(f, Integer.toString(kb));
+    } catch (IOException | RuntimeException e) {
+      LOG.warn("could not set read-ahead of {} to {} KiB via {}: {}", mp, kb, f, e.toString());
+    }
+  }
+
+  /** The current read-ahead of the mount at {@code mp} in KiB, or -1 when unknown. */
+  public static int readAheadKb(Path mp) {
+    try {
+      long dev = device(mp);
+      return Integer.parseInt(Files.readString(
+          Path.of("/sys/class/bdi/" + major(dev) + ":" + minor(dev) + "/read_ahead_kb")).trim());
+    } catch (IOException | RuntimeException e) {
+      return -1;
+    }
+  }
+
+  static long device(Path p) throws IOException {
+    return ((Number) Files.getAttribute(p, "unix:dev")).longValue();
+  }
+
+  /** Major number of a Linux dev_t (glibc's gnu_dev_major encoding). */
+  static long major(long dev) {
+    return ((dev >>> 8) & 0xfffL) | ((dev >>> 32) & ~0xfffL);
+  }
+
+  /** Minor number of a Linux dev_t (glibc's gnu_dev_minor encoding). */
+  static long minor(long dev) {
+    return (dev & 0xffL) | ((dev >>> 12) & ~0xffL);
+  }
+
+  /**
+   * Unmounts {@code mountpoint}: umount2(0); if busy, a lazy detach; if libc refuses, fusermount3
+   * and umount(8). Not mounted is not an error. Returns true when the mount was busy and only
+   * detached: libfuse keeps serving open files until the last one is closed.
+   */
+  static boolean unmount(Path mountpoint) throws IOException {
+    String mp = mountpoint.toAbsolutePath().normalize().toString();
+    int errno;
+    try {
+      errno = NativeLibc.umount2(mp, 0);
+    } catch (Throwable t) {
+      LOG.warn("umount2 unavailable ({}); falling back to commands", t.toString());
+      errno = -1;
+    }
+    if (errno == 0) {
+      return false;
+    }
+    if (errno == ErrorCodes.EBUSY()) {
+      LOG.warn("{} is busy (files still open or mapped); detaching it lazily", mp);
+      lazyUnmount(mountpoint);
+      return true;
+    }
+    if (errno == ErrorCodes.EINVAL() && !isMountPoint(mountpoint)) {
+      return false; // already gone
+    }
+    commandUnmount(mountpoint, errno);
+    return false;
+  }
+
+  /**
+   * Detaches the mount at {@code mountpoint} now (umount2 MNT_DETACH, like umount -l); the kernel
+   * cleans up once nothing uses it. Works on stale mounts. A no-op when nothing is mounted there.
+   */
+  public static void lazyUnmount(Path mountpoint) throws IOException {
+    String mp = mountpoint.toAbsolutePath().normalize().toString();
+    int errno;
+    try {
+      errno = NativeLibc.umount2(mp, NativeLibc.MNT_DETACH);
+    } catch (Throwable t) {
+      errno = -1;
+    }
+    if (errno == 0 || (errno == ErrorCodes.EINVAL() && !isMountPoint(mountpoint))) {
+      return;
+    }
+    commandUnmount(mountpoint, errno);
+  }
+
+  private static void commandUnmount(Path mountpoint, int errno) throws IOException {
+    String mp = mountpoint.toAbsolutePath().normalize().toString();
+    List<String> tried = new ArrayList<>();
+    tried.add("umount2: errno " + errno);
+    for (List<String> cmd : List.of(
+        List.of("fusermount3", "-u", "-z", mp), List.of("umount", "-l", mp))) {
+      String r = run(cmd);
+      if (!isMountPoint(mountpoint)) {
+        return;
+      }
+      tried.add(String.join(" ", cmd) + ": " + r);
+    }
+    throw new IOException("could not unmount " + mp + " (" + String.join("; ", tried) + ")");
+  }
+
+  private static String run(List<String> cmd) {
+    try {
+      Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+      p.getOutputStream().close();
+      if (!p.waitFor(COMMAND_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS)) {
+        p.destroyForcibly();
+        return "timed out";
+      }
+      String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+      return "exit " + p.exitValue() + (out.isEmpty() ? "" : " (" + out + ")");
+    } catch (IOException e) {
+      return e.toString();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return "interrupted";
+    }
+  }
+
+  /**
+   * Whether {@code path} is a FUSE mount whose server is gone: stat fails with ENOTCONN
+   * ("Transport endpoint is not connected") or, after an abort, ECONNABORTED.
+   */
+  public static boolean isStaleMount(Path path) {
+    int errno;
+    try {
+      errno = NativeLibc.accessErrno(path.toAbsolutePath().normalize().toString());
+    } catch (Throwable t) {
+      return false;
+    }
+    return errno == ErrorCodes.ENOTCONN() || errno == ErrorCodes.ECONNABORTED();
+  }
+
+  /** Whether {@code path} (absolute, normalized, not resolved) is a mount point in this namespace. */
+  public static boolean isMountPoint(Path path) {
+    String want = path.toAbsolutePath().normalize().toString();
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+        String[] f = line.split(" ", 6);
+        if (f.length > 4 && unescape(f[4]).equals(want)) {
+          return true;
+        }
+      }
+    } catch (IOException e) {
+      LOG.warn("cannot read /proc/self/mountinfo: {}", e.toString());
+    }
+    return false;
+  }
+
+  /** Decodes mountinfo's octal escapes (\040 for a space, ...). */
+  static String unescape(String s) {
+    if (s.indexOf('\\') < 0) {
+      return s;
+    }
+    StringBuilder b = new StringBuilder();
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c == '\\' && i + 3 < s.length()) {
+        try {
+          b.append((char) Integer.parseInt(s.substring(i + 1, i + 4), 8));
+          i += 3;
+          continue;
+        } catch (NumberFormatException e) {
+          // not an escape; keep the backslash
+        }
+      }
+      b.append(c);
+    }
+    return b.toString();
+  }
+
+  /** Aborts the FUSE connection of device {@code dev} through fusectl, when it is mounted. */
+  static void abortConnection(long dev) {
+    Path abort = Path.of("/sys/fs/fuse/connections/" + minor(dev) + "/abort");
+    try {
+      if (Files.exists(abort)) {
+        Files.writeString(abort, "1");
+      }
+    } catch (IOException e) {
+      LOG.warn("could not abort FUSE connection {}: {}", abort, e.toString());
+    }
+  }
+
+  private static void sleep(long ms) throws IOException {
+    try {
+      Thread.sleep(ms);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted while waiting for a FUSE mount", e);
+    }
+  }
+}

@@ -1,0 +1,103 @@
+package io.modelcache.fuse;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** A live FUSE mount. {@link #close()} unmounts it: idempotent and bounded in time. */
+public final class Mounted implements AutoCloseable {
+  private static final Logger LOG = LoggerFactory.getLogger(Mounted.class);
+  static final Duration LOOP_EXIT_WAIT = Duration.ofSeconds(5);
+  static final Duration BUSY_WAIT = Duration.ofMillis(200);
+
+  private final Path mountpoint;
+  private final ReadOnlyFuseFs fs;
+  private final CompletableFuture<Integer> loop;
+  private final long device;
+  private final AtomicBoolean closed = new AtomicBoolean();
+
+  Mounted(Path mountpoint, ReadOnlyFuseFs fs, CompletableFuture<Integer> loop, long device) {
+    this.mountpoint = mountpoint;
+    this.fs = fs;
+    this.loop = loop;
+    this.device = device;
+  }
+
+  /** The absolute, real path where the tree is mounted. */
+  public Path mountpoint() {
+    return mountpoint;
+  }
+
+  /** How many times each FUSE callback ran so far (e.g. "read" -> 812). */
+  public Map<String, Long> operationCounts() {
+    return fs.counts();
+  }
+
+  /** Whether close() has not been called and libfuse's loop still runs. */
+  public boolean isLive() {
+    return !closed.get() && !loop.isDone();
+  }
+
+  /**
+   * Unmounts: umount2, then waits (bounded) for libfuse's loop to end, aborting the FUSE connection
+   * (when fusectl is mounted) if it does not. When files are still open or mapped, the mount is
+   * detached lazily instead: it leaves the namespace at once and is served until they are closed.
+   * Never throws; failures are logged.
+   */
+  @Override
+  public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    boolean detachedOnly = false;
+    try {
+      detachedOnly = FuseMount.unmount(mountpoint);
+    } catch (Throwable t) {
+      LOG.warn("unmounting {} failed: {}", mountpoint, t.toString());
+    }
+    if (detachedOnly) {
+      // Open or mapped files keep the detached mount alive and still need their readers; libfuse's
+      // loop ends and releases them when the last one is closed.
+      if (!awaitLoop(BUSY_WAIT)) {
+        LOG.info("{} detached; its FUSE loop ends when the last open file is closed", mountpoint);
+      }
+      return;
+    }
+    try {
+      if (!awaitLoop(LOOP_EXIT_WAIT)) {
+        LOG.warn("FUSE loop for {} still running after {}; aborting the connection", mountpoint,
+            LOOP_EXIT_WAIT);
+        if (device >= 0) {
+          FuseMount.abortConnection(device);
+        }
+        if (!awaitLoop(Duration.ofSeconds(2))) {
+          LOG.warn("FUSE loop for {} did not stop; leaving its daemon thread", mountpoint);
+        }
+      }
+    } finally {
+      fs.closeAll();
+    }
+  }
+
+  private boolean awaitLoop(Duration d) {
+    try {
+      loop.get(d.toMillis(), TimeUnit.MILLISECONDS);
+      return true;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return loop.isDone();
+    } catch (Exception e) {
+      return loop.isDone();
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "Mounted[" + mountpoint + "]";
+  }
+}

@@ -1,0 +1,380 @@
+package io.modelcache.fuse;
+
+import com.kenai.jffi.MemoryIO;
+import java.nio.ByteBuffer;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import jnr.ffi.Pointer;
+import jnr.ffi.Struct;
+import jnr.ffi.types.off_t;
+import jnr.ffi.types.size_t;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import ru.serce.jnrfuse.ErrorCodes;
+import ru.serce.jnrfuse.FuseFillDir;
+import ru.serce.jnrfuse.FuseStubFS;
+import ru.serce.jnrfuse.struct.FileStat;
+import ru.serce.jnrfuse.struct.FuseFileInfo;
+import ru.serce.jnrfuse.struct.Statvfs;
+import ru.serce.jnrfuse.struct.Timespec;
+
+/**
+ * The jnr-fuse callbacks over a {@link ReadOnlyTree}. Every callback goes through {@link #call}, which
+ * times, counts, reports and maps exceptions, so no Throwable ever reaches native code.
+ */
+final class ReadOnlyFuseFs extends FuseStubFS {
+  private static final Logger LOG = LoggerFactory.getLogger(ReadOnlyFuseFs.class);
+  private static final int O_ACCMODE = 3;
+  private static final int O_RDONLY = 0;
+  private static final int BLOCK = 4096;
+
+  /** A callback body; may throw anything, {@link #call} maps it. */
+  @FunctionalInterface
+  interface Op {
+    int run() throws Exception;
+  }
+
+  private final ReadOnlyTree tree;
+  private final OperationListener listener;
+  private final long slowNanos;
+  private final Map<Long, ReadOnlyTree.FileReader> handles = new ConcurrentHashMap<>();
+  private final AtomicLong nextHandle = new AtomicLong(1);
+  private final Map<String, LongAdder> counts = new ConcurrentHashMap<>();
+
+  ReadOnlyFuseFs(ReadOnlyTree tree, FuseOptions options) {
+    this.tree = tree;
+    this.listener = options.listener();
+    this.slowNanos = options.slowCallThreshold().toNanos();
+  }
+
+  /**
+   * Runs libfuse's main loop on the calling thread until the filesystem is unmounted; returns its
+   * exit code. Called instead of jnr-fuse's mount(), which waits a fixed 2 s and registers a
+   * shutdown hook that execs fusermount.
+   */
+  int runFuseMain(String[] args) {
+    mounted.set(true);
+    try {
+      return libFuse.fuse_main_real(args.length, args, fuseOperations, Struct.size(fuseOperations), null);
+    } finally {
+      mounted.set(false);
+    }
+  }
+
+  /** Calls per operation name so far. */
+  Map<String, Long> counts() {
+    Map<String, Long> out = new java.util.TreeMap<>();
+    counts.forEach((k, v) -> out.put(k, v.sum()));
+    return out;
+  }
+
+  int openHandles() {
+    return handles.size();
+  }
+
+  /** The one wrapper: time, count, notify, log slow calls, map every Throwable to an errno. */
+  int call(String op, String path, Op body) {
+    long start = System.nanoTime();
+    int result;
+    try {
+      result = body.run();
+    } catch (Throwable t) {
+      result = Errno.of(t);
+      try {
+        if (result == -ErrorCodes.EIO()) {
+          LOG.warn("FUSE {} {} failed: {}", op, path, t.toString(), t);
+        } else {
+          LOG.debug("FUSE {} {} -> {}: {}", op, path, result, t.toString());
+        }
+      } catch (Throwable ignored) {
+        // Logging must not break the callback either.
+      }
+    }
+    long nanos = System.nanoTime() - start;
+    try {
+      counts.computeIfAbsent(op, k -> new LongAdder()).increment();
+      if (listener != null) {
+        listener.completed(op, nanos, result);
+      }
+      if (nanos > slowNanos) {
+        LOG.warn("slow FUSE {} {}: {} ms, result {}", op, path, nanos / 1_000_000, result);
+      }
+    } catch (Throwable t) {
+      try {
+        LOG.warn("FUSE bookkeeping for {} {} failed", op, path, t);
+      } catch (Throwable ignored) {
+        // Nothing more we can do without risking native code.
+      }
+    }
+    return result;
+  }
+
+  private static int erofs() {
+    return -ErrorCodes.EROFS();
+  }
+
+  // ---- reads ----
+
+  @Override
+  public int getattr(String path, FileStat stat) {
+    return call("getattr", path, () -> {
+      NodeAttributes a = tree.stat(path);
+      if (a == null) {
+        return -ErrorCodes.ENOENT();
+      }
+      fill(stat, a);
+      return 0;
+    });
+  }
+
+  static void fill(FileStat stat, NodeAttributes a) {
+    stat.st_mode.set((a.directory() ? FileStat.S_IFDIR : FileStat.S_IFREG) | (a.mode() & 07777));
+    stat.st_nlink.set(a.directory() ? 2 : 1);
+    stat.st_uid.set(a.uid());
+    stat.st_gid.set(a.gid());
+    stat.st_size.set(a.size());
+    stat.st_blocks.set((a.size() + 511) / 512);
+    stat.st_blksize.set(BLOCK);
+    setTime(stat.st_mtim, a);
+    setTime(stat.st_ctim, a);
+    setTime(stat.st_atim, a);
+  }
+
+  private static void setTime(Timespec t, NodeAttributes a) {
+    t.tv_sec.set(a.mtimeEpochSecond());
+    t.tv_nsec.set(a.mtimeNanos());
+  }
+
+  @Override
+  public int readdir(String path, Pointer buf, FuseFillDir filter, @off_t long offset, FuseFileInfo fi) {
+    return call("readdir", path, () -> {
+      List<String> names = tree.list(path);
+      if (names == null) {
+        return tree.stat(path) == null ? -ErrorCodes.ENOENT() : -ErrorCodes.ENOTDIR();
+      }
+      filter.apply(buf, ".", null, 0);
+      filter.apply(buf, "..", null, 0);
+      for (String name : names) {
+        if (filter.apply(buf, name, null, 0) != 0) {
+          break; // buffer full; libfuse2 (offset 0 mode) does not ask again, so this is rare
+        }
+      }
+      return 0;
+    });
+  }
+
+  @Override
+  public int open(String path, FuseFileInfo fi) {
+    return call("open", path, () -> {
+      if ((fi.flags.get() & O_ACCMODE) != O_RDONLY) {
+        return erofs();
+      }
+      NodeAttributes a = tree.stat(path);
+      if (a == null) {
+        return -ErrorCodes.ENOENT();
+      }
+      if (a.directory()) {
+        return -ErrorCodes.EISDIR();
+      }
+      ReadOnlyTree.FileReader reader = tree.open(path);
+      long fh = nextHandle.getAndIncrement();
+      handles.put(fh, reader);
+      fi.fh.set(fh);
+      return 0;
+    });
+  }
+
+  @Override
+  public int read(String path, Pointer buf, @size_t long size, @off_t long offset, FuseFileInfo fi) {
+    return call("read", path, () -> {
+      ReadOnlyTree.FileReader reader = handles.get(fi.fh.get());
+      if (reader == null) {
+        return -ErrorCodes.EBADF();
+      }
+      int want = (int) Math.min(size, Integer.MAX_VALUE);
+      // Zero copy: the reader writes straight into libfuse's buffer through a direct view of it.
+      ByteBuffer dst = MemoryIO.getInstance().newDirectByteBuffer(buf.address(), want);
+      return readFully(reader, offset, dst);
+    });
+  }
+
+  /** Reads until {@code dst} is full or a short read says end of file; returns bytes read. */
+  static int readFully(ReadOnlyTree.FileReader reader, long offset, ByteBuffer dst) throws Exception {
+    int want = dst.limit();
+    int total = 0;
+    while (total < want) {
+      dst.limit(want).position(total);
+      int requested = want - total;
+      int n = reader.read(offset + total, dst);
+      if (n <= 0) {
+        break;
+      }
+      total += n;
+      if (n < requested) {
+        break; // short read: end of file
+      }
+    }
+    return total;
+  }
+
+  @Override
+  public int release(String path, FuseFileInfo fi) {
+    return call("release", path, () -> {
+      ReadOnlyTree.FileReader reader = handles.remove(fi.fh.get());
+      if (reader != null) {
+        reader.close();
+      }
+      return 0;
+    });
+  }
+
+  @Override
+  public int statfs(String path, Statvfs st) {
+    return call("statfs", path, () -> {
+      long blocks = (tree.totalBytes() + BLOCK - 1) / BLOCK;
+      st.f_bsize.set(BLOCK);
+      st.f_frsize.set(BLOCK);
+      st.f_blocks.set(blocks);
+      st.f_bfree.set(0);
+      st.f_bavail.set(0);
+      st.f_files.set(0);
+      st.f_ffree.set(0);
+      st.f_favail.set(0);
+      st.f_namemax.set(255);
+      st.f_flag.set(Statvfs.ST_RDONLY);
+      return 0;
+    });
+  }
+
+  @Override
+  public int getxattr(String path, String name, Pointer value, @size_t long size) {
+    return call("getxattr", path, () -> {
+      if (tree.stat(path) == null) {
+        return -ErrorCodes.ENOENT();
+      }
+      byte[] v = tree.xattrs(path).get(name);
+      if (v == null) {
+        return Xattrs.missing();
+      }
+      int r = Xattrs.result(v.length, size);
+      if (r > 0 && size > 0) {
+        value.put(0, v, 0, v.length);
+      }
+      return r;
+    });
+  }
+
+  @Override
+  public int listxattr(String path, Pointer list, @size_t long size) {
+    return call("listxattr", path, () -> {
+      if (tree.stat(path) == null) {
+        return -ErrorCodes.ENOENT();
+      }
+      byte[] names = Xattrs.nameList(tree.xattrs(path));
+      int r = Xattrs.result(names.length, size);
+      if (r > 0 && size > 0) {
+        list.put(0, names, 0, names.length);
+      }
+      return r;
+    });
+  }
+
+  // ---- everything that would change the tree: EROFS ----
+
+  @Override
+  public int write(String path, Pointer buf, @size_t long size, @off_t long offset, FuseFileInfo fi) {
+    return call("write", path, ReadOnlyFuseFs::erofs);
+  }
+
+  @Override
+  public int create(String path, long mode, FuseFileInfo fi) {
+    return call("create", path, ReadOnlyFuseFs::erofs);
+  }
+
+  @Override
+  public int mknod(String path, long mode, long rdev) {
+    return call("mknod", path, ReadOnlyFuseFs::erofs);
+  }
+
+  @Override
+  public int mkdir(String path, long mode) {
+    return call("mkdir", path, ReadOnlyFuseFs::erofs);
+  }
+
+  @Override
+  public int unlink(String path) {
+    return call("unlink", path, ReadOnlyFuseFs::erofs);
+  }
+
+  @Override
+  public int rmdir(String path) {
+    return call("rmdir", path, ReadOnlyFuseFs::erofs);
+  }
+
+  @Override
+  public int rename(String oldpath, String newpath) {
+    return call("rename", oldpath, ReadOnlyFuseFs::erofs);
+  }
+
+  @Override
+  public int truncate(String path, long size) {
+    return call("truncate", path, ReadOnlyFuseFs::erofs);
+  }
+
+  @Override
+  public int ftruncate(String path, long size, FuseFileInfo fi) {
+    return call("ftruncate", path, ReadOnlyFuseFs::erofs);
+  }
+
+  @Override
+  public int chmod(String path, long mode) {
+    return call("chmod", path, ReadOnlyFuseFs::erofs);
+  }
+
+  @Override
+  public int chown(String path, long uid, long gid) {
+    return call("chown", path, ReadOnlyFuseFs::erofs);
+  }
+
+  @Override
+  public int setxattr(String path, String name, Pointer value, long size, int flags) {
+    return call("setxattr", path, ReadOnlyFuseFs::erofs);
+  }
+
+  @Override
+  public int removexattr(String path, String name) {
+    return call("removexattr", path, ReadOnlyFuseFs::erofs);
+  }
+
+  @Override
+  public int symlink(String oldpath, String newpath) {
+    return call("symlink", newpath, ReadOnlyFuseFs::erofs);
+  }
+
+  @Override
+  public int link(String oldpath, String newpath) {
+    return call("link", newpath, ReadOnlyFuseFs::erofs);
+  }
+
+  @Override
+  public int utimens(String path, Timespec[] timespec) {
+    return call("utimens", path, ReadOnlyFuseFs::erofs);
+  }
+
+  /** Closes readers the kernel never released (after an unmount with files still open). */
+  void closeAll() {
+    for (Long fh : List.copyOf(handles.keySet())) {
+      ReadOnlyTree.FileReader r = handles.remove(fh);
+      if (r != null) {
+        try {
+          r.close();
+        } catch (Throwable t) {
+          LOG.warn("closing a reader failed", t);
+        }
+      }
+    }
+  }
+}
