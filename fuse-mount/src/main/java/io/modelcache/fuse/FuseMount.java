@@ -253,13 +253,14 @@ public final class FuseMount {
   }
 
   /**
-   * Whether {@code path} is a FUSE mount whose server is gone: stat fails with ENOTCONN
-   * ("Transport endpoint is not connected") or, after an abort, ECONNABORTED.
+   * Whether {@code path} is a FUSE mount whose server is gone: statfs fails with ENOTCONN
+   * ("Transport endpoint is not connected") or, after an abort, ECONNABORTED. statfs is used because
+   * the kernel caches the root's attributes (stat/access may still succeed) but never statfs.
    */
   public static boolean isStaleMount(Path path) {
     int errno;
     try {
-      errno = NativeLibc.accessErrno(path.toAbsolutePath().normalize().toString());
+      errno = NativeLibc.statfsErrno(path.toAbsolutePath().normalize().toString());
     } catch (Throwable t) {
       return false;
     }
