@@ -151,6 +151,44 @@ class FuseMountIT {
   }
 
   @Test
+  void concurrentPreadsFromFourThreadsMatch() throws Exception {
+    String p = "/models/llama/model-00002.safetensors";
+    byte[] src = tree.nodes.get(p).bytes();
+    try (FileChannel ch = FileChannel.open(at(p), StandardOpenOption.READ);
+        var pool = java.util.concurrent.Executors.newFixedThreadPool(4)) {
+      var futures = new java.util.ArrayList<java.util.concurrent.Future<Integer>>();
+      for (int t = 0; t < 4; t++) {
+        Random r = new Random(t);
+        futures.add(pool.submit(() -> {
+          int checked = 0;
+          for (int i = 0; i < 50; i++) {
+            int off = r.nextInt(src.length - 1);
+            int len = Math.min(1 + r.nextInt(300_000), src.length - off);
+            ByteBuffer bb = ByteBuffer.allocate(len);
+            while (bb.hasRemaining() && ch.read(bb, off + bb.position()) > 0) {
+              // keep reading
+            }
+            assertArrayEquals(java.util.Arrays.copyOfRange(src, off, off + len), bb.array());
+            checked++;
+          }
+          return checked;
+        }));
+      }
+      for (var f : futures) {
+        assertEquals(50, f.get(60, TimeUnit.SECONDS));
+      }
+    }
+  }
+
+  @Test
+  void mountingOnANonEmptyDirectoryFailsClearly() throws IOException {
+    Path dir = Files.createDirectory(tmp.resolve("full")).toRealPath();
+    Files.writeString(dir.resolve("x"), "x");
+    IOException e = assertThrows(IOException.class, () -> FuseMount.mount(dir, tree, FuseOptions.defaults()));
+    assertEquals("cannot mount on " + dir + ": the directory is not empty", e.getMessage());
+  }
+
+  @Test
   void xattrsAreReadable() throws IOException, InterruptedException {
     String p = "/models/config.json";
     byte[] want = tree.nodes.get(p).xattrs().get("user.modelcache.digest");
