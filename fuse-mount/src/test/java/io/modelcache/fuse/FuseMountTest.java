@@ -59,6 +59,13 @@ class FuseMountTest {
   }
 
   @Test
+  void mountingOnAMissingDirectoryFailsClearly() {
+    java.io.IOException e = assertThrows(java.io.IOException.class,
+        () -> FuseMount.mount(Path.of("/definitely/not/there"), MemoryTree.sample(), FuseOptions.defaults()));
+    assertEquals("cannot mount on /definitely/not/there: not a directory", e.getMessage());
+  }
+
+  @Test
   void aPathThatIsNotMountedIsNeitherMountPointNorStale() {
     assertFalse(FuseMount.isMountPoint(Path.of("/definitely/not/mounted")));
     assertFalse(FuseMount.isStaleMount(Path.of("/definitely/not/mounted")));
