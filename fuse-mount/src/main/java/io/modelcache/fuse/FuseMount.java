@@ -32,7 +32,9 @@ public final class FuseMount {
 
   /**
    * Mounts {@code tree} read-only on {@code mountpoint} (an existing, empty directory) and returns
-   * once the mount is listable.
+   * once the mount is listable. Mount options: ro, default_permissions, kernel_cache, allow_other
+   * (when set), fsname, subtype, max_read=128 KiB, 3600 s attr/entry/negative timeouts; libfuse2
+   * runs multithreaded on a daemon thread. Read-ahead is then set through /sys/class/bdi.
    *
    * @throws IOException when the mountpoint is unusable, libfuse fails, or the mount does not
    *     become live within {@link #MOUNT_TIMEOUT}
@@ -50,6 +52,11 @@ public final class FuseMount {
     Path mp = abs.toRealPath();
     if (isMountPoint(mp)) {
       throw new IOException("cannot mount on " + mp + ": something is already mounted there");
+    }
+    try (Stream<Path> entries = Files.list(mp)) {
+      if (entries.findAny().isPresent()) {
+        throw new IOException("cannot mount on " + mp + ": the directory is not empty");
+      }
     }
     long devBefore = device(mp);
     ReadOnlyFuseFs fs = new ReadOnlyFuseFs(tree, options);
@@ -253,13 +260,14 @@ public final class FuseMount {
   }
 
   /**
-   * Whether {@code path} is a FUSE mount whose server is gone: stat fails with ENOTCONN
-   * ("Transport endpoint is not connected") or, after an abort, ECONNABORTED.
+   * Whether {@code path} is a FUSE mount whose server is gone: statfs fails with ENOTCONN
+   * ("Transport endpoint is not connected") or, after an abort, ECONNABORTED. statfs is used because
+   * the kernel caches the root's attributes (stat/access may still succeed) but never statfs.
    */
   public static boolean isStaleMount(Path path) {
     int errno;
     try {
-      errno = NativeLibc.accessErrno(path.toAbsolutePath().normalize().toString());
+      errno = NativeLibc.statfsErrno(path.toAbsolutePath().normalize().toString());
     } catch (Throwable t) {
       return false;
     }

@@ -196,6 +196,8 @@ final class ReadOnlyFuseFs extends FuseStubFS {
       }
       int want = (int) Math.min(size, Integer.MAX_VALUE);
       // Zero copy: the reader writes straight into libfuse's buffer through a direct view of it.
+      // Measured against a thread-local direct buffer + Pointer.transferFrom (slower, ~1.1 GB/s) and
+      // a thread-local heap buffer + Pointer.put (about equal, but one more copy): 1 GiB dd, 1 MiB.
       ByteBuffer dst = MemoryIO.getInstance().newDirectByteBuffer(buf.address(), want);
       return readFully(reader, offset, dst);
     });

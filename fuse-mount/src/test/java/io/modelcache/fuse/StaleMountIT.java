@@ -1,0 +1,56 @@
+package io.modelcache.fuse;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** A serving process killed with SIGKILL leaves a stale mount; it is detected and cleared. */
+class StaleMountIT {
+  @TempDir Path tmp;
+
+  @Test
+  void staleMountAfterKillIsDetectedAndCleared() throws Exception {
+    FuseTestSupport.assumeFuse();
+    Path mp = Files.createDirectory(tmp.resolve("stale")).toRealPath();
+    Process child = ChildJvm.start(ChildJvm.MountAndWait.class, mp.toString());
+    try {
+      for (int i = 0; i < 600 && !FuseMount.isMountPoint(mp) && child.isAlive(); i++) {
+        Thread.sleep(50);
+      }
+      assertTrue(FuseMount.isMountPoint(mp), "the child did not mount within 30 s");
+      assertTrue(Files.exists(mp.resolve("README.md")));
+      assertFalse(FuseMount.isStaleMount(mp));
+    } finally {
+      child.destroyForcibly(); // SIGKILL: no shutdown hook, no unmount
+      assertTrue(child.waitFor(30, TimeUnit.SECONDS), "the child did not die");
+    }
+
+    assertTrue(FuseMount.isMountPoint(mp));
+    assertTrue(FuseMount.isStaleMount(mp));
+    IOException e = assertThrows(IOException.class,
+        () -> FuseMount.mount(mp, MemoryTree.sample(), FuseOptions.defaults()));
+    assertEquals("cannot mount on " + mp + ": a stale FUSE mount is there (transport endpoint is not "
+        + "connected); lazyUnmount it first", e.getMessage());
+
+    FuseMount.lazyUnmount(mp);
+    assertFalse(FuseMount.isMountPoint(mp));
+    assertFalse(FuseMount.isStaleMount(mp));
+    FuseMount.lazyUnmount(mp); // nothing mounted: a no-op
+
+    try (Mounted again = FuseMount.mount(mp, MemoryTree.sample(), FuseOptions.defaults())) {
+      assertTrue(Files.exists(mp.resolve("README.md")));
+    }
+    try (Stream<Path> s = Files.list(mp)) {
+      assertEquals(0, s.count());
+    }
+  }
+}
