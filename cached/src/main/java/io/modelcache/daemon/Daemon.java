@@ -34,7 +34,11 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -55,6 +59,7 @@ public final class Daemon implements Closeable {
   private final MetricsServer metricsServer;
   private final Map<Path, Active> mounts = new LinkedHashMap<>();
   private final ControlServer control;
+  private final ScheduledExecutorService reconciler;
   private final CountDownLatch stopped = new CountDownLatch(1);
   private volatile boolean closed;
 
@@ -66,6 +71,125 @@ public final class Daemon implements Closeable {
     this.metricsServer = metricsServer;
     restoreMounts();
     this.control = new ControlServer(config.home(), this::handle);
+    this.reconciler = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "mounts.d");
+      t.setDaemon(true);
+      return t;
+    });
+    reconciler.scheduleWithFixedDelay(this::reconcileQuietly, 0, RECONCILE_EVERY.toMillis(), TimeUnit.MILLISECONDS);
+  }
+
+  /** How often mounts.d is compared with the live mounts: ConfigMap updates arrive as file swaps. */
+  static final Duration RECONCILE_EVERY = Duration.ofSeconds(2);
+
+  /** The directories whose files declare mounts. */
+  List<Path> mountsDirs() {
+    List<Path> dirs = new ArrayList<>();
+    dirs.add(config.settings().effectiveMountsDir());
+    if (config.settings().mountsDir() == null && !dirs.contains(ETC_MOUNTS_D)) {
+      dirs.add(ETC_MOUNTS_D);
+    }
+    return dirs;
+  }
+
+  static final Path ETC_MOUNTS_D = Path.of("/etc/modelcache/mounts.d");
+
+  private void reconcileQuietly() {
+    try {
+      reconcile();
+    } catch (Throwable t) {
+      LOG.error("reconciling mounts.d failed: {}", t.toString());
+    }
+  }
+
+  /**
+   * Makes the declared mounts match the files in mounts.d: mounts what a new file declares, unmounts
+   * what a removed file declared, replaces a mount whose file changed. Mounts made by hand are left
+   * alone. A file that cannot be read or mounted is reported once per distinct error and retried.
+   */
+  synchronized void reconcile() {
+    if (closed) {
+      return;
+    }
+    Map<Path, DeclaredMount> desired = new LinkedHashMap<>();
+    for (Path dir : mountsDirs()) {
+      if (!Files.isDirectory(dir)) {
+        continue;
+      }
+      List<Path> files;
+      try (var s = Files.list(dir)) {
+        files = s.filter(p -> {
+          String n = p.getFileName().toString();
+          return !n.startsWith(".") && (n.endsWith(".yaml") || n.endsWith(".yml")) && Files.isRegularFile(p);
+        }).sorted().toList();
+      } catch (IOException e) {
+        reportOnce(dir.toString(), "cannot list " + dir + ": " + e.getMessage());
+        continue;
+      }
+      for (Path f : files) {
+        try {
+          DeclaredMount m = DeclaredMount.parse(f.toString(), Files.readString(f));
+          DeclaredMount other = desired.putIfAbsent(m.mountpoint(), m);
+          if (other != null) {
+            reportOnce(f.toString(), f + ": mountpoint " + m.mountpoint() + " is already declared by " + other.file());
+          }
+        } catch (IOException e) {
+          reportOnce(f.toString(), e.getMessage());
+        }
+      }
+    }
+    Map<Path, DeclaredMount> current = new LinkedHashMap<>();
+    for (Active a : mounts.values()) {
+      MountRecord r = a.record();
+      if (r.declaredBy() != null) {
+        current.put(Path.of(r.mountpoint()),
+            new DeclaredMount(r.declaredBy(), r.reference(), Path.of(r.mountpoint()), r.plainHttp()));
+      }
+    }
+    MountPlan plan = MountPlan.between(current, desired);
+    boolean changed = false;
+    for (DeclaredMount m : plan.unmount()) {
+      Active a = mounts.remove(m.mountpoint());
+      if (a != null) {
+        LOG.info("{} no longer declares {}: unmounting", m.file(), m.mountpoint());
+        release(a);
+        changed = true;
+      }
+    }
+    for (DeclaredMount m : plan.mount()) {
+      Active existing = mounts.get(m.mountpoint());
+      if (existing != null) {
+        reportOnce(m.file(), m.file() + ": mountpoint " + m.mountpoint() + " is already mounted by hand ("
+            + existing.record().reference() + ")");
+        continue;
+      }
+      try {
+        Files.createDirectories(m.mountpoint());
+        Reference ref = Reference.parse(m.reference());
+        checkMountpoint(m.mountpoint());
+        doMount(new MountRecord(m.reference(), null, m.mountpoint().toString(), m.plainHttp(), m.file()), ref);
+        reported.remove(m.file());
+        changed = true;
+      } catch (IOException | RuntimeException e) {
+        reportOnce(m.file(), m.file() + ": cannot mount " + m.reference() + " at " + m.mountpoint() + ": " + e.getMessage());
+      }
+    }
+    if (changed) {
+      try {
+        persist();
+      } catch (IOException e) {
+        LOG.error("cannot save the mount table: {}", e.toString());
+      }
+    }
+  }
+
+  /** Last error logged per file, so a broken file is reported once, not every two seconds. */
+  private final Map<String, String> reported = new java.util.concurrent.ConcurrentHashMap<>();
+
+  private void reportOnce(String key, String message) {
+    if (!message.equals(reported.put(key, message))) {
+      LOG.error("{}", message);
+    }
   }
 
   /** Starts the daemon: opens the cache, restores persisted mounts, then listens on the socket. */
@@ -215,7 +339,7 @@ public final class Daemon implements Closeable {
         }
       });
       MountRecord pinned = new MountRecord(rec.reference(), art.manifest().digest().toString(), mp.toString(),
-          rec.plainHttp());
+          rec.plainHttp(), rec.declaredBy());
       Active a = new Active(pinned, model, source, fuse);
       mounts.put(mp, a);
       LOG.info("mounted {} ({}) at {}", rec.reference(), art.manifest().digest(), mp);
@@ -234,6 +358,10 @@ public final class Daemon implements Closeable {
     Active a = mounts.get(mp);
     if (a == null) {
       throw new ModelCacheException(Kind.USAGE, mp + " is not a ModelCache mount");
+    }
+    if (a.record().declaredBy() != null && Files.exists(Path.of(a.record().declaredBy()))) {
+      throw new ModelCacheException(Kind.USAGE, mp + " is declared by " + a.record().declaredBy()
+          + "; remove that file to unmount it");
     }
     release(a);
     mounts.remove(mp);
@@ -336,6 +464,7 @@ public final class Daemon implements Closeable {
         return;
       }
       closed = true;
+      reconciler.shutdownNow();
       try {
         control.close();
       } catch (IOException e) {
