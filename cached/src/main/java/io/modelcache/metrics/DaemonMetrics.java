@@ -34,6 +34,8 @@ public final class DaemonMetrics implements OperationListener {
   private final ConcurrentHashMap<String, Timer> fuseOps = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, Counter> fetchedBytes = new ConcurrentHashMap<>();
   private final ConcurrentHashMap<String, List<Meter>> mountMeters = new ConcurrentHashMap<>();
+  /** Micrometer holds gauge state weakly; these strong references keep each mount's view alive. */
+  private final ConcurrentHashMap<String, MountView> mountViews = new ConcurrentHashMap<>();
   private final Timer fetchLatency;
   private final Counter prefetchIssued;
   private final Counter prefetchUsed;
@@ -110,6 +112,7 @@ public final class DaemonMetrics implements OperationListener {
   }
 
   public void bindMount(String mountpoint, MountView m) {
+    mountViews.put(mountpoint, m);
     Tags tags = Tags.of("mount", mountpoint);
     List<Meter> meters = new ArrayList<>();
     meters.add(FunctionCounter.builder("modelcache.mount.read", m, MountView::bytesRead).baseUnit("bytes").tags(tags)
@@ -125,6 +128,7 @@ public final class DaemonMetrics implements OperationListener {
   }
 
   public void unbindMount(String mountpoint) {
+    mountViews.remove(mountpoint);
     List<Meter> old = mountMeters.remove(mountpoint);
     if (old != null) {
       old.forEach(registry::remove);

@@ -25,6 +25,7 @@ final class DaemonProcess implements AutoCloseable {
       cmd.addAll(List.of("--metrics-address", "127.0.0.1:0")); // never collide with another daemon
     }
     Files.createDirectories(home);
+    Files.deleteIfExists(home.resolve("modelcache.sock")); // a crashed daemon's socket file stays behind
     Path log = home.resolve("daemon.log");
     process = new ProcessBuilder(cmd).redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
