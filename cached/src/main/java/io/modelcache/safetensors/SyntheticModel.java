@@ -260,6 +260,8 @@ public final class SyntheticModel {
         ch.write(lead);
       }
       SplittableRandom rnd = new SplittableRandom(seed);
+      long keep = keepMask(dtype);
+      long set = setMask(dtype);
       ByteBuffer buf = ByteBuffer.allocateDirect(4 << 20).order(ByteOrder.LITTLE_ENDIAN);
       long left = off;
       while (left > 0) {
@@ -267,9 +269,9 @@ public final class SyntheticModel {
         int n = (int) Math.min(buf.capacity(), left);
         int longs = n / 8;
         for (int i = 0; i < longs; i++) {
-          buf.putLong(rnd.nextLong());
+          buf.putLong(rnd.nextLong() & keep | set);
         }
-        long tail = rnd.nextLong();
+        long tail = rnd.nextLong() & keep | set;
         for (int i = longs * 8; i < n; i++) {
           buf.put((byte) tail);
           tail >>>= 8;
@@ -281,6 +283,27 @@ public final class SyntheticModel {
         left -= n;
       }
     }
+  }
+
+  /**
+   * Random sign and mantissa, but an exponent held to 2^-7..2^-4, so values look like trained weights
+   * (|w| of about 0.01 to 0.2) rather than random bit patterns: a loader printing a tensor shows
+   * plausible numbers, and no NaN or infinity appears.
+   */
+  private static long keepMask(String dtype) {
+    return switch (dtype) {
+      case "F16" -> 0x8FFF8FFF8FFF8FFFL; // sign, 2 low exponent bits, 10 mantissa bits
+      case "F32" -> 0x81FFFFFF81FFFFFFL; // sign, 2 low exponent bits, 23 mantissa bits
+      default -> 0x81FF81FF81FF81FFL; // BF16: sign, 2 low exponent bits, 7 mantissa bits
+    };
+  }
+
+  private static long setMask(String dtype) {
+    return switch (dtype) {
+      case "F16" -> 0x2000200020002000L; // exponent 010xx (bias 15)
+      case "F32" -> 0x3C0000003C000000L; // exponent 011110xx (bias 127)
+      default -> 0x3C003C003C003C00L; // BF16: exponent 011110xx (bias 127)
+    };
   }
 
   /**
