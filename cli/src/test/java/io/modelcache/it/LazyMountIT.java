@@ -135,6 +135,19 @@ class LazyMountIT {
               "pread " + rel + " @" + off + "+" + len);
         }
 
+        // Extended attributes: the layer digest on each file, the manifest digest on the root.
+        for (ModelFile f : artifact.files()) {
+          assertEquals(f.layer().digest().toString(), xattr(mp.resolve(f.path()), "modelcache.digest"), f.path());
+        }
+        assertEquals(artifact.manifest().digest().toString(), xattr(mp, "modelcache.manifest"));
+
+        // statfs reports the model's size; writes fail with EROFS.
+        long total = Files.getFileStore(mp).getTotalSpace();
+        assertTrue(total >= artifact.totalBytes() && total < artifact.totalBytes() + (64L << 10) * artifact.files().size(),
+            "statfs total " + total + " vs model " + artifact.totalBytes());
+        IOException rofs = assertThrows(IOException.class, () -> Files.writeString(mp.resolve("new-file"), "x"));
+        assertTrue(String.valueOf(rofs.getMessage()).contains("Read-only file system"), rofs.toString());
+
         // The tree as ls -lR shows it: names, types, sizes, permissions, mtimes.
         assertEquals(listing(source), listing(mp));
         Cli.Result ls = Cli.ok("ls", "--home", d.home.toString());
@@ -304,6 +317,13 @@ class LazyMountIT {
   }
 
   // ---- helpers
+
+  static String xattr(Path p, String name) throws IOException {
+    var view = Files.getFileAttributeView(p, java.nio.file.attribute.UserDefinedFileAttributeView.class);
+    ByteBuffer b = ByteBuffer.allocate(view.size(name));
+    view.read(name, b);
+    return new String(b.array(), 0, b.position(), java.nio.charset.StandardCharsets.UTF_8);
+  }
 
   static String sha256(Path p) throws IOException {
     try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
