@@ -54,6 +54,8 @@ class LazyMountIT {
   @BeforeAll
   void setUp() throws Exception {
     Fuse.assumeAvailable();
+    // Traversable by other users, as /var/lib/modelcache/mounts is, so the allow_other check is about the mount.
+    Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwx--x--x"));
     registry = RegistryHarness.start(tmp.resolve("registry"));
     source = tmp.resolve("model");
     SyntheticModel.generate(source, new SyntheticModel.Spec(MODEL_BYTES, 4, "BF16", 16, 7));
@@ -147,6 +149,15 @@ class LazyMountIT {
             "statfs total " + total + " vs model " + artifact.totalBytes());
         IOException rofs = assertThrows(IOException.class, () -> Files.writeString(mp.resolve("new-file"), "x"));
         assertTrue(String.valueOf(rofs.getMessage()).contains("Read-only file system"), rofs.toString());
+
+        // allow_other: another user (as a pod's would be) reads the model too.
+        String shard = sourceSha.keySet().stream().filter(n -> n.endsWith(".safetensors")).findFirst().orElseThrow();
+        Process p = new ProcessBuilder("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sha256sum",
+            mp.resolve(shard).toString()).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+        assertEquals(0, p.exitValue(), out);
+        assertTrue(out.startsWith(sourceSha.get(shard)), "user nobody reads the same bytes: " + out);
 
         // The tree as ls -lR shows it: names, types, sizes, permissions, mtimes.
         assertEquals(listing(source), listing(mp));
