@@ -300,7 +300,7 @@ public final class Daemon implements Closeable {
   private Active doMount(MountRecord rec, Reference ref) throws IOException {
     Path mp = Path.of(rec.mountpoint());
     ArtifactSource source = Artifacts.openSource(ref,
-        config.registryOptions().withPlainHttp(rec.plainHttp()));
+        config.registryOptions().withPlainHttp(rec.plainHttp()), config.settings().registries());
     ModelMount model = null;
     try {
       ModelArtifact art = ModelReader.read(source, rec.digest() != null ? rec.digest() : ref.tagOrDigest());

@@ -218,6 +218,29 @@ class ProductionIT {
     assertEquals("modelcache: " + cfg + " line 3: cache.sise: unknown key", r.errLine());
   }
 
+  @Test
+  void aConfiguredMirrorServesWhenTheRegistryIsDown() throws Exception {
+    int closed;
+    try (var sock = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      closed = sock.getLocalPort();
+    }
+    String upstream = "127.0.0.1:" + closed;
+    Path cfg = tmp.resolve("mirror-config.yaml");
+    Files.writeString(cfg, "registries:\n  - host: " + upstream + "\n    mirrors: [" + registry.hostPort() + "]\n");
+    long before = layerBytesServed();
+    try (DaemonProcess d = new DaemonProcess(tmp.resolve("home-mirror"), "--config", cfg.toString(), "--chunk-size", "256K")
+        .start()) {
+      Path mp = Files.createDirectories(tmp.resolve("mnt-mirror"));
+      String pinned = upstream + "/models/prod@" + artifact.manifest().digest();
+      Cli.ok("mount", "--home", d.home.toString(), pinned, mp.toString());
+      for (String rel : sourceSha.keySet()) {
+        assertEquals(sourceSha.get(rel), LazyMountIT.sha256(mp.resolve(rel)), rel);
+      }
+      Cli.ok("umount", "--home", d.home.toString(), mp.toString());
+    }
+    assertEquals(artifact.totalBytes(), layerBytesServed() - before, "every byte came from the mirror");
+  }
+
   interface Check {
     boolean ok() throws Exception;
   }
