@@ -61,13 +61,7 @@ class FoundationIT {
   }
 
   static Map<String, String> shas(Path root) throws Exception {
-    Map<String, String> m = new TreeMap<>();
-    try (Stream<Path> s = Files.walk(root)) {
-      for (Path p : s.filter(Files::isRegularFile).filter(p -> !root.relativize(p).startsWith(".modelcache-partial")).toList()) {
-        m.put(root.relativize(p).toString(), LazyMountIT.sha256(p));
-      }
-    }
-    return m;
+    return PushedModel.shas(root);
   }
 
   private void roundTrip(String ref, String... pushFlags) throws Exception {

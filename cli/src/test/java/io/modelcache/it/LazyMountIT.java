@@ -57,18 +57,12 @@ class LazyMountIT {
     // Traversable by other users, as /var/lib/modelcache/mounts is, so the allow_other check is about the mount.
     Files.setPosixFilePermissions(tmp, java.nio.file.attribute.PosixFilePermissions.fromString("rwx--x--x"));
     registry = RegistryHarness.start(tmp.resolve("registry"));
-    source = tmp.resolve("model");
-    SyntheticModel.generate(source, new SyntheticModel.Spec(MODEL_BYTES, 4, "BF16", 16, 7));
-    try (Stream<Path> s = Files.walk(source)) {
-      for (Path p : s.filter(Files::isRegularFile).toList()) {
-        sourceSha.put(source.relativize(p).toString(), sha256(p));
-      }
-    }
-    ref = registry.hostPort() + "/models/synthetic:v1";
-    Cli.ok("push", source.toString(), ref);
-    try (RegistryClient c = RegistryClient.open(Reference.parse(ref), RegistryOptions.defaults())) {
-      artifact = ModelReader.read(c, "v1");
-    }
+    PushedModel m = PushedModel.push(registry, tmp.resolve("model"), "models/synthetic:v1",
+        new SyntheticModel.Spec(MODEL_BYTES, 4, "BF16", 16, 7));
+    source = m.source();
+    sourceSha = m.sha();
+    ref = m.ref();
+    artifact = m.artifact();
   }
 
   @AfterAll

@@ -50,18 +50,12 @@ class ProductionIT {
   void setUp() throws Exception {
     Fuse.assumeAvailable();
     registry = RegistryHarness.start(tmp.resolve("registry"));
-    source = tmp.resolve("model");
-    SyntheticModel.generate(source, new SyntheticModel.Spec(96L << 20, 3, "BF16", 8, 3));
-    try (Stream<Path> s = Files.walk(source)) {
-      for (Path p : s.filter(Files::isRegularFile).toList()) {
-        sourceSha.put(source.relativize(p).toString(), LazyMountIT.sha256(p));
-      }
-    }
-    ref = registry.hostPort() + "/models/prod:v1";
-    Cli.ok("push", source.toString(), ref);
-    try (RegistryClient c = RegistryClient.open(Reference.parse(ref), RegistryOptions.defaults())) {
-      artifact = ModelReader.read(c, "v1");
-    }
+    PushedModel m = PushedModel.push(registry, tmp.resolve("model"), "models/prod:v1",
+        new SyntheticModel.Spec(96L << 20, 3, "BF16", 8, 3));
+    source = m.source();
+    sourceSha = m.sha();
+    ref = m.ref();
+    artifact = m.artifact();
   }
 
   @AfterAll
