@@ -1,0 +1,608 @@
+package io.modelcache.daemon;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.modelcache.cache.BlobHandle;
+import io.modelcache.cache.CacheStats;
+import io.modelcache.cache.CachedBlobInfo;
+import io.modelcache.cache.ChunkCache;
+import io.modelcache.cache.VerifyResult;
+import io.modelcache.error.ModelCacheException;
+import io.modelcache.error.ModelCacheException.Kind;
+import io.modelcache.fuse.OperationListener;
+import io.modelcache.metrics.DaemonMetrics;
+import io.modelcache.modelpack.ModelArtifact;
+import io.modelcache.modelpack.ModelFile;
+import io.modelcache.modelpack.ModelReader;
+import io.modelcache.mount.ModelMount;
+import io.modelcache.oci.ArtifactSource;
+import io.modelcache.oci.Reference;
+import io.modelcache.source.Artifacts;
+import java.io.FilterInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.file.Path;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.IntSupplier;
+import java.util.function.LongConsumer;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
+
+/**
+ * The daemon's operator operations behind {@code modelcache status}, {@code pull REF} (warm),
+ * {@code mount --wait-full} and {@code modelcache cache ls|verify|evict|gc}. It reads the daemon's
+ * mounts through a snapshot supplier and never takes the daemon's lock itself, so a long verify or
+ * warm does not block mounts. Per-mount fetch rates and read errors come from a {@link MountTracker}
+ * the daemon wires into each mount. Thread-safe.
+ */
+final class OperatorOps {
+  private static final JsonNodeFactory JSON = JsonNodeFactory.instance;
+  private static final int KEEP_JOBS = 32;
+  private static final int WARM_PARALLEL = 4;
+  private static final int ENOENT = 2;
+  private static final int ENODATA = 61;
+
+  private final DaemonConfig config;
+  private final ChunkCache cache;
+  private final DaemonMetrics metrics;
+  private final Supplier<List<Daemon.Active>> mounts;
+  private final IntSupplier metricsPort;
+  private final LongSupplier nanos;
+  private final Clock wall;
+  private final long startNanos;
+  private final Map<String, MountTracker> trackers = new ConcurrentHashMap<>();
+  private final Map<Long, WarmJob> jobs = new LinkedHashMap<>();
+  private final AtomicLong jobIds = new AtomicLong();
+
+  OperatorOps(DaemonConfig config, ChunkCache cache, DaemonMetrics metrics, Supplier<List<Daemon.Active>> mounts,
+      IntSupplier metricsPort) {
+    this(config, cache, metrics, mounts, metricsPort, System::nanoTime, Clock.systemUTC());
+  }
+
+  OperatorOps(DaemonConfig config, ChunkCache cache, DaemonMetrics metrics, Supplier<List<Daemon.Active>> mounts,
+      IntSupplier metricsPort, LongSupplier nanos, Clock wall) {
+    this.config = config;
+    this.cache = cache;
+    this.metrics = metrics;
+    this.mounts = mounts;
+    this.metricsPort = metricsPort;
+    this.nanos = nanos;
+    this.wall = wall;
+    this.startNanos = nanos.getAsLong();
+  }
+
+  /** The control operations this class answers. */
+  static boolean handles(String op) {
+    return switch (op) {
+      case "status", "warm", "progress", "cache-ls", "cache-verify", "cache-evict", "cache-gc" -> true;
+      default -> false;
+    };
+  }
+
+  ObjectNode handle(String op, JsonNode req) throws IOException {
+    return switch (op) {
+      case "status" -> status();
+      case "warm" -> warm(req);
+      case "progress" -> progress(req.path("job").asLong(-1));
+      case "cache-ls" -> cacheList();
+      case "cache-verify" -> verify(req.path("ref").asText(""));
+      case "cache-evict" -> evict(req.path("ref").asText(""));
+      case "cache-gc" -> gc();
+      default -> throw new ModelCacheException(Kind.USAGE, "unknown control operation '" + op + "'");
+    };
+  }
+
+  // ---------------------------------------------------------------- mount tracking
+
+  /** Starts tracking a new mount at {@code mountpoint}; FUSE results are forwarded to {@code next}. */
+  MountTracker track(Path mountpoint, OperationListener next) {
+    MountTracker t = new MountTracker(new RateWindow(nanos), next, wall);
+    trackers.put(mountpoint.toString(), t);
+    return t;
+  }
+
+  void untrack(String mountpoint) {
+    trackers.remove(mountpoint);
+  }
+
+  /**
+   * Per mount: upstream bytes in a rate window, and FUSE reads that failed. A failed read (EIO from a
+   * fetch that failed or timed out, a blob that failed verification) is what a user of the mount
+   * sees; lookups of missing names (ENOENT, ENODATA) are normal and not counted.
+   */
+  static final class MountTracker implements OperationListener {
+    final RateWindow fetchRate;
+    private final OperationListener next;
+    private final Clock wall;
+    private final AtomicLong errors = new AtomicLong();
+    private volatile String lastError;
+
+    MountTracker(RateWindow fetchRate, OperationListener next, Clock wall) {
+      this.fetchRate = fetchRate;
+      this.next = next;
+      this.wall = wall;
+    }
+
+    void fetched(long bytes) {
+      fetchRate.add(bytes);
+    }
+
+    @Override
+    public void completed(String op, long nanos, int result) {
+      if (result < 0 && (op.equals("read") || op.equals("open")) && -result != ENOENT && -result != ENODATA) {
+        errors.incrementAndGet();
+        lastError = op + " failed with " + errnoName(-result) + " at "
+            + Instant.now(wall).truncatedTo(ChronoUnit.SECONDS);
+      }
+      if (next != null) {
+        next.completed(op, nanos, result);
+      }
+    }
+
+    long errors() {
+      return errors.get();
+    }
+
+    String lastError() {
+      return lastError;
+    }
+  }
+
+  static String errnoName(int errno) {
+    return switch (errno) {
+      case 1 -> "EPERM";
+      case 4 -> "EINTR";
+      case 5 -> "EIO";
+      case 12 -> "ENOMEM";
+      case 13 -> "EACCES";
+      case 22 -> "EINVAL";
+      case 110 -> "ETIMEDOUT";
+      default -> "errno " + errno;
+    };
+  }
+
+  // ---------------------------------------------------------------- status
+
+  ObjectNode status() {
+    ObjectNode out = JSON.objectNode();
+    String v = Daemon.class.getPackage().getImplementationVersion();
+    int port = metricsPort.getAsInt();
+    String addr = config.settings().metricsAddress();
+    out.put("pid", ProcessHandle.current().pid())
+        .put("uptimeSeconds", (nanos.getAsLong() - startNanos) / 1_000_000_000L)
+        .put("version", v == null ? "dev" : v)
+        .put("home", config.home().toString())
+        .put("metricsAddress", port < 0 ? "off" : addr.replaceAll(":\\d+$", "") + ":" + port);
+    CacheStats s = cache.stats();
+    long used = cache.usedBytes();
+    long budget = cache.budgetBytes();
+    ObjectNode c = out.putObject("cache");
+    c.put("usedBytes", used)
+        .put("budgetBytes", budget)
+        .put("usedPercent", budget == 0 ? 0.0 : round1(100.0 * used / budget))
+        .put("blobs", cache.list().size())
+        .put("hits", s.hits())
+        .put("misses", s.misses())
+        .put("bytesFetched", s.bytesFetched())
+        .put("evictions", s.evictions())
+        .put("evictedBytes", s.evictedBytes())
+        .put("verifyFailures", s.verifyFailures())
+        .put("inflightChunks", s.inflightChunks());
+    ArrayNode arr = out.putArray("mounts");
+    for (Daemon.Active a : mounts.get()) {
+      long total = a.model().totalBytes();
+      long cached = Math.min(total, a.model().cachedBytes());
+      MountTracker t = trackers.get(a.record().mountpoint());
+      ObjectNode m = arr.addObject()
+          .put("reference", a.record().reference())
+          .put("digest", a.record().digest())
+          .put("mountpoint", a.record().mountpoint())
+          .put("files", a.model().artifact().files().size())
+          .put("totalBytes", total)
+          .put("cachedBytes", cached)
+          .put("cachedPercent", total == 0 ? 100.0 : round1(100.0 * cached / total))
+          .put("bytesRead", a.model().bytesRead())
+          .put("fetchRateBytesPerSec", t == null ? 0 : Math.round(t.fetchRate.perSecond()))
+          .put("readErrors", t == null ? 0 : t.errors());
+      if (t != null && t.lastError() != null) {
+        m.put("lastError", t.lastError());
+      }
+    }
+    ArrayNode w = out.putArray("warming");
+    for (WarmJob j : jobs()) {
+      if (j.state() == WarmJob.State.RUNNING) {
+        w.add(j.progress());
+      }
+    }
+    return out;
+  }
+
+  private static double round1(double v) {
+    return Math.round(v * 10) / 10.0;
+  }
+
+  // ---------------------------------------------------------------- warm and progress
+
+  private ObjectNode warm(JsonNode req) throws IOException {
+    WarmJob job;
+    long id = jobIds.incrementAndGet();
+    if (req.hasNonNull("dir")) {
+      Daemon.Active a = mountAt(Path.of(req.get("dir").asText()));
+      List<WarmJob.Target> targets = new ArrayList<>();
+      for (Map.Entry<String, ModelMount.MountedFile> e : new TreeMap<>(a.model().files()).entrySet()) {
+        targets.add(new WarmJob.Target(e.getKey(), e.getValue().file().size(), e.getValue().handle()));
+      }
+      MountTracker t = trackers.get(a.record().mountpoint());
+      job = new WarmJob(id, a.record().reference(), a.record().digest(), a.record().mountpoint(), targets, cache,
+          t != null ? t.fetchRate : new RateWindow(nanos), nanos, () -> {});
+    } else {
+      job = warmUnmounted(id, req.path("ref").asText(""),
+          req.hasNonNull("plainHttp") ? req.get("plainHttp").asBoolean() : null);
+    }
+    synchronized (jobs) {
+      jobs.put(id, job);
+      while (jobs.size() > KEEP_JOBS) {
+        Long oldest = jobs.keySet().stream().filter(k -> jobs.get(k).state() != WarmJob.State.RUNNING)
+            .findFirst().orElse(null);
+        if (oldest == null) {
+          break;
+        }
+        jobs.remove(oldest);
+      }
+    }
+    job.start(WARM_PARALLEL);
+    return job.progress();
+  }
+
+  /** Resolves the model now (so a bad reference fails the request itself), then warms it in the background. */
+  private WarmJob warmUnmounted(long id, String refText, Boolean plainHttp) throws IOException {
+    Reference ref = Reference.parse(refText);
+    ArtifactSource source = Artifacts.openSource(ref, config.registryOptions().withPlainHttp(plainHttp));
+    List<BlobHandle> opened = new ArrayList<>();
+    try {
+      ModelArtifact art = ModelReader.read(source, ref.tagOrDigest());
+      Map<String, Long> sizes = new HashMap<>();
+      for (ModelFile f : art.files()) {
+        sizes.put(ModelMount.specOf(f).key(), f.size());
+      }
+      long need = sizes.values().stream().mapToLong(Long::longValue).sum();
+      if (need > cache.budgetBytes()) {
+        throw new ModelCacheException(Kind.USAGE, "cannot warm " + refText + ": the model's " + need
+            + " bytes do not fit in the cache budget of " + cache.budgetBytes() + " bytes");
+      }
+      RateWindow rate = new RateWindow(nanos);
+      String label = ref.isLayout() ? "oci-layout" : ref.registry();
+      LongConsumer meter = n -> {
+        rate.add(n);
+        metrics.fetched(label, n);
+      };
+      List<WarmJob.Target> targets = new ArrayList<>();
+      for (ModelFile f : art.files()) {
+        BlobHandle h = cache.open(ModelMount.specOf(f),
+            (off, len) -> new Counting(source.openBlob(f.layer().digest(), off, len), meter));
+        opened.add(h);
+        targets.add(new WarmJob.Target(f.path(), f.size(), h));
+      }
+      return new WarmJob(id, refText, art.manifest().digest().toString(), null, targets, cache, rate, nanos,
+          () -> closeAll(opened, source));
+    } catch (IOException | RuntimeException e) {
+      closeAll(opened, source);
+      throw e;
+    }
+  }
+
+  private static void closeAll(List<BlobHandle> handles, ArtifactSource source) {
+    for (BlobHandle h : handles) {
+      h.close();
+    }
+    try {
+      source.close();
+    } catch (IOException ignored) {
+      // Closing a registry client only releases connections.
+    }
+  }
+
+  /** Counts upstream bytes as they arrive. */
+  private static final class Counting extends FilterInputStream {
+    private final LongConsumer meter;
+
+    Counting(InputStream in, LongConsumer meter) {
+      super(in);
+      this.meter = meter;
+    }
+
+    @Override
+    public int read() throws IOException {
+      int b = super.read();
+      if (b >= 0) {
+        meter.accept(1);
+      }
+      return b;
+    }
+
+    @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+      int n = super.read(b, off, len);
+      if (n > 0) {
+        meter.accept(n);
+      }
+      return n;
+    }
+  }
+
+  private ObjectNode progress(long id) throws ModelCacheException {
+    WarmJob j;
+    synchronized (jobs) {
+      j = jobs.get(id);
+    }
+    if (j == null) {
+      throw ModelCacheException.notFound("no warm job " + id + " (the daemon may have restarted)");
+    }
+    return j.progress();
+  }
+
+  private List<WarmJob> jobs() {
+    synchronized (jobs) {
+      return List.copyOf(jobs.values());
+    }
+  }
+
+  private Daemon.Active mountAt(Path dir) throws ModelCacheException {
+    String mp = dir.toAbsolutePath().normalize().toString();
+    for (Daemon.Active a : mounts.get()) {
+      if (a.record().mountpoint().equals(mp)) {
+        return a;
+      }
+    }
+    throw new ModelCacheException(Kind.USAGE, mp + " is not a ModelCache mount");
+  }
+
+  // ---------------------------------------------------------------- cache ls, verify, evict, gc
+
+  /** Cache keys in use, each with the models using it ("reference at mountpoint", or "warming reference"). */
+  private Map<String, Set<String>> users() {
+    Map<String, Set<String>> out = new HashMap<>();
+    for (Daemon.Active a : mounts.get()) {
+      for (ModelMount.MountedFile f : a.model().files().values()) {
+        out.computeIfAbsent(f.handle().spec().key(), k -> new LinkedHashSet<>())
+            .add(a.record().reference() + " at " + a.record().mountpoint());
+      }
+    }
+    for (WarmJob j : jobs()) {
+      if (j.state() == WarmJob.State.RUNNING) {
+        for (String k : j.keys()) {
+          out.computeIfAbsent(k, x -> new LinkedHashSet<>()).add("warming " + j.reference);
+        }
+      }
+    }
+    return out;
+  }
+
+  private ObjectNode cacheList() {
+    Map<String, Set<String>> users = users();
+    ObjectNode out = JSON.objectNode();
+    ArrayNode arr = out.putArray("blobs");
+    for (CachedBlobInfo b : cache.list()) {
+      ObjectNode o = blobJson(b);
+      arr.add(o);
+      ArrayNode models = o.putArray("models");
+      for (String u : users.getOrDefault(b.key(), Set.of())) {
+        models.add(u);
+      }
+    }
+    out.put("usedBytes", cache.usedBytes()).put("budgetBytes", cache.budgetBytes());
+    return out;
+  }
+
+  private ObjectNode blobJson(CachedBlobInfo b) {
+    return JSON.objectNode()
+        .put("key", b.key())
+        .put("digest", b.digest().toString())
+        .put("encoding", b.encoding().name())
+        .put("sizeBytes", b.contentLength())
+        .put("cachedBytes", b.cachedBytes())
+        .put("state", b.state().name())
+        .put("openHandles", b.openHandles());
+  }
+
+  /**
+   * Verifies every cached blob, or those of one model. A blob fails when its digest does not match,
+   * or when chunks that were cached failed their checksum and were dropped (local damage); a blob
+   * that is simply not fully cached yet passes with its cached chunks checked.
+   */
+  private ObjectNode verify(String refText) throws IOException {
+    Map<String, CachedBlobInfo> before = new LinkedHashMap<>();
+    for (CachedBlobInfo b : cache.list()) {
+      before.put(b.key(), b);
+    }
+    List<String> keys = refText.isEmpty() ? new ArrayList<>(before.keySet()) : keysOf(refText);
+    ObjectNode out = JSON.objectNode();
+    ArrayNode arr = out.putArray("blobs");
+    int failed = 0;
+    for (String key : keys) {
+      CachedBlobInfo info = before.get(key);
+      if (info == null) {
+        continue;
+      }
+      VerifyResult r;
+      try {
+        r = cache.verify(key);
+      } catch (ModelCacheException e) {
+        if (e.kind() == Kind.NOT_FOUND) {
+          continue; // evicted meanwhile
+        }
+        throw e;
+      }
+      long after = cachedBytesOf(key);
+      boolean damaged = r.status() == VerifyResult.Status.INCOMPLETE && after < info.cachedBytes();
+      boolean ok = r.ok() || (r.status() == VerifyResult.Status.INCOMPLETE && !damaged);
+      if (!ok) {
+        failed++;
+      }
+      arr.addObject()
+          .put("key", key)
+          .put("digest", info.digest().toString())
+          .put("status", r.status().name())
+          .put("ok", ok)
+          .put("detail", r.detail());
+    }
+    out.put("verified", arr.size()).put("failed", failed);
+    return out;
+  }
+
+  private long cachedBytesOf(String key) {
+    for (CachedBlobInfo b : cache.list()) {
+      if (b.key().equals(key)) {
+        return b.cachedBytes();
+      }
+    }
+    return 0;
+  }
+
+  /** The cache keys of a model: from its mount when mounted, else resolved from its source. */
+  private List<String> keysOf(String refText) throws IOException {
+    for (Daemon.Active a : mounts.get()) {
+      if (a.record().reference().equals(refText)) {
+        List<String> keys = new ArrayList<>();
+        for (ModelMount.MountedFile f : a.model().files().values()) {
+          keys.add(f.handle().spec().key());
+        }
+        return keys;
+      }
+    }
+    Reference ref = Reference.parse(refText);
+    try (ArtifactSource source = Artifacts.openSource(ref, config.registryOptions())) {
+      ModelArtifact art = ModelReader.read(source, ref.tagOrDigest());
+      List<String> keys = new ArrayList<>();
+      for (ModelFile f : art.files()) {
+        keys.add(ModelMount.specOf(f).key());
+      }
+      return keys;
+    }
+  }
+
+  /**
+   * Evicts a model's blobs: REF is a model reference (resolved through its registry when not
+   * mounted), or a blob digest or cache key as {@code cache ls} shows it. Refused while the model is
+   * mounted; blobs another mount shares are kept.
+   */
+  private ObjectNode evict(String refText) throws IOException {
+    if (refText.isEmpty()) {
+      throw new ModelCacheException(Kind.USAGE, "cache evict needs a model reference or blob digest");
+    }
+    Map<String, Set<String>> users = users();
+    List<String> keys = blobKeys(refText);
+    if (keys.isEmpty()) {
+      for (Daemon.Active a : mounts.get()) {
+        if (a.record().reference().equals(refText)) {
+          throw mounted(refText, a);
+        }
+      }
+      Reference ref = Reference.parse(refText);
+      List<String> resolved;
+      String digest;
+      try (ArtifactSource source = Artifacts.openSource(ref, config.registryOptions())) {
+        ModelArtifact art = ModelReader.read(source, ref.tagOrDigest());
+        digest = art.manifest().digest().toString();
+        resolved = new ArrayList<>();
+        for (ModelFile f : art.files()) {
+          resolved.add(ModelMount.specOf(f).key());
+        }
+      }
+      for (Daemon.Active a : mounts.get()) {
+        if (digest.equals(a.record().digest())) {
+          throw mounted(refText, a);
+        }
+      }
+      keys = resolved;
+    }
+    Map<String, CachedBlobInfo> cached = new HashMap<>();
+    for (CachedBlobInfo b : cache.list()) {
+      cached.put(b.key(), b);
+    }
+    ObjectNode out = JSON.objectNode().put("reference", refText);
+    ArrayNode evicted = out.putArray("evicted");
+    ArrayNode kept = out.putArray("kept");
+    long freed = 0;
+    for (String key : new LinkedHashSet<>(keys)) {
+      CachedBlobInfo b = cached.get(key);
+      if (b == null) {
+        continue;
+      }
+      Set<String> u = users.get(key);
+      if (u != null && !u.isEmpty()) {
+        kept.add(blobJson(b).put("reason", "in use by " + String.join(", ", u)));
+        continue;
+      }
+      try {
+        cache.evict(key);
+        evicted.add(blobJson(b));
+        freed += b.cachedBytes();
+      } catch (ModelCacheException e) {
+        if (e.kind() != Kind.NOT_FOUND) {
+          kept.add(blobJson(b).put("reason", e.getMessage()));
+        }
+      }
+    }
+    out.put("freedBytes", freed);
+    return out;
+  }
+
+  private static ModelCacheException mounted(String refText, Daemon.Active a) {
+    return new ModelCacheException(Kind.USAGE,
+        "cannot evict " + refText + ": it is mounted at " + a.record().mountpoint() + " (unmount it first)");
+  }
+
+  /** Cached blobs named directly: a cache key, a digest ("sha256:hex") or its hex. */
+  private List<String> blobKeys(String text) {
+    String hex = text.startsWith("sha256:") ? text.substring("sha256:".length()) : text;
+    List<String> out = new ArrayList<>();
+    if (!hex.matches("[0-9a-f]{64}(-\\d+)?")) {
+      return out;
+    }
+    for (CachedBlobInfo b : cache.list()) {
+      if (b.key().equals(hex) || b.digest().hex().equals(hex)) {
+        out.add(b.key());
+      }
+    }
+    return out;
+  }
+
+  /** Evicts every blob that no mount (and no running warm) uses. */
+  private ObjectNode gc() throws IOException {
+    Map<String, Set<String>> users = users();
+    ObjectNode out = JSON.objectNode();
+    ArrayNode evicted = out.putArray("evicted");
+    long freed = 0;
+    int kept = 0;
+    for (CachedBlobInfo b : cache.list()) {
+      if (users.containsKey(b.key()) || b.openHandles() > 0) {
+        kept++;
+        continue;
+      }
+      try {
+        cache.evict(b.key());
+        evicted.add(blobJson(b));
+        freed += b.cachedBytes();
+      } catch (ModelCacheException e) {
+        kept++; // opened meanwhile, or already gone
+      }
+    }
+    out.put("freedBytes", freed).put("kept", kept);
+    return out;
+  }
+}
