@@ -57,7 +57,7 @@ final class Progress {
       int pad = Math.max(0, lastWidth - line.length());
       out.print("\r" + line + " ".repeat(pad));
       out.flush();
-      lastWidth = line.length();
+      lastWidth = line.length() + pad;
       return;
     }
     long now = nanos.getAsLong();
