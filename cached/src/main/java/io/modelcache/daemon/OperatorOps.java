@@ -44,9 +44,10 @@ import java.util.function.Supplier;
 
 /**
  * The daemon's operator operations behind {@code modelcache status}, {@code pull REF} (warm),
- * {@code mount --wait-full} and {@code modelcache cache ls|verify|evict|gc}. It reads the daemon's
- * mounts through a snapshot supplier and never takes the daemon's lock itself, so a long verify or
- * warm does not block mounts. Per-mount fetch rates and read errors come from a {@link MountTracker}
+ * {@code mount --wait-full} and {@code modelcache cache ls|verify|evict|gc}. It sees the daemon's
+ * mounts only through a snapshot supplier (the daemon's lock is held just to copy the list), so a
+ * long verify, evict or warm never blocks mounts; the cache's own per-blob locking makes a blob
+ * opened meanwhile safe from eviction. Per-mount fetch rates and read errors come from a {@link MountTracker}
  * the daemon wires into each mount. Thread-safe.
  */
 final class OperatorOps {
@@ -83,14 +84,6 @@ final class OperatorOps {
     this.nanos = nanos;
     this.wall = wall;
     this.startNanos = nanos.getAsLong();
-  }
-
-  /** The control operations this class answers. */
-  static boolean handles(String op) {
-    return switch (op) {
-      case "status", "warm", "progress", "cache-ls", "cache-verify", "cache-evict", "cache-gc" -> true;
-      default -> false;
-    };
   }
 
   ObjectNode handle(String op, JsonNode req) throws IOException {
