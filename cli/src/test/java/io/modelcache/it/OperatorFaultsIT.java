@@ -6,11 +6,18 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.modelcache.modelpack.ModelArtifact;
+import io.modelcache.modelpack.ModelFile;
+import io.modelcache.modelpack.ModelReader;
+import io.modelcache.oci.Reference;
+import io.modelcache.registry.RegistryClient;
+import io.modelcache.registry.RegistryOptions;
 import io.modelcache.safetensors.SyntheticModel;
 import io.modelcache.testkit.RegistryHarness;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Comparator;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -87,6 +94,36 @@ class OperatorFaultsIT {
         registry.restart();
       }
       Cli.ok("umount", "--home", home, mp.toString());
+    }
+  }
+
+  @Test
+  void pullOfAModelWhoseRegistryBytesAreCorruptFailsVerificationInOneLine() throws Exception {
+    String bad = registry.hostPort() + "/models/ops-corrupt:v1";
+    Path badSrc = tmp.resolve("src-corrupt");
+    SyntheticModel.generate(badSrc, new SyntheticModel.Spec(4L << 20, 1, "BF16", 2, 22));
+    Cli.ok("push", badSrc.toString(), bad);
+    ModelArtifact art;
+    try (RegistryClient c = RegistryClient.open(
+        Reference.parse(bad), RegistryOptions.defaults())) {
+      art = ModelReader.read(c, "v1");
+    }
+    ModelFile big = art.files().stream()
+        .max(Comparator.comparingLong(ModelFile::size)).orElseThrow();
+    Path data = registry.blobDataPath(big.layer().digest());
+    byte[] bytes = Files.readAllBytes(data);
+    bytes[bytes.length / 2] ^= 0x5a;
+    Files.write(data, bytes);
+
+    try (DaemonProcess d = new DaemonProcess(tmp.resolve("home-corrupt"), "--chunk-size", "256K",
+        "--cache-size", "1G").start()) {
+      Cli.Result r = Cli.run(120, "pull", "--home", d.home.toString(), bad);
+      assertEquals(8, r.exit(), r.toString());
+      assertEquals(1, r.errLine().lines().count(), r.err());
+      assertTrue(r.errLine().startsWith("modelcache: warming " + bad + " failed: " + big.path() + ": "), r.errLine());
+      assertTrue(r.errLine().contains(big.layer().digest().toString()), r.errLine());
+      JsonNode s = new ObjectMapper().readTree(Cli.ok("status", "--json", "--home", d.home.toString()).out());
+      assertTrue(s.path("cache").path("verifyFailures").asLong() >= 1, s.toString());
     }
   }
 }

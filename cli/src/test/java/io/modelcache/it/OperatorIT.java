@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.modelcache.config.Sizes;
 import io.modelcache.modelpack.ModelArtifact;
 import io.modelcache.modelpack.ModelFile;
 import io.modelcache.modelpack.ModelReader;
@@ -26,6 +27,7 @@ import java.util.Comparator;
 import java.util.HexFormat;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Locale;
 import java.util.Set;
 import java.util.TreeSet;
 import org.junit.jupiter.api.AfterAll;
@@ -170,7 +172,7 @@ class OperatorIT {
       assertTrue(text.startsWith("daemon:   pid " + d.pid() + ", up "), text);
       assertTrue(text.contains("\nhome:     " + home(d) + "\n"), text);
       assertTrue(text.contains("\nmounts:   1\n"), text);
-      String pct = String.format(java.util.Locale.ROOT, "%.1f%%", 100.0 * big.size() / artA.totalBytes());
+      String pct = String.format(Locale.ROOT, "%.1f%%", 100.0 * big.size() / artA.totalBytes());
       assertTrue(text.lines().anyMatch(l -> l.startsWith("  " + refA) && l.contains(pct) && l.endsWith(mp.toString())),
           text);
 
@@ -189,7 +191,7 @@ class OperatorIT {
 
       Cli.ok("umount", "--home", home(d), mp.toString());
       Cli.Result ev = Cli.ok("cache", "evict", "--home", home(d), refA);
-      assertTrue(ev.out().contains("freed " + io.modelcache.config.Sizes.format(big.size())), ev.out());
+      assertTrue(ev.out().contains("freed " + Sizes.format(big.size())), ev.out());
       assertEquals(Set.of(), cachedKeys(d));
       assertTrue(Cli.ok("cache", "ls", "--home", home(d)).out().contains("\n0 blobs, 0 B of 1.0 GiB used"));
     }
