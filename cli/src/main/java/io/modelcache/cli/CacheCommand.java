@@ -16,7 +16,7 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code modelcache cache ls|verify|evict|gc}: the node cache's blobs, as the daemon sees them. */
-@Command(name = "cache", description = "Inspect and manage the node cache.",
+@Command(name = "cache", description = "Inspect and manage the node cache.", mixinStandardHelpOptions = true,
     subcommands = {CacheCommand.Ls.class, CacheCommand.Verify.class, CacheCommand.Evict.class, CacheCommand.Gc.class})
 final class CacheCommand implements Runnable {
   @CommandLine.Spec CommandLine.Model.CommandSpec spec;

@@ -26,7 +26,7 @@ final class MountCommand implements Callable<Integer> {
   Path dir;
 
   @Option(names = "--wait-full",
-      description = "After mounting, fetch the whole model into the cache and return once it is 100% cached and verified.")
+      description = "After mounting, fetch the whole model into the cache and return once it is 100%% cached and verified.")
   boolean waitFull;
 
   @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "6h",
