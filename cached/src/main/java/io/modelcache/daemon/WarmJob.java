@@ -29,6 +29,8 @@ final class WarmJob {
 
   static final int SLICE = 8 << 20;
   private static final long VERIFY_WAIT_NANOS = 2_000_000_000L;
+  /** Bytes per second that any disk and CPU hash faster than: bounds the wait for verification. */
+  private static final long MIN_HASH_RATE = 50L << 20;
 
   final long id;
   final String reference;
@@ -156,11 +158,25 @@ final class WarmJob {
     }
   }
 
-  /** Waits briefly for the cache's own verification of each blob, then verifies what is left. */
+  /**
+   * Waits for the cache's own verification of each blob (it hashes a blob once its last chunk
+   * lands), bounded by a hashing rate well below a disk's; a blob that failed shows up at once as a
+   * failing read. Blobs still unverified at the bound (compressed layers, or a verification that could
+   * not run) are verified here.
+   */
   private void verifyAll() throws IOException, InterruptedException {
-    long deadline = nanos.getAsLong() + VERIFY_WAIT_NANOS;
+    ByteBuffer probe = ByteBuffer.allocate(1);
     for (Target x : targets) {
-      while (!x.handle().isComplete() && nanos.getAsLong() < deadline) {
+      long deadline = nanos.getAsLong() + VERIFY_WAIT_NANOS + x.size() * 1_000_000_000L / MIN_HASH_RATE;
+      for (int i = 0; !x.handle().isComplete() && nanos.getAsLong() < deadline; i++) {
+        if (i % 5 == 0 && x.size() > 0) {
+          probe.clear();
+          try {
+            x.handle().read(0, probe);
+          } catch (IOException e) {
+            throw wrap(x.path() + ": ", e);
+          }
+        }
         Thread.sleep(20);
       }
       if (x.handle().isComplete()) {
