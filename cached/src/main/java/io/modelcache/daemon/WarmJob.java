@@ -129,9 +129,13 @@ final class WarmJob {
         fail(wrap("", e));
       } finally {
         finalCached = cachedBytes();
+        try {
+          release.run(); // before the state flips: a client that saw DONE may evict at once
+        } catch (RuntimeException e) {
+          fail(wrap("releasing: ", e));
+        }
         finished = nanos.getAsLong();
         state = error == null ? State.DONE : State.FAILED;
-        release.run();
       }
     });
   }
