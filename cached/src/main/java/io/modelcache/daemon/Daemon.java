@@ -60,6 +60,7 @@ public final class Daemon implements Closeable {
   private final Map<Path, Active> mounts = new LinkedHashMap<>();
   private final ControlServer control;
   private final ScheduledExecutorService reconciler;
+  private final OperatorOps ops;
   private final CountDownLatch stopped = new CountDownLatch(1);
   private volatile boolean closed;
 
@@ -69,6 +70,7 @@ public final class Daemon implements Closeable {
     this.cache = cache;
     this.metrics = metrics;
     this.metricsServer = metricsServer;
+    this.ops = new OperatorOps(config, cache, metrics, this::activeMounts, this::metricsPort);
     restoreMounts();
     this.control = new ControlServer(config.home(), this::handle);
     this.reconciler = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -253,6 +255,7 @@ public final class Daemon implements Closeable {
       case "umount" -> umount(Path.of(req.path("dir").asText()));
       case "ls" -> list();
       case "ping" -> JSON.createObjectNode().put("pid", ProcessHandle.current().pid());
+      case "status", "warm", "progress", "cache-ls", "cache-verify", "cache-evict", "cache-gc" -> ops.handle(op, req);
       default -> throw new ModelCacheException(Kind.USAGE, "unknown control operation '" + op + "'");
     };
   }
@@ -305,10 +308,12 @@ public final class Daemon implements Closeable {
     try {
       ModelArtifact art = ModelReader.read(source, rec.digest() != null ? rec.digest() : ref.tagOrDigest());
       String registryLabel = ref.isLayout() ? "oci-layout" : ref.registry();
+      OperatorOps.MountTracker tracker = ops.track(mp, metrics);
       model = new ModelMount(art, source, cache, new ModelMount.FetchObserver() {
         @Override
         public void fetched(long bytes) {
           metrics.fetched(registryLabel, bytes);
+          tracker.fetched(bytes);
         }
 
         @Override
@@ -319,7 +324,7 @@ public final class Daemon implements Closeable {
       Mounted fuse = FuseMount.mount(mp, model, FuseOptions.defaults()
           .withAllowOther(config.settings().allowOther())
           .withReadAheadKb(config.settings().readAheadKb())
-          .withListener(metrics)
+          .withListener(tracker)
           .withFsName("modelcache:" + ref));
       ModelMount m = model;
       metrics.bindMount(mp.toString(), new DaemonMetrics.MountView() {
@@ -371,6 +376,7 @@ public final class Daemon implements Closeable {
 
   private void release(Active a) {
     metrics.unbindMount(a.record().mountpoint());
+    ops.untrack(a.record().mountpoint());
     try {
       a.fuse().close();
     } catch (Exception e) {
@@ -393,6 +399,11 @@ public final class Daemon implements Closeable {
     }
     out.put("cacheUsedBytes", cache.usedBytes()).put("cacheBudgetBytes", cache.budgetBytes());
     return out;
+  }
+
+  /** A snapshot of the live mounts, for operator commands that must not hold the daemon's lock. */
+  synchronized List<Active> activeMounts() {
+    return List.copyOf(mounts.values());
   }
 
   private ObjectNode describe(Active a) {

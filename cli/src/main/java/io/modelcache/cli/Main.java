@@ -16,6 +16,8 @@ import picocli.CommandLine.Command;
       MountCommand.class,
       UmountCommand.class,
       LsCommand.class,
+      StatusCommand.class,
+      CacheCommand.class,
       PushCommand.class,
       PullCommand.class,
       InspectCommand.class,

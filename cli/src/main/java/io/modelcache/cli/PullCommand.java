@@ -1,5 +1,10 @@
 package io.modelcache.cli;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.modelcache.config.Durations;
+import io.modelcache.config.Sizes;
+import io.modelcache.control.ControlClient;
 import io.modelcache.modelpack.ModelArtifact;
 import io.modelcache.modelpack.ModelPuller;
 import io.modelcache.modelpack.ModelReader;
@@ -7,28 +12,43 @@ import io.modelcache.oci.ArtifactSource;
 import io.modelcache.oci.Reference;
 import io.modelcache.source.Artifacts;
 import java.nio.file.Path;
+import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code modelcache pull REF DIR}: the whole model, verified, in parallel, resumable. */
-@Command(name = "pull", description = "Download a whole model into DIR, verified, in parallel and resumable.")
+/**
+ * {@code modelcache pull REF DIR}: the whole model, verified, in parallel, resumable.
+ * {@code modelcache pull REF}: the daemon fetches and verifies the whole model into the node cache
+ * (no mount), so later mounts read it locally.
+ */
+@Command(name = "pull", description = {
+    "With DIR: download a whole model into DIR, verified, in parallel and resumable.",
+    "Without DIR: warm the daemon's node cache with the whole model, verified, without mounting it."})
 final class PullCommand implements Callable<Integer> {
   @Mixin RegistryFlags registry;
+  @Mixin HomeOption home;
 
   @Parameters(index = "0", paramLabel = "REF")
   String ref;
 
-  @Parameters(index = "1", paramLabel = "DIR")
+  @Parameters(index = "1", paramLabel = "DIR", arity = "0..1")
   Path dir;
 
   @Option(names = {"-j", "--parallel"}, defaultValue = "4", description = "Files downloaded at once (default: ${DEFAULT-VALUE}).")
   int parallel;
 
+  @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "6h",
+      description = "Without DIR: how long to wait for the cache to hold the whole model (default: ${DEFAULT-VALUE}).")
+  String timeout;
+
   @Override
   public Integer call() throws Exception {
+    if (dir == null) {
+      return warm();
+    }
     Reference r = Reference.parse(ref);
     try (ArtifactSource src = Artifacts.openSource(r, registry.options())) {
       ModelArtifact art = ModelReader.read(src, r.tagOrDigest());
@@ -36,6 +56,21 @@ final class PullCommand implements Callable<Integer> {
       System.out.println("pulled " + r + " (" + art.manifest().digest() + ") into " + dir + ": "
           + art.files().size() + " files, " + art.totalBytes() + " bytes");
     }
+    return 0;
+  }
+
+  private int warm() throws Exception {
+    var limit = Durations.parse("timeout", timeout);
+    ControlClient client = new ControlClient(home.resolve());
+    ObjectNode req = ControlClient.request("warm").put("ref", ref);
+    if (registry.plainHttpOverride() != null) {
+      req.put("plainHttp", true);
+    }
+    JsonNode started = client.call(req);
+    JsonNode done = WarmWait.await(client, started, Progress.forStdout("pull " + ref), limit);
+    System.out.println(String.format(Locale.ROOT, "cached %s (%s): %d files, %s, verified, in %.1f s", ref,
+        done.path("digest").asText(), done.path("files").asInt(), Sizes.format(done.path("totalBytes").asLong()),
+        done.path("elapsedSeconds").asDouble()));
     return 0;
   }
 }
