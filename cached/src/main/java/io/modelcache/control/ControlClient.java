@@ -22,10 +22,24 @@ import java.nio.file.Path;
  */
 public final class ControlClient {
   private static final ObjectMapper JSON = new ObjectMapper();
+  /** A daemon that takes longer than this to answer is treated as hung; mounts answer in seconds. */
+  public static final java.time.Duration DEFAULT_TIMEOUT = java.time.Duration.ofSeconds(300);
+  private static final java.util.concurrent.ScheduledExecutorService TIMER =
+      java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
+        Thread t = new Thread(r, "control-timeout");
+        t.setDaemon(true);
+        return t;
+      });
   private final Path home;
+  private final java.time.Duration timeout;
 
   public ControlClient(Path home) {
+    this(home, DEFAULT_TIMEOUT);
+  }
+
+  public ControlClient(Path home, java.time.Duration timeout) {
     this.home = home;
+    this.timeout = timeout;
   }
 
   public static ObjectNode request(String op) {
@@ -37,37 +51,59 @@ public final class ControlClient {
     if (!Files.exists(socket)) {
       throw noDaemon(socket);
     }
+    java.util.concurrent.atomic.AtomicBoolean timedOut = new java.util.concurrent.atomic.AtomicBoolean();
     try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
-      try {
-        ch.connect(UnixDomainSocketAddress.of(socket));
-      } catch (IOException e) {
-        throw noDaemon(socket);
-      }
-      OutputStream out = Channels.newOutputStream(ch);
-      out.write(JSON.writeValueAsBytes(request));
-      out.write('\n');
-      out.flush();
-      BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(ch), StandardCharsets.UTF_8));
-      String line = in.readLine();
-      if (line == null) {
-        throw new ModelCacheException(ModelCacheException.Kind.DAEMON, "daemon closed the connection without answering");
-      }
-      JsonNode resp = JSON.readTree(line);
-      if (!resp.path("ok").asBoolean(false)) {
-        ModelCacheException.Kind kind;
+      var timeout = TIMER.schedule(() -> {
+        timedOut.set(true);
         try {
-          kind = ModelCacheException.Kind.valueOf(resp.path("kind").asText("IO"));
-        } catch (IllegalArgumentException e) {
-          kind = ModelCacheException.Kind.IO;
+          ch.close(); // unblocks the read below
+        } catch (IOException ignored) {
+          // nothing more to do
         }
-        throw new ModelCacheException(kind, resp.path("error").asText("daemon error"));
+      }, timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+      try {
+        return exchange(ch, socket, request);
+      } finally {
+        timeout.cancel(false);
       }
-      return resp;
     } catch (ModelCacheException e) {
       throw e;
     } catch (IOException e) {
+      if (timedOut.get()) {
+        throw new ModelCacheException(ModelCacheException.Kind.DAEMON,
+            "daemon did not answer within "
+            + (timeout.toMillis() < 1000 ? timeout.toMillis() + " ms" : timeout.toSeconds() + " s") + " (control socket " + socket + ")");
+      }
       throw new ModelCacheException(ModelCacheException.Kind.DAEMON, "control socket " + socket + ": " + e.getMessage());
     }
+  }
+
+  private JsonNode exchange(SocketChannel ch, Path socket, ObjectNode request) throws IOException {
+    try {
+      ch.connect(UnixDomainSocketAddress.of(socket));
+    } catch (IOException e) {
+      throw noDaemon(socket);
+    }
+    OutputStream out = Channels.newOutputStream(ch);
+    out.write(JSON.writeValueAsBytes(request));
+    out.write('\n');
+    out.flush();
+    BufferedReader in = new BufferedReader(new InputStreamReader(Channels.newInputStream(ch), StandardCharsets.UTF_8));
+    String line = in.readLine();
+    if (line == null) {
+      throw new ModelCacheException(ModelCacheException.Kind.DAEMON, "daemon closed the connection without answering");
+    }
+    JsonNode resp = JSON.readTree(line);
+    if (!resp.path("ok").asBoolean(false)) {
+      ModelCacheException.Kind kind;
+      try {
+        kind = ModelCacheException.Kind.valueOf(resp.path("kind").asText("IO"));
+      } catch (IllegalArgumentException e) {
+        kind = ModelCacheException.Kind.IO;
+      }
+      throw new ModelCacheException(kind, resp.path("error").asText("daemon error"));
+    }
+    return resp;
   }
 
   private ModelCacheException noDaemon(Path socket) {
