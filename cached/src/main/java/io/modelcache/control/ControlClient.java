@@ -53,7 +53,7 @@ public final class ControlClient {
     }
     java.util.concurrent.atomic.AtomicBoolean timedOut = new java.util.concurrent.atomic.AtomicBoolean();
     try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
-      var timeout = TIMER.schedule(() -> {
+      var guard = TIMER.schedule(() -> {
         timedOut.set(true);
         try {
           ch.close(); // unblocks the read below
@@ -64,7 +64,7 @@ public final class ControlClient {
       try {
         return exchange(ch, socket, request);
       } finally {
-        timeout.cancel(false);
+        guard.cancel(false);
       }
     } catch (ModelCacheException e) {
       throw e;
