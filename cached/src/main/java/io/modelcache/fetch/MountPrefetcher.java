@@ -253,8 +253,10 @@ public final class MountPrefetcher implements Closeable {
         ReadPlan want = planned ? p : null;
         if (detector == null || detectorPlan != want) {
           long chunk = handle.chunkSize();
+          // A window near the budget would evict read-ahead before it is read: keep it to a quarter.
+          long max = Math.max(chunk, Math.min(opts.maxWindow(), cache.budgetBytes() / 4));
           long initial = opts.initialWindow() > 0 ? opts.initialWindow() : 2 * chunk;
-          detector = new SequentialDetector(Math.min(initial, opts.maxWindow()), opts.maxWindow(), Math.max(chunk, 1 << 20));
+          detector = new SequentialDetector(Math.min(initial, max), max, Math.max(chunk, 1 << 20));
           detectorPlan = want;
         }
         long pos = planned ? p.position(path, offset) : offset;
@@ -276,13 +278,20 @@ public final class MountPrefetcher implements Closeable {
     }
   }
 
+  /**
+   * Queues read-ahead of a range in pieces of a quarter window (at least a chunk): one large
+   * window then streams over several connections at once instead of one.
+   */
   private void issue(BlobHandle h, long off, long len, FetchPriority prio) {
     if (h == null || off >= h.spec().contentLength()) {
       return;
     }
-    BlobHandle.Prefetch pf = h.prefetch(off, len, prio);
-    if (pf.claimedBytes() > 0) {
-      opts.observer().issued(pf.claimedBytes());
+    long piece = Math.max(h.chunkSize(), opts.maxWindow() / 4);
+    for (long at = off; at < off + len; at += piece) {
+      BlobHandle.Prefetch pf = h.prefetch(at, Math.min(piece, off + len - at), prio);
+      if (pf.claimedBytes() > 0) {
+        opts.observer().issued(pf.claimedBytes());
+      }
     }
   }
 
