@@ -59,6 +59,9 @@ public final class MountPrefetcher implements Closeable {
   private volatile Thread driver;
   private volatile boolean closed;
   private volatile String fillState = "idle";
+  private final Object planLock = new Object();
+  private SequentialDetector planDetector;
+  private ReadPlan planDetectorPlan;
 
   /**
    * @param files the mount's files by relative path, with their (open) cache handles
@@ -223,12 +226,17 @@ public final class MountPrefetcher implements Closeable {
     return new Tracker(path);
   }
 
-  /** Read-ahead state of one open file. Thread-safe. */
+  /**
+   * Read-ahead state of one open file. Thread-safe. Files with a parsed header share one detector
+   * in plan coordinates for the whole mount: a loader that walks the plan is one stream across
+   * shards, so opening the next shard continues the window instead of ramping it up again. Reads
+   * of a header are left out (headers are fetched at open, and the loader's jump back to each
+   * shard's header must not look like random access).
+   */
   public final class Tracker {
     private final String path;
     private final BlobHandle handle;
     private SequentialDetector detector;
-    private ReadPlan detectorPlan;
 
     Tracker(String path) {
       this.path = path;
@@ -249,39 +257,50 @@ public final class MountPrefetcher implements Closeable {
       ReadPlan p = planNow();
       boolean planned = p != null && p.tensorLevel(path);
       SequentialDetector.Decision d;
-      synchronized (this) {
-        ReadPlan want = planned ? p : null;
-        if (detector == null || detectorPlan != want) {
-          long chunk = handle.chunkSize();
-          // A window near the budget would evict read-ahead before it is read: keep it to a quarter.
-          long max = Math.max(chunk, Math.min(opts.maxWindow(), cache.budgetBytes() / 4));
-          long initial = opts.initialWindow() > 0 ? opts.initialWindow() : 2 * chunk;
-          detector = new SequentialDetector(Math.min(initial, max), max, Math.max(chunk, 1 << 20));
-          detectorPlan = want;
+      if (planned) {
+        CompletableFuture<SafetensorsHeader> hf = headers.get(path);
+        SafetensorsHeader h = hf == null ? null : hf.getNow(null);
+        if (h != null && offset < h.dataStart()) {
+          return;
         }
-        long pos = planned ? p.position(path, offset) : offset;
+        long pos = p.position(path, offset);
         if (pos < 0) {
           return;
         }
-        d = detector.onRead(pos, length);
-      }
-      if (d == null) {
+        synchronized (planLock) {
+          if (planDetector == null || planDetectorPlan != p) {
+            planDetector = newDetector();
+            planDetectorPlan = p;
+          }
+          d = planDetector.onRead(pos, length);
+        }
+        if (d != null) {
+          for (ReadPlan.Segment s : p.range(d.from(), d.to())) {
+            issue(files.get(s.path()), s.begin(), s.length(), FetchPriority.READ_AHEAD);
+          }
+        }
         return;
       }
-      if (planned) {
-        for (ReadPlan.Segment s : p.range(d.from(), d.to())) {
-          issue(files.get(s.path()), s.begin(), s.length(), FetchPriority.READ_AHEAD);
+      synchronized (this) {
+        if (detector == null) {
+          detector = newDetector();
         }
-      } else {
+        d = detector.onRead(offset, length);
+      }
+      if (d != null) {
         issue(handle, d.from(), d.length(), FetchPriority.READ_AHEAD);
       }
     }
+
+    private SequentialDetector newDetector() {
+      long chunk = handle.chunkSize();
+      // A window near the budget would evict read-ahead before it is read: keep it to a quarter.
+      long max = Math.max(chunk, Math.min(opts.maxWindow(), cache.budgetBytes() / 4));
+      long initial = opts.initialWindow() > 0 ? opts.initialWindow() : 2 * chunk;
+      return new SequentialDetector(Math.min(initial, max), max, Math.max(chunk, 1 << 20));
+    }
   }
 
-  /**
-   * Queues read-ahead of a range in pieces of a quarter window (at least a chunk): one large
-   * window then streams over several connections at once instead of one.
-   */
   private void issue(BlobHandle h, long off, long len, FetchPriority prio) {
     if (h == null || off >= h.spec().contentLength()) {
       return;

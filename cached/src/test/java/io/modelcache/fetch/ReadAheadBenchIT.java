@@ -73,6 +73,18 @@ class ReadAheadBenchIT {
               }
             }
           });
+          time(results, "stream + sha256 (what the cache verifies)", () -> {
+            byte[] buf = new byte[1 << 20];
+            for (ModelFile f : art.files()) {
+              java.security.MessageDigest md = java.security.MessageDigest.getInstance("SHA-256");
+              try (InputStream in = client.openBlob(f.layer().digest(), 0, -1)) {
+                int n;
+                while ((n = in.read(buf)) > 0) {
+                  md.update(buf, 0, n);
+                }
+              }
+            }
+          });
           time(results, "read-ahead off", () -> readAll(client, art, headers, ReadAheadOptions.off()));
           if (round == 0) {
             // learns the profile (first touches in loader order)
@@ -91,7 +103,7 @@ class ReadAheadBenchIT {
           v.sort(null);
           double med = v.get(v.size() / 2);
           long bytes = e.getKey().startsWith("stream") ? art.totalBytes() : tensorBytes;
-          System.out.printf("%-34s %7.3f s  %7.1f MB/s   runs %s%n", e.getKey(), med, bytes / med / 1e6, v);
+          System.out.printf("%-42s %7.3f s  %7.1f MB/s   runs %s%n", e.getKey(), med, bytes / med / 1e6, v);
         }
       }
     }
