@@ -44,6 +44,8 @@ public final class MountPrefetcher implements Closeable {
   private static final long MAX_INDEX = 64L << 20;
   private static final int MAX_PROFILE_ENTRIES = 1 << 22;
   private static final int MAX_FILL_FAILURES = 3;
+  /** Fill waits while a reader missed within this long: its own read-ahead needs the link and CPU. */
+  private static final long FILL_YIELD_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
 
   private final Map<String, BlobHandle> files;
   private final ChunkCache cache;
@@ -59,6 +61,8 @@ public final class MountPrefetcher implements Closeable {
   private volatile Thread driver;
   private volatile boolean closed;
   private volatile String fillState = "idle";
+  /** When a reader last asked for bytes that were not cached (System.nanoTime); fill yields to it. */
+  private volatile long lastMiss = System.nanoTime() - FILL_YIELD_NANOS;
   private final Object planLock = new Object();
   private SequentialDetector planDetector;
   private ReadPlan planDetectorPlan;
@@ -251,6 +255,9 @@ public final class MountPrefetcher implements Closeable {
       if (recording) {
         record(path, handle, offset, length);
       }
+      if (opts.backgroundFill() && !handle.isCached(offset, length)) {
+        lastMiss = System.nanoTime();
+      }
       if (!opts.prefetch()) {
         return;
       }
@@ -403,6 +410,12 @@ public final class MountPrefetcher implements Closeable {
           fillState = "failed";
           LOG.warn("background fill of {} stopped after {} failed requests", manifest, failures.get());
           return false;
+        }
+        if (prio == FetchPriority.FILL) {
+          // Yield to a reader that is waiting on the network (bounded: it only delays fill).
+          for (int i = 0; i < 50 && !closed && System.nanoTime() - lastMiss < FILL_YIELD_NANOS; i++) {
+            Thread.sleep(20);
+          }
         }
         slots.acquire();
         BlobHandle.Prefetch pf = h.prefetch(r.begin(), r.length(), prio);

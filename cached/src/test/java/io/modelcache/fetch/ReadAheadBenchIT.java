@@ -73,6 +73,19 @@ class ReadAheadBenchIT {
               }
             }
           });
+          time(results, "stream in 16 MiB ranged GETs, one at a time", () -> {
+            byte[] buf = new byte[1 << 20];
+            for (ModelFile f : art.files()) {
+              long size = f.layer().size();
+              for (long off = 0; off < size; off += 16 << 20) {
+                try (InputStream in = client.openBlob(f.layer().digest(), off, Math.min(16 << 20, size - off))) {
+                  while (in.read(buf) > 0) {
+                    // drain
+                  }
+                }
+              }
+            }
+          });
           time(results, "stream + sha256 (what the cache verifies)", () -> {
             byte[] buf = new byte[1 << 20];
             for (ModelFile f : art.files()) {
@@ -109,21 +122,49 @@ class ReadAheadBenchIT {
     }
   }
 
+  static final java.util.concurrent.atomic.AtomicLong FETCHED = new java.util.concurrent.atomic.AtomicLong();
+  static final java.util.concurrent.atomic.AtomicLong REQUESTS = new java.util.concurrent.atomic.AtomicLong();
+  static final java.util.concurrent.atomic.AtomicLong REQUEST_NANOS = new java.util.concurrent.atomic.AtomicLong();
+
   interface Job {
     void run() throws Exception;
   }
 
   private static void time(Map<String, List<Double>> out, String name, Job j) throws Exception {
+    String only = System.getProperty("modelcache.bench.only", "");
+    if (!name.contains(only)) {
+      return;
+    }
+    FETCHED.set(0);
+    REQUESTS.set(0);
+    REQUEST_NANOS.set(0);
     long t0 = System.nanoTime();
     j.run();
-    out.computeIfAbsent(name, k -> new ArrayList<>()).add((System.nanoTime() - t0) / 1e9);
+    double secs = (System.nanoTime() - t0) / 1e9;
+    out.computeIfAbsent(name, k -> new ArrayList<>()).add(secs);
+    if (REQUESTS.get() > 0) {
+      System.out.printf("  %-40s %.3f s: %d requests, %.1f MiB each, %.1f ms each, %.0f MB/s per request%n", name, secs,
+          REQUESTS.get(), FETCHED.get() / (double) REQUESTS.get() / (1 << 20), REQUEST_NANOS.get() / 1e6 / REQUESTS.get(),
+          FETCHED.get() / (REQUEST_NANOS.get() / 1e9) / 1e6);
+    }
   }
 
   private void readAll(RegistryClient client, ModelArtifact art, Map<String, SafetensorsHeader> headers,
       ReadAheadOptions opts) throws Exception {
     try (ChunkCache cache = ChunkCache.open(CacheConfig.defaults(tmp.resolve("cache-" + (caches++)))
             .withBudgetBytes(8L << 30).withFetchTimeout(Duration.ofSeconds(30)));
-        ModelMount m = new ModelMount(art, client, cache, ModelMount.FetchObserver.NONE, opts)) {
+        ModelMount m = new ModelMount(art, client, cache, new ModelMount.FetchObserver() {
+          @Override
+          public void fetched(long bytes) {
+            FETCHED.addAndGet(bytes);
+          }
+
+          @Override
+          public void fetchCompleted(long nanos) {
+            REQUESTS.incrementAndGet();
+            REQUEST_NANOS.addAndGet(nanos);
+          }
+        }, opts)) {
       ByteBuffer buf = ByteBuffer.allocateDirect(128 << 10);
       for (Map.Entry<String, SafetensorsHeader> e : headers.entrySet()) {
         try (ReadOnlyTree.FileReader r = m.open("/" + e.getKey())) {
