@@ -32,6 +32,9 @@ final class Blob {
   final AtomicIntegerArray pins;
   final AtomicLongArray access;
   final AtomicInteger presentCount = new AtomicInteger();
+  /** Chunks brought in by read-ahead or fill and not read yet (for the prefetch-used metric). */
+  final AtomicLongArray prefetched;
+  final AtomicInteger prefetchedCount = new AtomicInteger();
   final AtomicLong cachedBytes = new AtomicLong();
   final ReentrantReadWriteLock rw = new ReentrantReadWriteLock();
   final ConcurrentHashMap<Integer, Pending> inflight = new ConcurrentHashMap<>();
@@ -61,6 +64,7 @@ final class Blob {
     this.file = file;
     this.present = new AtomicLongArray((nChunks + 63) >>> 6);
     this.crc = new int[nChunks];
+    this.prefetched = new AtomicLongArray((nChunks + 63) >>> 6);
     this.pins = new AtomicIntegerArray(nChunks);
     this.access = new AtomicLongArray(nChunks);
   }
@@ -117,6 +121,26 @@ final class Blob {
         return true;
       }
     }
+  }
+
+  void setPrefetched(int i) {
+    long bit = 1L << i;
+    if ((prefetched.getAndUpdate(i >>> 6, v -> v | bit) & bit) == 0) {
+      prefetchedCount.incrementAndGet();
+    }
+  }
+
+  /** Clears the prefetched mark; true if it was set (the first read of a prefetched chunk). */
+  boolean clearPrefetched(int i) {
+    long bit = 1L << i;
+    if ((prefetched.get(i >>> 6) & bit) == 0) {
+      return false;
+    }
+    if ((prefetched.getAndUpdate(i >>> 6, v -> v & ~bit) & bit) != 0) {
+      prefetchedCount.decrementAndGet();
+      return true;
+    }
+    return false;
   }
 
   void touch(int i, long now) {

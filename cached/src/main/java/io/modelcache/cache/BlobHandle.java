@@ -23,6 +23,26 @@ public interface BlobHandle extends Closeable {
   /** Starts fetching missing chunks of the range in the background, only when fetch slots are free. */
   void prefetch(long fileOffset, long length);
 
+  /**
+   * Queues fetches of the range's chunks that are neither cached nor in flight, at {@code priority}
+   * (they wait for a slot; a reader that blocks on one of them raises it to DEMAND).
+   */
+  Prefetch prefetch(long fileOffset, long length, FetchPriority priority);
+
+  /** What a {@link #prefetch(long, long, FetchPriority)} started: bytes claimed, and when they end. */
+  record Prefetch(long claimedBytes, java.util.concurrent.CompletableFuture<Void> done) {
+    public static final Prefetch NONE = new Prefetch(0, java.util.concurrent.CompletableFuture.completedFuture(null));
+  }
+
+  /** Every chunk overlapping the range is cached now. */
+  boolean isCached(long fileOffset, long length);
+
+  /** The cache's chunk size (the unit of fetching). */
+  int chunkSize();
+
+  /** Bytes of prefetched chunks read for the first time since the last call (resets to 0). */
+  long takePrefetchUsed();
+
   /** Cached bytes over the file's length (1.0 for an empty file). */
   double cachedFraction();
 

@@ -26,7 +26,7 @@ import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.Semaphore;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -123,7 +123,7 @@ public final class ChunkCache implements Closeable {
   private final LruPolicy<ChunkRef> policy;
   private final Object evictLock = new Object();
   private final AtomicLong used = new AtomicLong();
-  private final Semaphore permits;
+  private final FetchScheduler scheduler;
   private final Executor executor;
   private final ExecutorService ownedExecutor;
   private final long timeoutNanos;
@@ -143,7 +143,6 @@ public final class ChunkCache implements Closeable {
     this.cleanMarker = cfg.dir().resolve(CLEAN);
     this.index = index;
     this.policy = new LruPolicy<>(cfg.clock());
-    this.permits = new Semaphore(cfg.maxConcurrentFetches());
     this.timeoutNanos = cfg.fetchTimeout().toNanos();
     if (cfg.fetchExecutor() != null) {
       this.executor = cfg.fetchExecutor();
@@ -159,6 +158,7 @@ public final class ChunkCache implements Closeable {
       this.executor = pool;
       this.ownedExecutor = pool;
     }
+    this.scheduler = FetchScheduler.forSlots(cfg.maxConcurrentFetches(), executor);
   }
 
   /**
@@ -377,6 +377,7 @@ public final class ChunkCache implements Closeable {
     private final Blob b;
     private final BlobFetcher fetcher;
     private final java.util.concurrent.atomic.AtomicBoolean closedFlag = new java.util.concurrent.atomic.AtomicBoolean();
+    private final AtomicLong prefetchUsed = new AtomicLong();
 
     Handle(Blob b, BlobFetcher fetcher) {
       this.b = b;
@@ -410,6 +411,13 @@ public final class ChunkCache implements Closeable {
         if (b.state == BlobState.FAILED) {
           throw failure(b);
         }
+        if (b.prefetchedCount.get() > 0) {
+          for (int i = first; i <= last; i++) {
+            if (b.clearPrefetched(i)) {
+              prefetchUsed.addAndGet(b.chunkLen(i));
+            }
+          }
+        }
         int n = (int) (end - fileOffset);
         ByteBuffer view = dst.slice(dst.position(), n);
         FileChannel ch = b.channel();
@@ -435,27 +443,66 @@ public final class ChunkCache implements Closeable {
 
     @Override
     public void prefetch(long fileOffset, long length) {
-      if (closedFlag.get() || closed || b.state == BlobState.FAILED || length <= 0 || fileOffset >= b.contentLength()) {
-        return;
+      if (!scheduler.wouldStart(FetchPriority.READ_AHEAD)) {
+        return; // the old contract: only when a slot is free right now
       }
-      if (permits.availablePermits() <= 1) {
-        return;
+      prefetch(fileOffset, length, FetchPriority.READ_AHEAD);
+    }
+
+    @Override
+    public Prefetch prefetch(long fileOffset, long length, FetchPriority priority) {
+      if (closedFlag.get() || closed || b.state == BlobState.FAILED || length <= 0 || fileOffset >= b.contentLength()) {
+        return Prefetch.NONE;
       }
       long end = Math.min(b.contentLength(), fileOffset + length);
       int first = (int) (Math.max(0, fileOffset) >>> b.chunkShift);
       int last = (int) ((end - 1) >>> b.chunkShift);
       List<Pending> mine = new ArrayList<>();
+      long bytes = 0;
       for (int i = first; i <= last; i++) {
         if (!b.isPresent(i)) {
           Pending claim = claim(b, i);
           if (claim != null) {
             mine.add(claim);
+            bytes += b.chunkLen(i);
           }
         }
       }
-      if (!mine.isEmpty()) {
-        startFetches(b, fetcher, mine);
+      if (mine.isEmpty()) {
+        return Prefetch.NONE;
       }
+      CompletableFuture<?>[] fs = new CompletableFuture<?>[mine.size()];
+      for (int i = 0; i < fs.length; i++) {
+        fs[i] = mine.get(i).future;
+      }
+      startFetches(b, fetcher, mine, priority);
+      return new Prefetch(bytes, CompletableFuture.allOf(fs));
+    }
+
+    @Override
+    public boolean isCached(long fileOffset, long length) {
+      long end = Math.min(b.contentLength(), fileOffset + length);
+      if (length <= 0 || fileOffset >= end) {
+        return true;
+      }
+      int first = (int) (Math.max(0, fileOffset) >>> b.chunkShift);
+      int last = (int) ((end - 1) >>> b.chunkShift);
+      for (int i = first; i <= last; i++) {
+        if (!b.isPresent(i)) {
+          return false;
+        }
+      }
+      return true;
+    }
+
+    @Override
+    public int chunkSize() {
+      return b.chunkSize;
+    }
+
+    @Override
+    public long takePrefetchUsed() {
+      return prefetchUsed.get() == 0 ? 0 : prefetchUsed.getAndSet(0);
     }
 
     @Override
@@ -555,9 +602,13 @@ public final class ChunkCache implements Closeable {
       return;
     }
     if (mine != null) {
-      startFetches(b, fetcher, mine);
+      startFetches(b, fetcher, mine, FetchPriority.DEMAND);
     }
     for (Pending p : waits) {
+      Fetch f = p.fetch;
+      if (f != null && f.priority != FetchPriority.DEMAND) {
+        f.boost();
+      }
       await(b, p);
     }
     now = cfg.clock().getAsLong();
@@ -610,7 +661,7 @@ public final class ChunkCache implements Closeable {
   }
 
   /** Starts fetches for claimed chunks (ascending): one ranged request per run, or one stream. */
-  private void startFetches(Blob b, BlobFetcher fetcher, List<Pending> claims) {
+  private void startFetches(Blob b, BlobFetcher fetcher, List<Pending> claims, FetchPriority priority) {
     if (b.spec.encoding() != Encoding.RAW) {
       Map<Integer, Pending> all = new HashMap<>();
       for (Pending p : claims) {
@@ -626,7 +677,7 @@ public final class ChunkCache implements Closeable {
       }
       List<Pending> ordered = new ArrayList<>(all.values());
       ordered.sort((x, y) -> Integer.compare(x.chunk, y.chunk));
-      Fetch f = new Fetch(b, ordered);
+      Fetch f = new Fetch(b, ordered, priority);
       submit(f, () -> runStream(f, fetcher));
       return;
     }
@@ -637,49 +688,34 @@ public final class ChunkCache implements Closeable {
           || claims.get(i).chunk != claims.get(i - 1).chunk + 1
           || i - start >= maxRun;
       if (breakRun) {
-        Fetch f = new Fetch(b, List.copyOf(claims.subList(start, i)));
+        Fetch f = new Fetch(b, List.copyOf(claims.subList(start, i)), priority);
         submit(f, () -> runRaw(f, fetcher));
         start = i;
       }
     }
   }
 
+  /** Queues the fetch with the scheduler; it runs on the executor once it has a slot. */
   private void submit(Fetch f, Runnable task) {
-    try {
-      executor.execute(task);
-    } catch (RejectedExecutionException e) {
-      f.fail(new IOException("chunk cache is closed"));
-    }
+    FetchScheduler.Ticket t = scheduler.ticket(f.priority, task,
+        () -> f.fail(new IOException("chunk cache is closed")));
+    f.bind(scheduler, t);
+    scheduler.submit(t);
   }
 
-  private void acquirePermit(Fetch f) throws IOException {
-    try {
-      long step = Math.min(timeoutNanos, TimeUnit.MILLISECONDS.toNanos(100));
-      while (!permits.tryAcquire(step, TimeUnit.NANOSECONDS)) {
-        if (f.isDone()) {
-          throw new IOException("fetch aborted");
-        }
-        if (System.nanoTime() - Math.max(f.lastProgress, anyProgress) > timeoutNanos) {
-          throw new ModelCacheException(ModelCacheException.Kind.UNREACHABLE,
-              "timed out waiting for a fetch slot for blob " + f.blob.spec.digest());
-        }
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new InterruptedIOException("interrupted");
-    }
-    f.holdPermit(permits);
+  /** The task got its slot: mark the fetch started, or give the slot back if it already ended. */
+  private static void begin(Fetch f) throws IOException {
     if (f.isDone()) {
-      f.releasePermit();
       throw new IOException("fetch aborted");
     }
+    f.markStarted();
   }
 
   private void runRaw(Fetch f, BlobFetcher fetcher) {
     Blob b = f.blob;
     boolean acquired = false;
     try {
-      acquirePermit(f);
+      begin(f);
       b.acquire();
       acquired = true;
       int a = f.claims.get(0).chunk;
@@ -716,7 +752,7 @@ public final class ChunkCache implements Closeable {
       mine.put(p.chunk, p);
     }
     try {
-      acquirePermit(f);
+      begin(f);
       b.acquire();
       acquired = true;
       MessageDigest md = Digest.sha256();
@@ -847,7 +883,16 @@ public final class ChunkCache implements Closeable {
       if (b.setPresent(i)) {
         used.addAndGet(n);
         synchronized (policy) {
-          policy.add(new ChunkRef(b, i), n);
+          if (f.priority == FetchPriority.FILL) {
+            // Fill brings in what nobody asked for yet: first in line for eviction, so it never
+            // pushes out chunks a reader is using.
+            policy.add(new ChunkRef(b, i), n, 0L);
+          } else {
+            policy.add(new ChunkRef(b, i), n);
+          }
+        }
+        if (f.priority != FetchPriority.DEMAND) {
+          b.setPrefetched(i);
         }
       }
       b.dirty = true;

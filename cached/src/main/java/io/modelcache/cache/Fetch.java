@@ -3,7 +3,6 @@ package io.modelcache.cache;
 import java.io.IOException;
 import java.io.InputStream;
 import java.util.List;
-import java.util.concurrent.Semaphore;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -15,17 +14,19 @@ import java.util.concurrent.atomic.AtomicBoolean;
 final class Fetch {
   final Blob blob;
   final List<Pending> claims;
+  final FetchPriority priority;
   volatile long lastProgress = System.nanoTime();
   /** Holds a fetch slot; before that, waiting readers count any fetch's progress as its own. */
   volatile boolean started;
   private volatile InputStream stream;
   private final AtomicBoolean done = new AtomicBoolean();
-  private final AtomicBoolean permitHeld = new AtomicBoolean();
-  private volatile Semaphore permits;
+  private volatile FetchScheduler scheduler;
+  volatile FetchScheduler.Ticket ticket;
 
-  Fetch(Blob blob, List<Pending> claims) {
+  Fetch(Blob blob, List<Pending> claims, FetchPriority priority) {
     this.blob = blob;
     this.claims = claims;
+    this.priority = priority;
     for (Pending p : claims) {
       p.fetch = this;
     }
@@ -39,16 +40,33 @@ final class Fetch {
     return done.get();
   }
 
-  void holdPermit(Semaphore s) {
-    permits = s;
-    permitHeld.set(true);
+  /** Called once the scheduler granted a slot and the task runs. */
+  void markStarted() {
     progress();
     started = true;
   }
 
+  /** Binds the (not yet submitted) ticket, so that a fail before or while it runs frees it. */
+  void bind(FetchScheduler s, FetchScheduler.Ticket t) {
+    scheduler = s;
+    ticket = t;
+  }
+
+  /** Frees the slot (or drops the queued request). Idempotent. */
   void releasePermit() {
-    if (permitHeld.compareAndSet(true, false)) {
-      permits.release();
+    FetchScheduler s = scheduler;
+    FetchScheduler.Ticket t = ticket;
+    if (s != null && t != null) {
+      s.finish(t);
+    }
+  }
+
+  /** A reader blocks on this fetch: if it still waits for a slot, let it jump the queue. */
+  void boost() {
+    FetchScheduler s = scheduler;
+    FetchScheduler.Ticket t = ticket;
+    if (s != null && t != null && !started) {
+      s.boost(t);
     }
   }
 

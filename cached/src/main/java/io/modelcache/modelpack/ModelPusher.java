@@ -93,7 +93,7 @@ public final class ModelPusher {
     try {
       List<Callable<Layer>> prepare = new ArrayList<>();
       for (Entry e : entries) {
-        prepare.add(() -> prepare(e, opts.tar()));
+        prepare.add(() -> prepare(e, opts.tar(), opts.align()));
       }
       List<Layer> layers = runAll(pool, prepare);
       Map<Digest, Layer> unique = new LinkedHashMap<>();
@@ -211,6 +211,23 @@ public final class ModelPusher {
   }
 
   static Layer prepare(Entry e, boolean tar) throws IOException {
+    return prepare(e, tar, 0);
+  }
+
+  /** As {@link #prepare(Entry, boolean)}; with {@code align > 1}, safetensors headers are padded. */
+  static Layer prepare(Entry e, boolean tar, long align) throws IOException {
+    if (align > 1 && e.kind() == FileKind.WEIGHT && e.path().endsWith(".safetensors")) {
+      SafetensorsAlign.Aligned a = SafetensorsAlign.plan(e.file(), e.size(), align);
+      if (a != null) {
+        Entry padded = new Entry(e.file(), e.path(), e.kind(), e.size() + a.padding(), e.mode(), e.uid(), e.gid(),
+            e.mtime());
+        return prepare(padded, tar, () -> a.open(e.file()));
+      }
+    }
+    return prepare(e, tar, () -> Files.newInputStream(e.file()));
+  }
+
+  private static Layer prepare(Entry e, boolean tar, ArtifactSink.BlobBody content) throws IOException {
     LayerFormat format = tar ? LayerFormat.TAR : LayerFormat.RAW;
     String mediaType = e.kind().layerMediaType(format);
     ArtifactSink.BlobBody body;
@@ -218,10 +235,10 @@ public final class ModelPusher {
     if (tar) {
       byte[] header = TarWriter.header(e.path(), e.size(), e.mode(), e.uid(), e.gid(), e.mtime());
       size = TarWriter.tarSize(header, e.size());
-      body = () -> TarWriter.stream(header, e.size(), Files.newInputStream(e.file()));
+      body = () -> TarWriter.stream(header, e.size(), content.open());
     } else {
       size = e.size();
-      body = () -> Files.newInputStream(e.file());
+      body = content;
     }
     MessageDigest md = Digest.sha256();
     long n = 0;

@@ -4,6 +4,9 @@ import io.modelcache.cache.BlobHandle;
 import io.modelcache.cache.BlobSpec;
 import io.modelcache.cache.ChunkCache;
 import io.modelcache.cache.Encoding;
+import io.modelcache.fetch.MountPrefetcher;
+import io.modelcache.fetch.PrefetchObserver;
+import io.modelcache.fetch.ReadAheadOptions;
 import io.modelcache.fuse.NodeAttributes;
 import io.modelcache.fuse.ReadOnlyTree;
 import io.modelcache.modelpack.ModelArtifact;
@@ -16,6 +19,7 @@ import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.NoSuchFileException;
 import java.util.ArrayList;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicLong;
@@ -24,7 +28,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * One mounted model: its artifact (pinned by manifest digest) shown as a read-only tree, each
  * file served from a blob handle of the shared chunk cache. Handles are opened at mount time and
  * held until unmount, so blobs in use are never evicted as a whole and the cached fraction is cheap
- * to report. Thread-safe.
+ * to report. With {@link ReadAheadOptions} a {@link MountPrefetcher} reads ahead of each open file
+ * in loader order and fills the cache in the background. Thread-safe.
  */
 public final class ModelMount implements ReadOnlyTree, Closeable {
   public static final String XATTR_DIGEST = "user.modelcache.digest";
@@ -40,6 +45,8 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
   private final AtomicLong bytesRead = new AtomicLong();
   private final long mountedAtNanos = System.nanoTime();
   private volatile long firstByteNanos = -1;
+  private final MountPrefetcher prefetcher;
+  private final PrefetchObserver prefetchObserver;
 
   /** Receives what the mount fetched from upstream; the daemon plugs metrics in here. */
   public interface FetchObserver {
@@ -62,7 +69,17 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
 
   public ModelMount(ModelArtifact artifact, ArtifactSource source, ChunkCache cache, FetchObserver observer)
       throws IOException {
+    this(artifact, source, cache, observer, ReadAheadOptions.off());
+  }
+
+  /**
+   * A mount that fetches ahead of its readers as {@code readAhead} says (headers at first open,
+   * read-ahead in loader order, background fill, learned profiles).
+   */
+  public ModelMount(ModelArtifact artifact, ArtifactSource source, ChunkCache cache, FetchObserver observer,
+      ReadAheadOptions readAhead) throws IOException {
     this.artifact = artifact;
+    this.prefetchObserver = readAhead.observer();
     MeteredStream.Sink sink = new MeteredStream.Sink() {
       @Override
       public void bytes(long n) {
@@ -91,7 +108,22 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
       throw e;
     }
     long created = artifact.files().stream().mapToLong(f -> f.mtime().getEpochSecond()).max().orElse(0);
-    this.tree = TreeIndex.build(entries, NodeAttributes.directory(0755, created));
+    try {
+      this.tree = TreeIndex.build(entries, NodeAttributes.directory(0755, created));
+    } catch (RuntimeException e) {
+      close();
+      throw e;
+    }
+    if (readAhead.enabled() || readAhead.profileDir() != null) {
+      Map<String, BlobHandle> byPath = new LinkedHashMap<>();
+      for (TreeIndex.Entry<MountedFile> e : entries) {
+        byPath.put(e.relativePath(), e.file().handle());
+      }
+      this.prefetcher = new MountPrefetcher(byPath, cache, artifact.manifest().digest(), readAhead);
+      this.prefetcher.start();
+    } else {
+      this.prefetcher = null;
+    }
   }
 
   /**
@@ -131,13 +163,28 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
       throw new NoSuchFileException(path);
     }
     BlobHandle h = f.handle();
+    MountPrefetcher.Tracker tracker = prefetcher == null ? null : prefetcher.open(f.file().path());
     return (offset, dst) -> {
+      if (tracker != null) {
+        tracker.onRead(offset, dst.remaining()); // queue read-ahead before blocking on this read
+      }
       int n = h.read(offset, dst);
       if (n > 0 && bytesRead.getAndAdd(n) == 0 && firstByteNanos < 0) {
         firstByteNanos = System.nanoTime();
       }
+      if (tracker != null) {
+        long used = h.takePrefetchUsed();
+        if (used > 0) {
+          prefetchObserver.used(used);
+        }
+      }
       return n;
     };
+  }
+
+  /** The mount's read-ahead driver, or null when read-ahead and fill are off. */
+  public MountPrefetcher prefetcher() {
+    return prefetcher;
   }
 
   @Override
@@ -190,6 +237,10 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
 
   @Override
   public void close() {
+    MountPrefetcher p = prefetcher;
+    if (p != null) {
+      p.close();
+    }
     for (BlobHandle h : handles) {
       try {
         h.close();
