@@ -12,6 +12,8 @@ import io.modelcache.config.Settings;
 import io.modelcache.control.ControlServer;
 import io.modelcache.error.ModelCacheException;
 import io.modelcache.error.ModelCacheException.Kind;
+import io.modelcache.fetch.PrefetchObserver;
+import io.modelcache.fetch.ReadAheadOptions;
 import io.modelcache.fuse.FuseMount;
 import io.modelcache.fuse.FuseOptions;
 import io.modelcache.fuse.Mounted;
@@ -320,7 +322,21 @@ public final class Daemon implements Closeable {
         public void fetchCompleted(long nanos) {
           metrics.fetchCompleted(nanos);
         }
-      });
+      }, ReadAheadOptions.defaults()
+          .withPrefetch(config.settings().prefetch())
+          .withBackgroundFill(config.settings().backgroundFill())
+          .withProfileDir(config.home().resolve("profiles"))
+          .withObserver(new PrefetchObserver() {
+            @Override
+            public void issued(long bytes) {
+              metrics.prefetchIssued(bytes);
+            }
+
+            @Override
+            public void used(long bytes) {
+              metrics.prefetchUsed(bytes);
+            }
+          }));
       Mounted fuse = FuseMount.mount(mp, model, FuseOptions.defaults()
           .withAllowOther(config.settings().allowOther())
           .withReadAheadKb(config.settings().readAheadKb())

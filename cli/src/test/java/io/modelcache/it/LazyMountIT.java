@@ -223,7 +223,9 @@ class LazyMountIT {
 
   @Test
   void aStoppedRegistryFailsUncachedReadsWithEioAndRecovers() throws Exception {
-    try (DaemonProcess d = daemon("home-outage", "--fetch-timeout", "5")) {
+    // Without background fill, so that part of the model is still uncached when the registry stops.
+    Path cfg = Files.writeString(tmp.resolve("no-fill.yaml"), "readAhead:\n  backgroundFill: false\n");
+    try (DaemonProcess d = daemon("home-outage", "--fetch-timeout", "5", "--config", cfg.toString())) {
       Path mp = mount(d, "mnt-outage");
       try {
         String first = sourceSha.keySet().stream().filter(n -> n.endsWith(".safetensors")).findFirst().orElseThrow();
