@@ -43,6 +43,18 @@ final class DaemonProcess implements AutoCloseable {
     return this;
   }
 
+  /**
+   * A config file that turns read-ahead and background fill off, for tests that count exactly what
+   * on-demand reads fetched or need part of a model to stay uncached.
+   */
+  static String noPrefetchConfig(Path dir) throws IOException {
+    Path cfg = dir.resolve("no-prefetch.yaml");
+    if (!Files.exists(cfg)) {
+      Files.writeString(cfg, "readAhead:\n  prefetch: false\n  backgroundFill: false\n");
+    }
+    return cfg.toString();
+  }
+
   /** The metrics port the daemon reported in its ready line. */
   int metricsPort() throws IOException, InterruptedException {
     for (int i = 0; i < 100 && !log().contains("metrics on "); i++) {

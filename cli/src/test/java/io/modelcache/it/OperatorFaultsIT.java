@@ -55,7 +55,8 @@ class OperatorFaultsIT {
 
   @Test
   void failedReadsShowInStatusAndWarmingFailsInOneLine() throws Exception {
-    try (DaemonProcess d = new DaemonProcess(tmp.resolve("home"), "--chunk-size", "256K", "--cache-size", "1G",
+    try (DaemonProcess d = new DaemonProcess(tmp.resolve("home"), "--config", DaemonProcess.noPrefetchConfig(tmp),
+        "--chunk-size", "256K", "--cache-size", "1G",
         "--fetch-timeout", "5s").start()) {
       String home = d.home.toString();
       Path mp = Files.createDirectories(tmp.resolve("mnt"));

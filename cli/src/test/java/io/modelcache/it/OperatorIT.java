@@ -79,7 +79,9 @@ class OperatorIT {
   }
 
   private DaemonProcess daemon(String name) throws Exception {
-    return new DaemonProcess(tmp.resolve(name), "--chunk-size", "256K", "--cache-size", "1G").start();
+    // No read-ahead: the status checks compare cached bytes with exactly what was read.
+    return new DaemonProcess(tmp.resolve(name), "--chunk-size", "256K", "--cache-size", "1G",
+        "--config", DaemonProcess.noPrefetchConfig(tmp)).start();
   }
 
   private static String home(DaemonProcess d) {
