@@ -108,11 +108,33 @@ final class BenchDaemon implements AutoCloseable {
     throw new IOException("no VmHWM for pid " + pid());
   }
 
+  /** The metrics endpoint's Prometheus text. */
+  String metrics() throws IOException {
+    try {
+      return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + metricsPort + "/metrics"))
+          .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString()).body();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted", e);
+    }
+  }
+
+  /** Sum of every sample of {@code name} whose labels contain {@code labelPart} ("" for any). */
+  static double sum(String metrics, String name, String labelPart) {
+    Matcher m = Pattern.compile("^" + Pattern.quote(name) + "(\\{[^}]*\\})? (\\S+)$", Pattern.MULTILINE).matcher(metrics);
+    double s = 0;
+    while (m.find()) {
+      if (labelPart.isEmpty() || (m.group(1) != null && m.group(1).contains(labelPart))) {
+        s += Double.parseDouble(m.group(2));
+      }
+    }
+    return s;
+  }
+
   /** Heap in use now (sum of the heap pools' jvm_memory_used_bytes), from the metrics endpoint. */
   long heapUsed() throws IOException {
-    try {
-      String body = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + metricsPort + "/metrics"))
-          .timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString()).body();
+    {
+      String body = metrics();
       Matcher m = HEAP.matcher(body);
       double sum = 0;
       boolean any = false;
@@ -124,9 +146,6 @@ final class BenchDaemon implements AutoCloseable {
         throw new IOException("no heap jvm_memory_used_bytes in the daemon's metrics");
       }
       return (long) sum;
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IOException("interrupted", e);
     }
   }
 

@@ -67,6 +67,7 @@ public final class E2eBench {
   private int homes;
   private List<double[]> pullTimeline = List.of();
   private List<double[]> mountTimeline = List.of();
+  private final String loadStart = loadAvg();
 
   public static void main(String[] args) {
     E2eBench b = new E2eBench();
@@ -123,7 +124,8 @@ public final class E2eBench {
     }
     loaderScript = root.resolve("bench/scripts/load_safetensors.py");
     if (out == null) {
-      out = root.resolve("bench/results").resolve(Instant.now().toString().replaceAll("[:.]", "").replace("T", "-"));
+      out = root.resolve("bench/results").resolve(java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'")
+          .withZone(java.time.ZoneOffset.UTC).format(Instant.now()));
     }
     if (!Files.isExecutable(launcher)) {
       throw new IllegalArgumentException("launcher " + launcher + " missing: build with mvn -DskipTests package");
@@ -192,7 +194,34 @@ public final class E2eBench {
       check(got == shardBytes, "curl got " + got + " bytes of " + shardBytes);
       sample("net", shardBytes / res.seconds() / GB);
     }
-    say("network limit (curl GET, cold): %s GB/s", f(med("net")));
+    // What a reader that fetches one 4 MiB chunk at a time could get: sequential Range GETs on one
+    // keep-alive connection, cold, over (at most) the first 512 MiB of the first shard.
+    Path shard = sourceShards.get(0);
+    String url = registry.base() + "/v2/bench/model/blobs/sha256:" + sourceSha.get(shard.getFileName().toString());
+    long span = Math.min(512L << 20, sizeOf(shard));
+    for (int r = 0; r < bigRuns; r++) {
+      dropCaches();
+      long t0 = System.nanoTime();
+      byte[] buf = new byte[1 << 20];
+      for (long off = 0; off < span; off += 4 << 20) {
+        long end = Math.min(span, off + (4 << 20)) - 1;
+        java.net.HttpURLConnection c = (java.net.HttpURLConnection) java.net.URI.create(url).toURL().openConnection();
+        c.setRequestProperty("Range", "bytes=" + off + "-" + end);
+        c.setConnectTimeout(5000);
+        c.setReadTimeout(30000);
+        check(c.getResponseCode() == 206, "Range GET answered " + c.getResponseCode());
+        long got = 0;
+        try (var in = c.getInputStream()) {
+          for (int n; (n = in.read(buf)) > 0; ) {
+            got += n;
+          }
+        }
+        check(got == end - off + 1, "Range GET returned " + got + " bytes");
+      }
+      sample("net.range", span / ((System.nanoTime() - t0) / 1e9) / GB);
+    }
+    say("network limit (curl GET, cold): %s GB/s; 4 MiB Range GETs one at a time: %s GB/s", f(med("net")),
+        f(med("net.range")));
   }
 
   /** 3. the status quo: modelcache pull, then the loader over the local files. */
@@ -264,7 +293,7 @@ public final class E2eBench {
         dropCaches();
         // The launcher's files back in the page cache (a node that ran any modelcache command),
         // the model still cold: separates JVM start from disk from the mount's own work.
-        Procs.ok(60, List.of(launcher.toString(), "ls", "--home", d.home.toString()));
+        sample("ls", Procs.ok(60, List.of(launcher.toString(), "ls", "--home", d.home.toString())).seconds());
         sample("mount.jvmwarm", d.mount(ref, mnt));
         firstTensor(mnt.resolve(first.getFileName()), t, tensorSha);
       } finally {
@@ -306,6 +335,7 @@ public final class E2eBench {
         d.mount(ref, mnt);
         sample("cold", shardBytes / dd(List.of(through(mnt))) / GB);
         sample("cold.egress", (double) registry.blobBytesSince(mark) / modelBytes);
+        diagnose(d.metrics());
         sample("heap.peak", d.stopSampling() / MIB);
         sample("rss", d.peakRss() / MIB);
         sample("heap.live", d.liveHeap() / MIB);
@@ -325,6 +355,30 @@ public final class E2eBench {
     say("ModelCache sequential dd: cold %s GB/s, warm %s GB/s, hot %s GB/s; registry sent %sx the model; daemon peak RSS %s MiB, heap peak %s MiB, live %s MiB",
         f(med("cold")), f(med("warm")), f(med("hot")), f(med("cold.egress")), f(med("rss")), f(med("heap.peak")),
         f(med("heap.live")));
+  }
+
+  /**
+   * Why the cold read goes as fast as it does, from the daemon's own metrics: the FUSE request size
+   * the kernel sent and the time each took, the registry fetches' size and duration.
+   */
+  private void diagnose(String metrics) throws IOException {
+    Files.writeString(out.resolve("metrics-after-cold-read.txt"), metrics);
+    double reads = BenchDaemon.sum(metrics, "modelcache_fuse_operation_seconds_count", "op=\"read\"");
+    double readSec = BenchDaemon.sum(metrics, "modelcache_fuse_operation_seconds_sum", "op=\"read\"");
+    // Not modelcache_mount_read_bytes_total: it reads 0 (the daemon's MountView is only weakly held).
+    double readBytes = shardBytes;
+    double fetches = BenchDaemon.sum(metrics, "modelcache_fetch_duration_seconds_count", "");
+    double fetchSec = BenchDaemon.sum(metrics, "modelcache_fetch_duration_seconds_sum", "");
+    double fetched = BenchDaemon.sum(metrics, "modelcache_registry_fetched_bytes_total", "");
+    if (reads > 0) {
+      sample("diag.fuse.size", readBytes / reads / 1024);
+      sample("diag.fuse.ms", readSec / reads * 1e3);
+    }
+    if (fetches > 0) {
+      sample("diag.fetch.size", fetched / fetches / MIB);
+      sample("diag.fetch.ms", fetchSec / fetches * 1e3);
+      sample("diag.fetch.rate", fetched / fetchSec / GB);
+    }
   }
 
   /** 4c. the loader pattern through a fresh mount, mount included. */
@@ -395,6 +449,8 @@ public final class E2eBench {
     double netTime = shardBytes / (net * GB);
     Report rp = report;
     rp.add("limit", "network: curl GET of every shard blob, cold", s("net"), "GB/s", null, null, null, null);
+    rp.add("limit", "network, one 4 MiB Range GET at a time (Java, keep-alive), cold", s("net.range"), "GB/s",
+        "network", med("net.range") / net, null, null);
     rp.add("limit", "disk: dd bs=1M of the pulled copy, cold", s("disk"), "GB/s", null, null, null, null);
     rp.add("limit", "page cache: dd bs=1M of the pulled copy, hot", s("native.hot"), "GB/s", null, null, null, null);
     rp.add("status quo", "modelcache pull (JVM start included)", s("pull"), "s", null, null, null, null);
@@ -404,6 +460,8 @@ public final class E2eBench {
     rp.add("cold", "mount command wall time (JVM start included, page cache dropped)", s("mount"), "s", null, null, "< 1 s", med("mount") < 1);
     rp.add("cold", "mount command, launcher files in the page cache (model cold)", s("mount.jvmwarm"), "s", null,
         null, "< 1 s", med("mount.jvmwarm") < 1);
+    rp.add("cold: why", "modelcache ls (client JVM start + one control call), page cache dropped", s("ls"), "s",
+        null, null, null, null);
     rp.add("cold", "open every shard + parse its header, after mount returns", s("headers"), "ms", null, null, "< 50 ms",
         med("headers") < 50);
     rp.add("cold", "first tensor: header + first 4 KiB of it", s("ttfb"), "ms", null, null, null, null);
@@ -416,6 +474,12 @@ public final class E2eBench {
         med("load.cold") / med("pull.total"), "< 1× (clearly)", med("load.cold") / med("pull.total") < 0.8);
     rp.add("cold", "registry egress, one mount read once", s("cold.egress"), "× model", null, null, "1.0×",
         med("cold.egress") <= 1.01);
+    rp.add("cold: why", "FUSE read requests: mean size", s("diag.fuse.size"), "KiB", null, null, null, null);
+    rp.add("cold: why", "FUSE read requests: mean time in the daemon", s("diag.fuse.ms"), "ms", null, null, null, null);
+    rp.add("cold: why", "registry fetches: mean size", s("diag.fetch.size"), "MiB", null, null, null, null);
+    rp.add("cold: why", "registry fetches: mean duration", s("diag.fetch.ms"), "ms", null, null, null, null);
+    rp.add("cold: why", "one fetch at a time: mean size / mean duration", s("diag.fetch.rate"), "GB/s", "network",
+        med("diag.fetch.rate") / net, null, null);
     rp.add("warm", "sequential dd, remount, blobs in the disk cache", s("warm"), "GB/s", "disk", med("warm") / disk,
         "≥ 0.9×", med("warm") / disk >= 0.9);
     rp.add("warm", "registry egress on the warm read", s("warm.egress"), "bytes", null, null, "0", med("warm.egress") == 0);
@@ -446,6 +510,8 @@ public final class E2eBench {
             + shardBytes + " shard bytes), BF16, SyntheticModel seed 42",
         "- machine: " + Runtime.getRuntime().availableProcessors() + " CPUs, " + memTotal() + ", kernel "
             + System.getProperty("os.version") + ", JDK " + System.getProperty("java.version"),
+        "- load average (1, 5, 15 min) at the start: " + loadStart + "; at the end: " + loadAvg()
+            + " (other work on the machine distorts every figure; compare only within one run)",
         "- commit: " + git("rev-parse", "--short", "HEAD"),
         "- GB/s = 10^9 bytes/s; medians of the runs column; ratios are median/median");
     rp.write(out, "ModelCache end-to-end benchmark", header);
@@ -630,6 +696,15 @@ public final class E2eBench {
     return bytes + " B";
   }
 
+  private static String loadAvg() {
+    try {
+      String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split(" ");
+      return f[0] + ", " + f[1] + ", " + f[2];
+    } catch (IOException | RuntimeException e) {
+      return "?";
+    }
+  }
+
   private static String memTotal() {
     try {
       for (String l : Files.readAllLines(Path.of("/proc/meminfo"))) {
@@ -677,6 +752,9 @@ public final class E2eBench {
       registry.close();
       registry = null;
     }
+    if (work != null && out != null) {
+      saveLogs();
+    }
     if (work != null && !keep) {
       try {
         if (anyMountUnder(work)) {
@@ -688,6 +766,19 @@ public final class E2eBench {
         System.err.println("warning: could not delete " + work + ": " + e.getMessage());
       }
       work = null;
+    }
+  }
+
+  /** Copies the daemons' and the registry's logs next to the results (the scratch dir goes away). */
+  private void saveLogs() {
+    try (Stream<Path> s = Files.walk(work, 2)) {
+      Path logs = Files.createDirectories(out.resolve("logs"));
+      for (Path p : s.filter(p -> p.getFileName().toString().endsWith(".log")).toList()) {
+        Files.copy(p, logs.resolve(p.getParent().getFileName() + "-" + p.getFileName()),
+            java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      }
+    } catch (IOException | RuntimeException e) {
+      System.err.println("warning: could not save logs: " + e);
     }
   }
 
