@@ -78,6 +78,9 @@ public final class E2eBench {
       Runtime.getRuntime().addShutdownHook(hook);
       b.run();
       code = 0;
+    } catch (Usage e) {
+      System.out.println(e.getMessage());
+      code = 0;
     } catch (IllegalArgumentException e) {
       System.err.println("bench: " + e.getMessage());
       code = 2;
@@ -89,6 +92,13 @@ public final class E2eBench {
       b.cleanup();
     }
     System.exit(code);
+  }
+
+  /** --help: the usage text, exit 0. */
+  private static final class Usage extends RuntimeException {
+    Usage(String text) {
+      super(text, null, false, false);
+    }
   }
 
   private void parse(String[] args) {
@@ -110,7 +120,7 @@ public final class E2eBench {
           runs = 1;
           bigRuns = 1;
         }
-        case "-h", "--help" -> throw new IllegalArgumentException(
+        case "-h", "--help" -> throw new Usage(
             "usage: bench/run [--size 4G] [--shards 4] [--runs 3] [--big-runs 1] [--quick] [--out DIR] "
                 + "[--work-dir DIR] [--launcher PATH] [--keep]");
         default -> throw new IllegalArgumentException("unknown option " + a + " (try --help)");
