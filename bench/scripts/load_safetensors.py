@@ -3,7 +3,10 @@
 header, then touch tensors in layer order. Standard library only, so it runs on any node.
 
   load_safetensors.py FILE            print the first tensor in loader order (name, dtype, shape, values)
-  load_safetensors.py --all FILE...   touch every tensor of every file in layer order; print bytes and seconds
+  load_safetensors.py --all [--trace OUT] FILE...
+                                      touch every tensor of every file in layer order; print bytes and
+                                      seconds; with --trace, write "monotonic-seconds bytes-so-far" per
+                                      tensor to OUT (CLOCK_MONOTONIC, the clock of Java's nanoTime)
 """
 import json, mmap, re, struct, sys, time, hashlib
 
@@ -37,8 +40,9 @@ def first(path):
         print(f"{path}: {len(h)} tensors; first in load order: {name} {t['dtype']} {t['shape']} "
               f"({e - b} bytes, sha256 {hashlib.sha256(raw).hexdigest()[:16]}) values {[round(v, 4) for v in vals]}")
 
-def touch_all(paths):
+def touch_all(paths, trace=None):
     t0, total = time.monotonic(), 0
+    points = [(t0, 0)]
     for p in paths:
         with open(p, "rb") as f, mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ) as mm:
             start, h = header(mm)
@@ -49,10 +53,17 @@ def touch_all(paths):
                 for off in range(0, len(mv), 4096):  # fault every page, as a copy to the GPU would
                     mv[off]
                 mv.release()
+                if trace:
+                    points.append((time.monotonic(), total))
     print(f"loaded {total} bytes in {time.monotonic() - t0:.3f} s")
+    if trace:
+        with open(trace, "w") as out:
+            out.writelines(f"{t:.6f} {b}\n" for t, b in points)
 
 if __name__ == "__main__":
-    if len(sys.argv) > 2 and sys.argv[1] == "--all":
+    if len(sys.argv) > 4 and sys.argv[1] == "--all" and sys.argv[2] == "--trace":
+        touch_all(sys.argv[4:], trace=sys.argv[3])
+    elif len(sys.argv) > 2 and sys.argv[1] == "--all":
         touch_all(sys.argv[2:])
     elif len(sys.argv) == 2:
         first(sys.argv[1])

@@ -1,0 +1,845 @@
+package io.modelcache.bench;
+
+import io.modelcache.safetensors.SafetensorsFormatException;
+import io.modelcache.safetensors.SafetensorsHeader;
+import io.modelcache.safetensors.SyntheticModel;
+import java.awt.Color;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.time.Instant;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.stream.Collectors;
+import java.util.stream.Stream;
+
+/**
+ * The end-to-end benchmark: a real {@code docker-registry} on 127.0.0.1, a synthetic safetensors
+ * model pushed to it, and, in one run, the limits (network, disk, page cache), the status quo
+ * (pull then load) and ModelCache cold, warm, hot, under concurrency, with the daemon's memory.
+ * Writes {@code results.md}, {@code results.csv} and {@code loader-timeline.png} to {@code --out}.
+ * Every byte read through a mount is checked (sha256) against the source; a mismatch or any error
+ * fails the run (exit 1). Timings are never asserted. Run it with {@code bench/run}.
+ *
+ * <p>Single-threaded orchestration; child processes do the reading. Everything started is stopped
+ * in {@code finally} and by a shutdown hook (unmount, stop daemons, stop the registry).
+ */
+public final class E2eBench {
+  private static final double GB = 1e9;
+  private static final double MIB = 1 << 20;
+
+  // Options.
+  private long size = 4L << 30;
+  private int shards = 4;
+  private int runs = 3;
+  private int bigRuns = 1;
+  private boolean quick;
+  private boolean keep;
+  private Path out;
+  private Path workParent = Path.of(System.getProperty("java.io.tmpdir"));
+  private Path root = Path.of(System.getProperty("bench.root", ".")).toAbsolutePath().normalize();
+  private Path launcher;
+  private Path loaderScript;
+
+  // Run state.
+  private Path work;
+  private BenchRegistry registry;
+  private final ArrayDeque<AutoCloseable> open = new ArrayDeque<>();
+  private final Map<String, List<Double>> samples = new LinkedHashMap<>();
+  private final Report report = new Report();
+  private String ref;
+  private List<Path> sourceShards;
+  private Map<String, String> sourceSha = new LinkedHashMap<>();
+  private long shardBytes;
+  private long modelBytes;
+  private boolean dropWorks = true;
+  private int homes;
+  private List<double[]> pullTimeline = List.of();
+  private List<double[]> mountTimeline = List.of();
+  private final String loadStart = loadAvg();
+
+  public static void main(String[] args) {
+    E2eBench b = new E2eBench();
+    int code;
+    try {
+      b.parse(args);
+      Thread hook = new Thread(b::cleanup, "bench-cleanup");
+      Runtime.getRuntime().addShutdownHook(hook);
+      b.run();
+      code = 0;
+    } catch (Usage e) {
+      System.out.println(e.getMessage());
+      code = 0;
+    } catch (IllegalArgumentException e) {
+      System.err.println("bench: " + e.getMessage());
+      code = 2;
+    } catch (Exception e) {
+      System.err.println("bench FAILED: " + e);
+      e.printStackTrace();
+      code = 1;
+    } finally {
+      b.cleanup();
+    }
+    System.exit(code);
+  }
+
+  /** --help: the usage text, exit 0. */
+  private static final class Usage extends RuntimeException {
+    Usage(String text) {
+      super(text, null, false, false);
+    }
+  }
+
+  private void parse(String[] args) {
+    for (int i = 0; i < args.length; i++) {
+      String a = args[i];
+      switch (a) {
+        case "--size" -> size = SyntheticModel.parseSize(val(args, ++i, a));
+        case "--shards" -> shards = Integer.parseInt(val(args, ++i, a));
+        case "--runs" -> runs = Integer.parseInt(val(args, ++i, a));
+        case "--big-runs" -> bigRuns = Integer.parseInt(val(args, ++i, a));
+        case "--out" -> out = Path.of(val(args, ++i, a)).toAbsolutePath();
+        case "--work-dir" -> workParent = Path.of(val(args, ++i, a)).toAbsolutePath();
+        case "--launcher" -> launcher = Path.of(val(args, ++i, a)).toAbsolutePath();
+        case "--keep" -> keep = true;
+        case "--quick" -> {
+          quick = true;
+          size = 128L << 20;
+          shards = 2;
+          runs = 1;
+          bigRuns = 1;
+        }
+        case "-h", "--help" -> throw new Usage(
+            "usage: bench/run [--size 4G] [--shards 4] [--runs 3] [--big-runs 1] [--quick] [--out DIR] "
+                + "[--work-dir DIR] [--launcher PATH] [--keep]");
+        default -> throw new IllegalArgumentException("unknown option " + a + " (try --help)");
+      }
+    }
+    if (runs < 1 || bigRuns < 1 || shards < 1) {
+      throw new IllegalArgumentException("--runs, --big-runs and --shards must be at least 1");
+    }
+    if (launcher == null) {
+      launcher = root.resolve("cli/target/modelcache");
+    }
+    loaderScript = root.resolve("bench/scripts/load_safetensors.py");
+    if (out == null) {
+      out = root.resolve("bench/results").resolve(java.time.format.DateTimeFormatter.ofPattern("yyyyMMdd'T'HHmmss'Z'")
+          .withZone(java.time.ZoneOffset.UTC).format(Instant.now()));
+    }
+    if (!Files.isExecutable(launcher)) {
+      throw new IllegalArgumentException("launcher " + launcher + " missing: build with mvn -DskipTests package");
+    }
+  }
+
+  private static String val(String[] args, int i, String opt) {
+    if (i >= args.length) {
+      throw new IllegalArgumentException(opt + " needs a value");
+    }
+    return args[i];
+  }
+
+  // ------------------------------------------------------------------ orchestration
+
+  private void run() throws Exception {
+    Files.createDirectories(workParent);
+    work = Files.createTempDirectory(workParent, "modelcache-bench.");
+    Files.createDirectories(out);
+    say("work dir %s, results %s", work, out);
+    say("model %s in %d shards; %d runs of small steps, %d of whole-model steps%s", human(size), shards, runs, bigRuns,
+        quick ? " (quick smoke)" : "");
+    registry = BenchRegistry.start(work.resolve("registry"));
+    say("registry on %s (pid %d)", registry.hostPort(), registry.pid());
+    prepareModel();
+    limits();
+    statusQuo();
+    coldSmallSteps();
+    coldWarmHot();
+    loaderCold();
+    concurrency();
+    writeReport();
+  }
+
+  private void prepareModel() throws IOException {
+    Path model = work.resolve("model");
+    long t0 = System.nanoTime();
+    SyntheticModel.Result res = SyntheticModel.generate(model, SyntheticModel.Spec.of(size, shards));
+    sourceShards = res.files().stream().filter(f -> f.endsWith(".safetensors")).sorted().map(model::resolve).toList();
+    try (Stream<Path> s = Files.list(model)) {
+      modelBytes = s.mapToLong(E2eBench::sizeOf).sum();
+    }
+    shardBytes = sourceShards.stream().mapToLong(E2eBench::sizeOf).sum();
+    for (Path p : sourceShards) {
+      sourceSha.put(p.getFileName().toString(), sha256(p));
+    }
+    say("generated %d files, %s (%s in %d shards) in %.1f s", res.files().size(), human(modelBytes), human(shardBytes),
+        sourceShards.size(), (System.nanoTime() - t0) / 1e9);
+    ref = registry.hostPort() + "/bench/model:v1";
+    Procs.Result push = Procs.ok(timeout(), List.of(launcher.toString(), "push", model.toString(), ref));
+    say("pushed %s in %.1f s: %s", ref, push.seconds(), push.output().strip());
+  }
+
+  /** 1. network limit (curl of every shard blob), 2. disk limit (dd of a local copy), native hot read. */
+  private void limits() throws IOException {
+    StringBuilder curl = new StringBuilder();
+    for (Path p : sourceShards) {
+      curl.append("curl -sSf -o /dev/null -w '%{size_download}\\n' ")
+          .append(Procs.q(registry.base() + "/v2/bench/model/blobs/sha256:" + sourceSha.get(p.getFileName().toString())))
+          .append("; ");
+    }
+    for (int r = 0; r < bigRuns; r++) {
+      dropCaches();
+      Procs.Result res = Procs.bash(timeout(), curl.toString());
+      long got = res.output().lines().mapToLong(l -> Long.parseLong(l.trim())).sum();
+      check(got == shardBytes, "curl got " + got + " bytes of " + shardBytes);
+      sample("net", shardBytes / res.seconds() / GB);
+    }
+    // What a reader that fetches one 4 MiB chunk at a time could get: sequential Range GETs on one
+    // keep-alive connection, cold, over (at most) the first 512 MiB of the first shard.
+    Path shard = sourceShards.get(0);
+    String url = registry.base() + "/v2/bench/model/blobs/sha256:" + sourceSha.get(shard.getFileName().toString());
+    long span = Math.min(512L << 20, sizeOf(shard));
+    for (int r = 0; r < bigRuns; r++) {
+      dropCaches();
+      long t0 = System.nanoTime();
+      byte[] buf = new byte[1 << 20];
+      for (long off = 0; off < span; off += 4 << 20) {
+        long end = Math.min(span, off + (4 << 20)) - 1;
+        java.net.HttpURLConnection c = (java.net.HttpURLConnection) java.net.URI.create(url).toURL().openConnection();
+        c.setRequestProperty("Range", "bytes=" + off + "-" + end);
+        c.setConnectTimeout(5000);
+        c.setReadTimeout(30000);
+        check(c.getResponseCode() == 206, "Range GET answered " + c.getResponseCode());
+        long got = 0;
+        try (var in = c.getInputStream()) {
+          for (int n; (n = in.read(buf)) > 0; ) {
+            got += n;
+          }
+        }
+        check(got == end - off + 1, "Range GET returned " + got + " bytes");
+      }
+      sample("net.range", span / ((System.nanoTime() - t0) / 1e9) / GB);
+    }
+    say("network limit (curl GET, cold): %s GB/s; 4 MiB Range GETs one at a time: %s GB/s", f(med("net")),
+        f(med("net.range")));
+  }
+
+  /** 3. the status quo: modelcache pull, then the loader over the local files. */
+  private void statusQuo() throws IOException {
+    Path pulled = work.resolve("pulled");
+    for (int r = 0; r < bigRuns; r++) {
+      deleteTree(pulled);
+      dropCaches();
+      long t0 = System.nanoTime();
+      Procs.Result pull = Procs.ok(timeout(), List.of(launcher.toString(), "pull", ref, pulled.toString()));
+      double pullS = (System.nanoTime() - t0) / 1e9;
+      List<double[]> trace = load(pulled, t0);
+      double total = trace.get(trace.size() - 1)[0];
+      sample("pull", pullS);
+      sample("pull.load", total - pullS);
+      sample("pull.total", total);
+      if (r == 0) {
+        List<double[]> tl = new ArrayList<>();
+        tl.add(new double[] {0, 0});
+        tl.add(new double[] {pullS, 0});
+        tl.addAll(trace);
+        pullTimeline = tl;
+      }
+      say("download-then-load: pull %.2f s + load %.2f s = %.2f s (%s)", pullS, total - pullS, total,
+          pull.output().strip());
+    }
+    List<Path> local = sourceShards.stream().map(p -> pulled.resolve(p.getFileName())).toList();
+    for (int r = 0; r < bigRuns; r++) {
+      dropCaches();
+      sample("disk", shardBytes / dd(List.of(local)) / GB);
+    }
+    dd(List.of(local)); // now surely in the page cache
+    for (int r = 0; r < runs; r++) {
+      sample("native.hot", shardBytes / dd(List.of(local)) / GB);
+    }
+    say("disk limit (dd, cold): %s GB/s; native page-cache read (dd, hot): %s GB/s", f(med("disk")), f(med("native.hot")));
+  }
+
+  /**
+   * 4a. mount command, time to every header, time to the first tensor, each on a fresh daemon home
+   * (--quick: one daemon for both, so its first-tensor figure starts with shard 1's header cached).
+   */
+  private void coldSmallSteps() throws IOException {
+    Path first = sourceShards.get(0);
+    SafetensorsHeader.Tensor t = header(first).loaderOrder().get(0);
+    String tensorSha = sha256(first, t.fileBegin(), t.length());
+    int expected = 0;
+    for (Path p : sourceShards) {
+      expected += header(p).tensors().size();
+    }
+    for (int r = 0; r < runs; r++) {
+      BenchDaemon d = daemon();
+      try {
+        Path mnt = work.resolve("mnt-h");
+        dropCaches();
+        sample("mount", d.mount(ref, mnt));
+        long t0 = System.nanoTime();
+        int tensors = 0;
+        for (Path p : sourceShards) {
+          tensors += header(mnt.resolve(p.getFileName())).tensors().size();
+        }
+        sample("headers", (System.nanoTime() - t0) / 1e6);
+        check(tensors == expected, "headers through the mount list " + tensors + " tensors, the source " + expected);
+        if (!quick) {
+          d.close();
+          d = daemon();
+        }
+        mnt = work.resolve("mnt-t");
+        dropCaches();
+        // The launcher's files back in the page cache (a node that ran any modelcache command),
+        // the model still cold: separates JVM start from disk from the mount's own work.
+        sample("ls", Procs.ok(60, List.of(launcher.toString(), "ls", "--home", d.home.toString())).seconds());
+        sample("mount.jvmwarm", d.mount(ref, mnt));
+        firstTensor(mnt.resolve(first.getFileName()), t, tensorSha);
+      } finally {
+        d.close();
+      }
+    }
+    say("cold: mount command %s s (%s s with the launcher's files in the page cache), all headers %s ms, first tensor 4 KiB %s ms, whole first tensor (%s) %s ms",
+        f(med("mount")), f(med("mount.jvmwarm")), f(med("headers")), f(med("ttfb")), human(t.length()), f(med("ttft")));
+  }
+
+  /** Header of {@code f}, then the first 4 KiB of tensor {@code t}, then the rest of it; checks its bytes. */
+  private void firstTensor(Path f, SafetensorsHeader.Tensor t, String tensorSha) throws IOException {
+    long t0 = System.nanoTime();
+    SafetensorsHeader h = header(f);
+    SafetensorsHeader.Tensor mt = h.loaderOrder().get(0);
+    check(mt.equals(t), "first tensor through the mount is " + mt + ", in the source " + t);
+    try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
+      ByteBuffer buf = ByteBuffer.allocateDirect(1 << 20);
+      buf.limit((int) Math.min(4096, t.length()));
+      readFully(ch, buf, t.fileBegin());
+      sample("ttfb", (System.nanoTime() - t0) / 1e6);
+      for (long off = t.fileBegin() + buf.position(); off < t.fileEnd(); ) {
+        buf.clear().limit((int) Math.min(buf.capacity(), t.fileEnd() - off));
+        off += readFully(ch, buf, off);
+      }
+      sample("ttft", (System.nanoTime() - t0) / 1e6);
+    }
+    check(sha256(f, t.fileBegin(), t.length()).equals(tensorSha), "first tensor bytes through the mount differ");
+  }
+
+  /** 4b/5/6. sequential dd cold (fresh home), warm (remount, disk cache), hot (page cache); memory. */
+  private void coldWarmHot() throws IOException {
+    for (int r = 0; r < bigRuns; r++) {
+      try (BenchDaemon d = daemon()) {
+        Path mnt = work.resolve("mnt-seq");
+        d.startSampling();
+        dropCaches();
+        long mark = registry.logMark();
+        d.mount(ref, mnt);
+        sample("cold", shardBytes / dd(List.of(through(mnt))) / GB);
+        sample("cold.egress", (double) registry.blobBytesSince(mark) / modelBytes);
+        diagnose(d.metrics());
+        sample("heap.peak", d.stopSampling() / MIB);
+        sample("rss", d.peakRss() / MIB);
+        sample("heap.live", d.liveHeap() / MIB);
+        verify(mnt, "cold sequential");
+        d.umount(mnt);
+        d.mount(ref, mnt);
+        dropCaches();
+        mark = registry.logMark();
+        String m0 = d.metrics();
+        sample("warm", shardBytes / dd(List.of(through(mnt))) / GB);
+        sample("warm.egress", (double) registry.blobBytesSince(mark));
+        String m1 = d.metrics();
+        fuseDelta("warm", m0, m1, 1);
+        for (int i = 0; i < runs; i++) {
+          sample("hot", shardBytes / dd(List.of(through(mnt))) / GB);
+        }
+        fuseDelta("hot", m1, d.metrics(), runs);
+        verify(mnt, "warm and hot");
+      }
+    }
+    say("ModelCache sequential dd: cold %s GB/s, warm %s GB/s, hot %s GB/s; registry sent %sx the model; daemon peak RSS %s MiB, heap peak %s MiB, live %s MiB",
+        f(med("cold")), f(med("warm")), f(med("hot")), f(med("cold.egress")), f(med("rss")), f(med("heap.peak")),
+        f(med("heap.live")));
+  }
+
+  /**
+   * Why the cold read goes as fast as it does, from the daemon's own metrics: the FUSE request size
+   * the kernel sent and the time each took, the registry fetches' size and duration.
+   */
+  private void diagnose(String metrics) throws IOException {
+    Files.writeString(out.resolve("metrics-after-cold-read.txt"), metrics);
+    double reads = BenchDaemon.sum(metrics, "modelcache_fuse_operation_seconds_count", "op=\"read\"");
+    double readSec = BenchDaemon.sum(metrics, "modelcache_fuse_operation_seconds_sum", "op=\"read\"");
+    // Not modelcache_mount_read_bytes_total: it reads 0 (the daemon's MountView is only weakly held).
+    double readBytes = shardBytes;
+    double fetches = BenchDaemon.sum(metrics, "modelcache_fetch_duration_seconds_count", "");
+    double fetchSec = BenchDaemon.sum(metrics, "modelcache_fetch_duration_seconds_sum", "");
+    double fetched = BenchDaemon.sum(metrics, "modelcache_registry_fetched_bytes_total", "");
+    if (reads > 0) {
+      sample("diag.fuse.size", readBytes / reads / 1024);
+      sample("diag.fuse.ms", readSec / reads * 1e3);
+    }
+    if (fetches > 0) {
+      sample("diag.fetch.size", fetched / fetches / MIB);
+      sample("diag.fetch.ms", fetchSec / fetches * 1e3);
+      sample("diag.fetch.rate", fetched / fetchSec / GB);
+    }
+  }
+
+  /** FUSE read requests the daemon saw between two metrics scrapes, per pass, and their mean time. */
+  private void fuseDelta(String step, String before, String after, int passes) {
+    String c = "modelcache_fuse_operation_seconds_count";
+    String t = "modelcache_fuse_operation_seconds_sum";
+    String read = "op=\"read\"";
+    double n = BenchDaemon.sum(after, c, read) - BenchDaemon.sum(before, c, read);
+    double sec = BenchDaemon.sum(after, t, read) - BenchDaemon.sum(before, t, read);
+    sample(step + ".fuse.reads", n / passes);
+    if (n > 0) {
+      sample(step + ".fuse.us", sec / n * 1e6);
+    }
+    double attrs = BenchDaemon.sum(after, c, "op=\"getattr\"") - BenchDaemon.sum(before, c, "op=\"getattr\"");
+    sample(step + ".fuse.getattr", attrs / passes);
+  }
+
+  /** 4c. the loader pattern through a fresh mount, mount included. */
+  private void loaderCold() throws IOException {
+    for (int r = 0; r < bigRuns; r++) {
+      try (BenchDaemon d = daemon()) {
+        Path mnt = work.resolve("mnt-load");
+        dropCaches();
+        long t0 = System.nanoTime();
+        double mountS = d.mount(ref, mnt);
+        List<double[]> trace = load(mnt, t0);
+        double total = trace.get(trace.size() - 1)[0];
+        sample("load.cold", total);
+        if (r == 0) {
+          List<double[]> tl = new ArrayList<>();
+          tl.add(new double[] {0, 0});
+          tl.add(new double[] {mountS, 0});
+          tl.addAll(trace);
+          mountTimeline = tl;
+        }
+        verify(mnt, "loader pattern");
+        say("ModelCache cold loader: %.2f s end to end (mount %.2f s)", total, mountS);
+      }
+    }
+  }
+
+  /**
+   * 7. four readers on one mount; two mounts of the same model; registry egress against the model
+   * size. --quick does both at once on one daemon (two mounts, two readers each).
+   */
+  private void concurrency() throws IOException {
+    if (!quick) {
+      try (BenchDaemon d = daemon()) {
+        Path mnt = work.resolve("mnt-c");
+        dropCaches();
+        long mark = registry.logMark();
+        d.mount(ref, mnt);
+        List<Path> files = through(mnt);
+        double s = dd(List.of(files, files, files, files));
+        sample("conc4", 4 * shardBytes / s / GB);
+        sample("conc4.egress", (double) registry.blobBytesSince(mark) / modelBytes);
+        verify(mnt, "4 readers");
+      }
+    }
+    try (BenchDaemon d = daemon()) {
+      Path a = work.resolve("mnt-a");
+      Path b = work.resolve("mnt-b");
+      dropCaches();
+      long mark = registry.logMark();
+      d.mount(ref, a);
+      d.mount(ref, b);
+      List<List<Path>> readers = quick ? List.of(through(a), through(a), through(b), through(b))
+          : List.of(through(a), through(b));
+      double s = dd(readers);
+      sample("mounts2", readers.size() * shardBytes / s / GB);
+      sample("mounts2.egress", (double) registry.blobBytesSince(mark) / modelBytes);
+      verify(a, "2 mounts (first)");
+      verify(b, "2 mounts (second)");
+    }
+    say("concurrency: 4 readers %s GB/s delivered, registry sent %sx the model; 2 mounts %s GB/s, registry sent %sx",
+        f(med("conc4")), f(med("conc4.egress")), f(med("mounts2")), f(med("mounts2.egress")));
+  }
+
+  private void writeReport() throws IOException {
+    double net = med("net");
+    double disk = med("disk");
+    double hotNative = med("native.hot");
+    double netTime = shardBytes / (net * GB);
+    Report rp = report;
+    rp.add("limit", "network: curl GET of every shard blob, cold", s("net"), "GB/s", null, null, null, null);
+    rp.add("limit", "network, one 4 MiB Range GET at a time (Java, keep-alive), cold", s("net.range"), "GB/s",
+        "network", med("net.range") / net, null, null);
+    rp.add("limit", "disk: dd bs=1M of the pulled copy, cold", s("disk"), "GB/s", null, null, null, null);
+    rp.add("limit", "page cache: dd bs=1M of the pulled copy, hot", s("native.hot"), "GB/s", null, null, null, null);
+    rp.add("status quo", "modelcache pull (JVM start included)", s("pull"), "s", null, null, null, null);
+    rp.add("status quo", "then load_safetensors.py --all on local files", s("pull.load"), "s", null, null, null, null);
+    rp.add("status quo", "download-then-load total", s("pull.total"), "s", "network time", med("pull.total") / netTime,
+        null, null);
+    List<Double> ideal = List.of(netTime + med("pull.load"));
+    rp.add("status quo", "ideal download-then-load: network time + local load", ideal, "s", null, null, null, null);
+    rp.add("cold", "mount command wall time (JVM start included, page cache dropped)", s("mount"), "s", null, null, "< 1 s", med("mount") < 1);
+    rp.add("cold", "mount command, launcher files in the page cache (model cold)", s("mount.jvmwarm"), "s", null,
+        null, "< 1 s", med("mount.jvmwarm") < 1);
+    rp.add("cold: why", "modelcache ls (client JVM start + one control call), page cache dropped", s("ls"), "s",
+        null, null, null, null);
+    rp.add("cold", "open every shard + parse its header, after mount returns", s("headers"), "ms", null, null, "< 50 ms",
+        med("headers") < 50);
+    rp.add("cold", "first tensor: header + first 4 KiB of it", s("ttfb"), "ms", null, null, null, null);
+    rp.add("cold", "first tensor: header + all of it", s("ttft"), "ms", null, null, null, null);
+    rp.add("cold", "sequential dd bs=1M through the mount", s("cold"), "GB/s", "network", med("cold") / net, "≥ 0.9×",
+        med("cold") / net >= 0.9);
+    rp.add("cold", "loader pattern end to end, mount included", s("load.cold"), "s", "network time",
+        med("load.cold") / netTime, "≤ 1.1×", med("load.cold") / netTime <= 1.1);
+    rp.add("cold", "loader pattern vs download-then-load", s("load.cold"), "s", "download-then-load",
+        med("load.cold") / med("pull.total"), "< 1× (clearly)", med("load.cold") / med("pull.total") < 0.8);
+    rp.add("cold", "loader pattern vs ideal download-then-load", s("load.cold"), "s", "ideal", med("load.cold") / ideal.get(0),
+        null, null);
+    rp.add("cold", "registry egress, one mount read once", s("cold.egress"), "× model", null, null, "1.0×",
+        med("cold.egress") <= 1.01);
+    rp.add("cold: why", "FUSE read requests: mean size", s("diag.fuse.size"), "KiB", null, null, null, null);
+    rp.add("cold: why", "FUSE read requests: mean time in the daemon", s("diag.fuse.ms"), "ms", null, null, null, null);
+    rp.add("cold: why", "registry fetches: mean size", s("diag.fetch.size"), "MiB", null, null, null, null);
+    rp.add("cold: why", "registry fetches: mean duration", s("diag.fetch.ms"), "ms", null, null, null, null);
+    rp.add("cold: why", "one fetch at a time: mean size / mean duration", s("diag.fetch.rate"), "GB/s", "network",
+        med("diag.fetch.rate") / net, null, null);
+    rp.add("warm", "sequential dd, remount, blobs in the disk cache", s("warm"), "GB/s", "disk", med("warm") / disk,
+        "≥ 0.9×", med("warm") / disk >= 0.9);
+    rp.add("warm", "registry egress on the warm read", s("warm.egress"), "bytes", null, null, "0", med("warm.egress") == 0);
+    rp.add("warm: why", "FUSE read requests the daemon served", s("warm.fuse.reads"), "requests", null, null, null,
+        null);
+    rp.add("warm: why", "FUSE read requests: mean time in the daemon", s("warm.fuse.us"), "µs", null, null, null, null);
+    rp.add("hot", "sequential dd again (page cache)", s("hot"), "GB/s", "page cache", med("hot") / hotNative, "≥ 0.9×",
+        med("hot") / hotNative >= 0.9);
+    rp.add("hot: why", "FUSE read requests the daemon served, per pass", s("hot.fuse.reads"), "requests", null, null,
+        null, null);
+    rp.add("hot: why", "FUSE getattr requests, per pass", s("hot.fuse.getattr"), "requests", null, null, null, null);
+    rp.add("concurrency", "4 readers on one mount, cold (bytes delivered)", s("conc4"), "GB/s", "network",
+        med("conc4") / net, null, null);
+    rp.add("concurrency", "4 readers: registry egress", s("conc4.egress"), "× model", null, null, "1.0×",
+        med("conc4.egress") <= 1.01);
+    rp.add("concurrency", "2 mounts of the model, cold (bytes delivered)", s("mounts2"), "GB/s", "network",
+        med("mounts2") / net, null, null);
+    rp.add("concurrency", "2 mounts: registry egress", s("mounts2.egress"), "× model", null, null, "1.0×",
+        med("mounts2.egress") <= 1.01);
+    rp.add("memory", "daemon start until ready (JVM, cache index)", s("daemon.start"), "s", null, null, null, null);
+    rp.add("memory", "daemon peak RSS (VmHWM) after a cold full read", s("rss"), "MiB", null, null, null, null);
+    rp.add("memory", "daemon heap used, peak sampled every 250 ms", s("heap.peak"), "MiB", null, null, null, null);
+    rp.add("memory", "daemon heap live after a full GC", s("heap.live"), "MiB", null, null, "≤ 256 MiB at 16 GiB",
+        null);
+    if (!dropWorks) {
+      rp.notes.add("could not drop the page cache (not root?): \"cold\" figures are not cold");
+    }
+    rp.notes.add("network time = shard bytes / network limit = " + f(netTime) + " s");
+    List<String> header = List.of(
+        "- date: " + Instant.now(),
+        "- command: bench/run " + (quick ? "--quick" : "--size " + human(size) + " --shards " + shards
+            + " --runs " + runs + " --big-runs " + bigRuns),
+        "- model: " + human(modelBytes) + " in " + sourceShards.size() + " safetensors shards ("
+            + shardBytes + " shard bytes), BF16, SyntheticModel seed 42",
+        "- machine: " + Runtime.getRuntime().availableProcessors() + " CPUs, " + memTotal() + ", kernel "
+            + System.getProperty("os.version") + ", JDK " + System.getProperty("java.version"),
+        "- load average (1, 5, 15 min) at the start: " + loadStart + "; at the end: " + loadAvg()
+            + " (other work on the machine distorts every figure; compare only within one run)",
+        "- commit: " + git("rev-parse", "--short", "HEAD"),
+        "- GB/s = 10^9 bytes/s; medians of the runs column; ratios are median/median");
+    rp.write(out, "ModelCache end-to-end benchmark", header);
+    Chart.write(out.resolve("loader-timeline.png"), "Bytes available to the loader: download-then-load vs ModelCache cold",
+        List.of(new Chart.Series("download-then-load (modelcache pull, then load)", new Color(200, 60, 40), pullTimeline),
+            new Chart.Series("ModelCache cold (mount, then load through FUSE)", new Color(40, 100, 200), mountTimeline)));
+    Files.writeString(out.resolve("timeline.csv"), timelineCsv());
+    System.out.println();
+    System.out.println(rp.markdown("ModelCache end-to-end benchmark", header));
+    say("wrote %s", out);
+  }
+
+  private String timelineCsv() {
+    StringBuilder b = new StringBuilder("series,seconds,bytes\n");
+    pullTimeline.forEach(p -> b.append("download-then-load,").append(p[0]).append(',').append((long) p[1]).append('\n'));
+    mountTimeline.forEach(p -> b.append("modelcache-cold,").append(p[0]).append(',').append((long) p[1]).append('\n'));
+    return b.toString();
+  }
+
+  // ------------------------------------------------------------------ measurement helpers
+
+  private BenchDaemon daemon() throws IOException {
+    long t0 = System.nanoTime();
+    BenchDaemon d = BenchDaemon.start(launcher, work.resolve("home-" + (++homes)), 2 * modelBytes + (1L << 30));
+    open.push(d);
+    sample("daemon.start", (System.nanoTime() - t0) / 1e9);
+    return d;
+  }
+
+  private List<Path> through(Path mnt) {
+    return sourceShards.stream().map(p -> mnt.resolve(p.getFileName())).toList();
+  }
+
+  /** Runs one dd loop per list concurrently (bs=1M, each file in order); returns wall seconds. */
+  private double dd(List<List<Path>> readers) throws IOException {
+    StringBuilder b = new StringBuilder("pids=(); ");
+    for (List<Path> files : readers) {
+      b.append("( for f in ");
+      files.forEach(p -> b.append(Procs.q(p)).append(' '));
+      b.append("; do dd if=\"$f\" of=/dev/null bs=1M status=none; done ) & pids+=($!); ");
+    }
+    b.append("for p in \"${pids[@]}\"; do wait \"$p\"; done");
+    return Procs.bash(timeout() * readers.size(), b.toString()).seconds();
+  }
+
+  /** Runs the loader over the shards in {@code dir}; returns its trace as (seconds since t0, bytes). */
+  private List<double[]> load(Path dir, long t0Nanos) throws IOException {
+    Path trace = work.resolve("trace.txt");
+    List<String> cmd = new ArrayList<>(List.of("python3", loaderScript.toString(), "--all", "--trace", trace.toString()));
+    sourceShards.forEach(p -> cmd.add(dir.resolve(p.getFileName()).toString()));
+    Procs.ok(timeout(), cmd);
+    List<double[]> pts = new ArrayList<>();
+    double t0 = t0Nanos / 1e9;
+    for (String line : Files.readAllLines(trace)) {
+      String[] f = line.trim().split(" ");
+      pts.add(new double[] {Double.parseDouble(f[0]) - t0, Double.parseDouble(f[1])});
+    }
+    Files.delete(trace);
+    check(!pts.isEmpty() && pts.get(pts.size() - 1)[1] > 0.99 * shardBytes,
+        "the loader read " + (pts.isEmpty() ? 0 : (long) pts.get(pts.size() - 1)[1]) + " bytes");
+    return pts;
+  }
+
+  private void dropCaches() throws IOException {
+    if (!dropWorks) {
+      return;
+    }
+    Procs.Result r = Procs.run(120, List.of("bash", "-c", "sync && echo 3 > /proc/sys/vm/drop_caches"));
+    if (r.exit() != 0) {
+      dropWorks = false;
+      say("WARNING: cannot drop the page cache (%s): cold figures will not be cold", r.output().strip());
+    }
+  }
+
+  /** sha256 of every shard through the mount must equal the source's. */
+  private void verify(Path mnt, String step) throws IOException {
+    List<String> bad = through(mnt).parallelStream().filter(p -> {
+      try {
+        return !sha256(p).equals(sourceSha.get(p.getFileName().toString()));
+      } catch (IOException e) {
+        return true;
+      }
+    }).map(p -> p.getFileName().toString()).collect(Collectors.toList());
+    check(bad.isEmpty(), step + ": wrong bytes through the mount in " + bad);
+  }
+
+  private static SafetensorsHeader header(Path f) throws IOException {
+    try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
+      ByteBuffer len = ByteBuffer.allocate(8);
+      readFully(ch, len, 0);
+      long n = SafetensorsHeader.readHeaderLength(len.array());
+      check(n > 0 && n < SafetensorsHeader.MAX_HEADER, f + ": bad header length " + n);
+      ByteBuffer all = ByteBuffer.allocate((int) (8 + n));
+      readFully(ch, all, 0);
+      return SafetensorsHeader.parse(all.array(), ch.size());
+    } catch (SafetensorsFormatException e) {
+      throw new IOException(f + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static int readFully(FileChannel ch, ByteBuffer buf, long pos) throws IOException {
+    int total = 0;
+    while (buf.hasRemaining()) {
+      int n = ch.read(buf, pos + total);
+      if (n < 0) {
+        throw new IOException("unexpected end of file at " + (pos + total));
+      }
+      total += n;
+    }
+    return total;
+  }
+
+  private static String sha256(Path p) throws IOException {
+    return sha256(p, 0, Files.size(p));
+  }
+
+  private static String sha256(Path p, long from, long len) throws IOException {
+    MessageDigest md;
+    try {
+      md = MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException(e);
+    }
+    try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
+      ByteBuffer buf = ByteBuffer.allocate(1 << 20);
+      long off = from;
+      long end = from + len;
+      while (off < end) {
+        buf.clear().limit((int) Math.min(buf.capacity(), end - off));
+        int n = ch.read(buf, off);
+        if (n < 0) {
+          throw new IOException(p + " ends at " + off + ", expected " + end);
+        }
+        md.update(buf.array(), 0, n);
+        off += n;
+      }
+    }
+    return HexFormat.of().formatHex(md.digest());
+  }
+
+  private static void check(boolean ok, String what) throws IOException {
+    if (!ok) {
+      throw new IOException("check failed: " + what);
+    }
+  }
+
+  private long timeout() {
+    return 120 + size / (10L << 20); // at 10 MB/s something is badly wrong
+  }
+
+  private void sample(String key, double v) {
+    samples.computeIfAbsent(key, k -> new ArrayList<>()).add(v);
+  }
+
+  private List<Double> s(String key) {
+    return samples.getOrDefault(key, List.of());
+  }
+
+  private double med(String key) {
+    return Report.median(s(key));
+  }
+
+  private static long sizeOf(Path p) {
+    try {
+      return Files.size(p);
+    } catch (IOException e) {
+      throw new java.io.UncheckedIOException(e);
+    }
+  }
+
+  private static String f(double v) {
+    return Report.fmt(v);
+  }
+
+  static String human(long bytes) {
+    if (bytes >= 1L << 30 && bytes % (1L << 30) == 0) {
+      return (bytes >> 30) + " GiB";
+    }
+    if (bytes >= 1L << 20) {
+      return String.format(Locale.ROOT, "%.1f MiB", bytes / MIB);
+    }
+    return bytes + " B";
+  }
+
+  private static String loadAvg() {
+    try {
+      String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split(" ");
+      return f[0] + ", " + f[1] + ", " + f[2];
+    } catch (IOException | RuntimeException e) {
+      return "?";
+    }
+  }
+
+  private static String memTotal() {
+    try {
+      for (String l : Files.readAllLines(Path.of("/proc/meminfo"))) {
+        if (l.startsWith("MemTotal:")) {
+          return (Long.parseLong(l.replaceAll("\\D", "")) >> 20) + " GiB RAM";
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // Only for the report header.
+    }
+    return "? RAM";
+  }
+
+  private String git(String... args) {
+    List<String> cmd = new ArrayList<>(List.of("git", "-C", root.toString()));
+    cmd.addAll(List.of(args));
+    try {
+      Procs.Result r = Procs.run(10, cmd);
+      return r.exit() == 0 ? r.output().strip() : "unknown";
+    } catch (IOException e) {
+      return "unknown";
+    }
+  }
+
+  private static final long START = System.nanoTime();
+
+  private static void say(String fmt, Object... args) {
+    System.out.printf(Locale.ROOT, "==> [%5.1f s] " + fmt + "%n",
+        Stream.concat(Stream.of((System.nanoTime() - START) / 1e9), Stream.of(args)).toArray());
+    System.out.flush();
+  }
+
+  // ------------------------------------------------------------------ cleanup
+
+  /** Idempotent: unmounts, stops daemons and the registry, deletes the work dir unless --keep. */
+  private synchronized void cleanup() {
+    while (!open.isEmpty()) {
+      try {
+        open.pop().close();
+      } catch (Exception e) {
+        System.err.println("warning: cleanup: " + e);
+      }
+    }
+    if (registry != null) {
+      registry.close();
+      registry = null;
+    }
+    if (work != null && out != null) {
+      saveLogs();
+    }
+    if (work != null && !keep) {
+      try {
+        if (anyMountUnder(work)) {
+          System.err.println("warning: a mount under " + work + " is still active; not deleting it");
+        } else {
+          deleteTree(work);
+        }
+      } catch (IOException e) {
+        System.err.println("warning: could not delete " + work + ": " + e.getMessage());
+      }
+      work = null;
+    }
+  }
+
+  /** Copies the daemons' and the registry's logs next to the results (the scratch dir goes away). */
+  private void saveLogs() {
+    try (Stream<Path> s = Files.walk(work, 2)) {
+      Path logs = Files.createDirectories(out.resolve("logs"));
+      for (Path p : s.filter(p -> p.getFileName().toString().endsWith(".log")).toList()) {
+        Files.copy(p, logs.resolve(p.getParent().getFileName() + "-" + p.getFileName()),
+            java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+      }
+    } catch (IOException | RuntimeException e) {
+      System.err.println("warning: could not save logs: " + e);
+    }
+  }
+
+  private static boolean anyMountUnder(Path dir) throws IOException {
+    String prefix = dir.toAbsolutePath() + "/";
+    for (String line : Files.readAllLines(Path.of("/proc/self/mounts"))) {
+      String[] f = line.split(" ");
+      if (f.length > 1 && (f[1] + "/").startsWith(prefix)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  static void deleteTree(Path dir) throws IOException {
+    if (!Files.exists(dir)) {
+      return;
+    }
+    try (Stream<Path> s = Files.walk(dir)) {
+      for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+        Files.deleteIfExists(p);
+      }
+    }
+  }
+}
