@@ -53,7 +53,10 @@ final class CacheIndex implements Closeable {
         .entries(entries)
         .averageKeySize(80)
         .averageValueSize(GROUP_BYTES)
-        .maxBloatFactor(4);
+        .maxBloatFactor(4)
+        // The daemon's own shutdown hook closes the cache (flush, then the CLEAN marker). Chronicle's hook
+        // would close the map first, so a SIGTERM would look like a crash at the next start.
+        .skipCloseOnExitHook(true);
     ChronicleMap<String, byte[]> m = recover && Files.exists(file)
         ? b.recoverPersistedTo(file.toFile(), true)
         : b.createPersistedTo(file.toFile());

@@ -301,6 +301,8 @@ class LazyMountIT {
         assertEquals(sourceSha.get(rel), sha256(mp.resolve(rel)));
       }
       d.stop(); // SIGTERM: unmounts, closes the cache cleanly
+      assertTrue(Files.exists(home.resolve("cache/CLEAN")), "a SIGTERM leaves the clean-shutdown marker:\n" + d.log());
+      assertTrue(!d.log().contains("closing cache"), "the cache closed without errors:\n" + d.log());
     }
     try (Stream<Path> s = Files.list(mp)) {
       assertEquals(0, s.count(), "a clean stop unmounts");
