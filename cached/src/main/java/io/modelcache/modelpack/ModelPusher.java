@@ -93,7 +93,7 @@ public final class ModelPusher {
     try {
       List<Callable<Layer>> prepare = new ArrayList<>();
       for (Entry e : entries) {
-        prepare.add(() -> prepare(e, opts.tar(), opts.align()));
+        prepare.add(() -> prepare(e, opts.tar()));
       }
       List<Layer> layers = runAll(pool, prepare);
       Map<Digest, Layer> unique = new LinkedHashMap<>();
@@ -211,19 +211,6 @@ public final class ModelPusher {
   }
 
   static Layer prepare(Entry e, boolean tar) throws IOException {
-    return prepare(e, tar, 0);
-  }
-
-  /** As {@link #prepare(Entry, boolean)}; with {@code align > 1}, safetensors headers are padded. */
-  static Layer prepare(Entry e, boolean tar, long align) throws IOException {
-    if (align > 1 && e.kind() == FileKind.WEIGHT && e.path().endsWith(".safetensors")) {
-      SafetensorsAlign.Aligned a = SafetensorsAlign.plan(e.file(), e.size(), align);
-      if (a != null) {
-        Entry padded = new Entry(e.file(), e.path(), e.kind(), e.size() + a.padding(), e.mode(), e.uid(), e.gid(),
-            e.mtime());
-        return prepare(padded, tar, () -> a.open(e.file()));
-      }
-    }
     return prepare(e, tar, () -> Files.newInputStream(e.file()));
   }
 

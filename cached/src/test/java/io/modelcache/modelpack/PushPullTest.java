@@ -69,7 +69,7 @@ class PushPullTest {
   private void roundTrip(boolean tar) throws Exception {
     Path lp = tmp.resolve("layout");
     OciLayout l = OciLayout.create(Reference.parse("oci:" + lp));
-    Digest md = ModelPusher.push(model, l, "v1", new PushOptions(tar, 4, null, 0), CLOCK);
+    Digest md = ModelPusher.push(model, l, "v1", new PushOptions(tar, 4, null), CLOCK);
     ModelArtifact a = ModelReader.read(OciLayout.open(Reference.parse("oci:" + lp)), "v1");
     assertEquals(md, a.manifest().digest());
     assertEquals("model", a.name());

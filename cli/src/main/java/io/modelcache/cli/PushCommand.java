@@ -32,10 +32,6 @@ final class PushCommand implements Callable<Integer> {
   @Option(names = "--name", description = "Model name in the config (default: the directory name).")
   String name;
 
-  @Option(names = "--align", description = "Pad each safetensors header with spaces so tensor data starts on a "
-      + "4 KiB boundary (changes those files' bytes and digests; tensors are unchanged).")
-  boolean align;
-
   @Option(names = {"-j", "--parallel"}, defaultValue = "4", description = "Blobs uploaded at once (default: ${DEFAULT-VALUE}).")
   int parallel;
 
@@ -49,7 +45,7 @@ final class PushCommand implements Callable<Integer> {
       throw new ModelCacheException(ModelCacheException.Kind.USAGE, dir + ": not a directory");
     }
     try (ArtifactSink sink = Artifacts.openSink(r, registry.options())) {
-      Digest d = ModelPusher.push(dir, sink, r.tag(), new PushOptions(tar, Math.max(1, parallel), name, align ? 4096 : 0));
+      Digest d = ModelPusher.push(dir, sink, r.tag(), new PushOptions(tar, Math.max(1, parallel), name));
       System.out.println(d);
     }
     return 0;
