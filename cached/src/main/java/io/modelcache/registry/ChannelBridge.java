@@ -4,6 +4,7 @@ import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.HttpContent;
+import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.util.ReferenceCountUtil;
 import java.util.concurrent.BlockingQueue;
 import java.util.concurrent.LinkedBlockingQueue;
@@ -100,6 +101,13 @@ final class ChannelBridge extends ChannelInboundHandlerAdapter {
   @Override
   public void channelRead(ChannelHandlerContext ctx, Object msg) {
     Inbox i = inbox;
+    if (i == null && msg instanceof LastHttpContent last && !last.content().isReadable()
+        && last.trailingHeaders().isEmpty()) {
+      // The decoder's empty end-of-message marker can trail a bodiless response (HEAD, 204) that was
+      // already handed back to the pool: harmless, and no reason to drop a good connection.
+      last.release();
+      return;
+    }
     if (i == null) {
       // Nothing is expected on an idle connection: drop it rather than mis-assign it later.
       ReferenceCountUtil.release(msg);
