@@ -10,8 +10,6 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 
 /**
  * Builds a {@link ReadPlan} from what a mount knows: file sizes, the parsed safetensors headers and
@@ -27,7 +25,6 @@ import java.util.regex.Pattern;
 public final class ReadPlanner {
   /** Files below this size that are not safetensors (configs, tokenizers) go first. */
   static final long SMALL = 16L << 20;
-  private static final Pattern LAYER = Pattern.compile("(?:^|\\.)(?:layers|h|blocks|layer)\\.(\\d+)\\.");
   private static final ObjectMapper JSON = new ObjectMapper();
 
   private ReadPlanner() {}
@@ -181,22 +178,12 @@ public final class ReadPlanner {
     return path.endsWith(".safetensors.index.json");
   }
 
-  /** Loader rank: embeddings 0, layers 1, other tensors (final norm) 2, lm_head 3. */
+  /** Loader rank (the rules live with the format, in {@link SafetensorsHeader#rank}). */
   static int rank(String name) {
-    if (layerOf(name) >= 0) {
-      return 1;
-    }
-    if (name.contains("embed") || name.contains("wte") || name.contains("wpe")) {
-      return 0;
-    }
-    if (name.startsWith("lm_head") || name.contains(".lm_head")) {
-      return 3;
-    }
-    return 2;
+    return SafetensorsHeader.rank(name);
   }
 
   static long layerOf(String name) {
-    Matcher m = LAYER.matcher(name);
-    return m.find() ? Long.parseLong(m.group(1)) : -1;
+    return SafetensorsHeader.layerOf(name);
   }
 }

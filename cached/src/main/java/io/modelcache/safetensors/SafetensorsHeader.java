@@ -168,7 +168,8 @@ public record SafetensorsHeader(List<Tensor> tensors, Map<String, String> metada
     return out;
   }
 
-  static int rank(String name) {
+  /** Loader rank of a tensor name: embeddings 0, layers 1, other tensors (final norm) 2, lm_head 3. */
+  public static int rank(String name) {
     if (layerOf(name) >= 0) {
       return 1;
     }
@@ -181,7 +182,8 @@ public record SafetensorsHeader(List<Tensor> tensors, Map<String, String> metada
     return 2;
   }
 
-  static long layerOf(String name) {
+  /** The layer index in a name such as {@code model.layers.12.mlp.up_proj.weight}, or -1. */
+  public static long layerOf(String name) {
     Matcher m = LAYER.matcher(name);
     return m.find() ? Long.parseLong(m.group(1)) : -1;
   }
