@@ -47,11 +47,23 @@ final class Blob {
   /** Verified once: {@link #crc} holds known-good values for every chunk, present or not. */
   volatile boolean trusted;
   volatile BlobFetcher lastFetcher;
+  /** Guards {@link #hasher} and {@link #hashedChunks}. */
+  final Object hashLock = new Object();
+  /**
+   * sha256 of chunks {@code [0, hashedChunks)} in arrival order, so that completing a blob needs no
+   * re-read of what was hashed on the way in; null when the blob is not hashed incrementally.
+   */
+  java.security.MessageDigest hasher;
+  int hashedChunks;
+  private final boolean directIo;
   private volatile FileChannel channel;
+  /** The same file opened with O_DIRECT, for whole-block chunk writes; null if unsupported. */
+  private volatile FileChannel directChannel;
   private int handles;
   private int users;
 
-  Blob(BlobSpec spec, int chunkSize, Path file) {
+  Blob(BlobSpec spec, int chunkSize, Path file, boolean directIo) {
+    this.directIo = directIo;
     this.key = spec.key();
     this.spec = spec;
     this.chunkSize = chunkSize;
@@ -161,10 +173,39 @@ final class Blob {
     return channel;
   }
 
+  /** The O_DIRECT channel while the file is open, or null (then write through {@link #channel()}). */
+  FileChannel directChannel() {
+    return directChannel;
+  }
+
+  /** Starts (or restarts, from chunk 0) the in-order hash, for blobs whose file is the whole blob. */
+  void resetHash() {
+    synchronized (hashLock) {
+      boolean whole = spec.encoding() == Encoding.RAW && spec.contentOffset() == 0
+          && spec.contentLength() == spec.blobSize();
+      hasher = whole && state == BlobState.PARTIAL ? io.modelcache.oci.Digest.sha256() : null;
+      hashedChunks = 0;
+    }
+  }
+
+  void dropHash() {
+    synchronized (hashLock) {
+      hasher = null;
+      hashedChunks = 0;
+    }
+  }
+
   /** Opens the blob file on first use; pair with {@link #release()}. */
   synchronized void acquire() throws IOException {
     if (users == 0) {
       channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
+      if (directIo) {
+        try {
+          directChannel = FileChannel.open(file, StandardOpenOption.WRITE, com.sun.nio.file.ExtendedOpenOption.DIRECT);
+        } catch (IOException | UnsupportedOperationException e) {
+          directChannel = null; // buffered writes still work
+        }
+      }
     }
     users++;
   }
@@ -173,6 +214,7 @@ final class Blob {
     if (--users == 0) {
       FileChannel ch = channel;
       channel = null;
+      closeDirect();
       if (ch == null) {
         return; // closed by the cache's close()
       }
@@ -194,10 +236,26 @@ final class Blob {
       return false;
     }
     channel = null;
+    closeDirect();
     try (ch) {
       ch.force(false);
+    } catch (java.nio.channels.ClosedChannelException e) {
+      // A fetch thread interrupted at shutdown closes the channel under everyone: flush by path.
+      return false;
     }
     return true;
+  }
+
+  private void closeDirect() {
+    FileChannel d = directChannel;
+    directChannel = null;
+    if (d != null) {
+      try {
+        d.close();
+      } catch (IOException ignored) {
+        // its writes are in the file already; force() on the buffered channel flushes the file
+      }
+    }
   }
 
   synchronized int users() {

@@ -130,7 +130,11 @@ final class HttpReply implements AutoCloseable {
     release.accept(done);
   }
 
-  private final class BodyStream extends InputStream {
+  /**
+   * The response body. Also a {@link java.nio.channels.ReadableByteChannel}, so a caller with a
+   * direct buffer gets the bytes copied once, straight out of Netty's buffers.
+   */
+  private final class BodyStream extends InputStream implements java.nio.channels.ReadableByteChannel {
     private HttpContent current;
     private long received;
 
@@ -235,6 +239,29 @@ final class HttpReply implements AutoCloseable {
       c.readBytes(b, off, n);
       received += n;
       return n;
+    }
+
+    @Override
+    public int read(java.nio.ByteBuffer dst) throws IOException {
+      if (!dst.hasRemaining()) {
+        return 0;
+      }
+      if (!fill()) {
+        return -1;
+      }
+      ByteBuf c = current.content();
+      int n = Math.min(dst.remaining(), c.readableBytes());
+      int lim = dst.limit();
+      dst.limit(dst.position() + n);
+      c.readBytes(dst);
+      dst.limit(lim);
+      received += n;
+      return n;
+    }
+
+    @Override
+    public boolean isOpen() {
+      return !closed;
     }
 
     @Override

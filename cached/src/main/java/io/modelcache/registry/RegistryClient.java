@@ -251,7 +251,7 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
   }
 
   /** The body of a blob response, skipping {@code skip} bytes and ending after {@code limit} (-1: all). */
-  private final class BlobStream extends InputStream {
+  private final class BlobStream extends InputStream implements java.nio.channels.ReadableByteChannel {
     private final Digest digest;
     private final HttpReply reply;
     private final InputStream in;
@@ -307,6 +307,52 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
       } catch (TransportException e) {
         throw new IOException(where() + ": blob " + digest + " read failed (" + e.shortCause() + ")", e);
       }
+    }
+
+    @Override
+    public int read(java.nio.ByteBuffer dst) throws IOException {
+      if (!dst.hasRemaining()) {
+        return 0;
+      }
+      if (!(in instanceof java.nio.channels.ReadableByteChannel ch)) {
+        byte[] tmp = new byte[Math.min(dst.remaining(), 64 << 10)];
+        int n = read(tmp, 0, tmp.length);
+        if (n > 0) {
+          dst.put(tmp, 0, n);
+        }
+        return n;
+      }
+      try {
+        skipPrefix();
+        if (limit >= 0 && delivered >= limit) {
+          return -1;
+        }
+        int lim = dst.limit();
+        if (limit >= 0 && dst.remaining() > limit - delivered) {
+          dst.limit((int) (dst.position() + (limit - delivered)));
+        }
+        int n;
+        try {
+          n = ch.read(dst);
+        } finally {
+          dst.limit(lim);
+        }
+        if (n < 0) {
+          if (limit >= 0) {
+            throw new IOException(where() + ": blob " + digest + " ended after " + delivered + " of " + limit + " bytes");
+          }
+          return -1;
+        }
+        delivered += n;
+        return n;
+      } catch (TransportException e) {
+        throw new IOException(where() + ": blob " + digest + " read failed (" + e.shortCause() + ")", e);
+      }
+    }
+
+    @Override
+    public boolean isOpen() {
+      return true;
     }
 
     @Override

@@ -619,4 +619,87 @@ class ChunkCacheTest {
       assertEquals(0, cache.stats().verifyFailures());
     }
   }
+
+  @Test
+  void aChunkHashedOnArrivalThenReplacedIsCaughtAtCompletion() throws IOException {
+    byte[] data = random(SIZE, 31);
+    byte[] bad = data.clone();
+    bad[100] ^= 1;
+    BlobSpec spec = BlobSpec.raw(Digest.of(data), data.length);
+    FakeFetcher up = new FakeFetcher(data);
+    ChunkCache cache = open(direct());
+    try (BlobHandle h = cache.open(spec, up)) {
+      assertArrayEquals(slice(data, 0, 3 * CS), read(h, 0, 3 * CS)); // chunks 0-2, hashed as they arrive
+      try (FileChannel ch = FileChannel.open(dir.resolve("blobs").resolve(spec.key()), StandardOpenOption.WRITE)) {
+        ch.write(ByteBuffer.wrap(new byte[] {(byte) ~data[100]}), 100);
+      }
+      assertEquals(new VerifyResult(spec.key(), VerifyResult.Status.INCOMPLETE,
+          "2 of 18 chunks cached; dropped 1 corrupt chunk(s)"), cache.verify(spec.key()));
+      up.blob = bad; // upstream now serves a different chunk 0
+      IOException e = assertThrows(IOException.class, () -> readAll(h, 200_000));
+      assertEquals("blob " + spec.digest() + " failed verification", e.getMessage());
+      assertEquals(1, cache.stats().verifyFailures());
+    }
+  }
+
+  @Test
+  void chunksArrivingInReverseOrderAreVerified() throws IOException {
+    byte[] data = random(SIZE, 32);
+    BlobSpec spec = BlobSpec.raw(Digest.of(data), data.length);
+    ChunkCache cache = open(direct());
+    try (BlobHandle h = cache.open(spec, new FakeFetcher(data))) {
+      for (int i = 17; i >= 0; i--) {
+        assertArrayEquals(slice(data, (long) i * CS, CS), read(h, (long) i * CS, CS));
+      }
+      assertTrue(h.isComplete());
+      assertArrayEquals(data, readAll(h, 100_000));
+    }
+  }
+
+  @Test
+  void worksWithoutDirectIoAndWithoutTheMemoryTier() throws IOException {
+    byte[] data = random(SIZE, 33);
+    BlobSpec spec = BlobSpec.raw(Digest.of(data), data.length);
+    ChunkCache cache = open(direct().withDirectIo(false).withMemoryBytes(0));
+    try (BlobHandle h = cache.open(spec, new FakeFetcher(data))) {
+      assertArrayEquals(data, readAll(h, 50_000));
+      assertTrue(h.isComplete());
+    }
+  }
+
+  @Test
+  void aCacheOnTmpfsFallsBackToBufferedWrites() throws IOException {
+    Path shm = Path.of("/dev/shm");
+    org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(shm) && Files.isWritable(shm),
+        "no writable /dev/shm (tmpfs, which refuses O_DIRECT) here");
+    Path tmp = Files.createTempDirectory(shm, "modelcache-test");
+    try {
+      byte[] data = random(SIZE, 34);
+      BlobSpec spec = BlobSpec.raw(Digest.of(data), data.length);
+      ChunkCache cache = open(direct().withDir(tmp));
+      try (BlobHandle h = cache.open(spec, new FakeFetcher(data))) {
+        assertArrayEquals(data, readAll(h, 70_000));
+        assertTrue(h.isComplete());
+      }
+      close(cache);
+      assertArrayEquals(data, Files.readAllBytes(tmp.resolve("blobs").resolve(spec.key())));
+    } finally {
+      try (var files = Files.walk(tmp)) {
+        files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+      }
+    }
+  }
+
+  @Test
+  void aCompleteRawBlobFileIsTheBlobWithDirectIo() throws IOException {
+    byte[] data = random(SIZE, 35);
+    BlobSpec spec = BlobSpec.raw(Digest.of(data), data.length);
+    ChunkCache cache = open(pooled());
+    try (BlobHandle h = cache.open(spec, new FakeFetcher(data))) {
+      h.prefetch(0, SIZE, FetchPriority.FILL).done().join();
+      assertArrayEquals(data, readAll(h, 1 << 20));
+    }
+    close(cache);
+    assertArrayEquals(data, Files.readAllBytes(dir.resolve("blobs").resolve(spec.key())));
+  }
 }

@@ -1,0 +1,198 @@
+package io.modelcache.cache;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Chunks that just arrived from upstream, kept in memory until a reader has taken them once, plus
+ * the pool of page-aligned direct buffers that fetches read into.
+ *
+ * <p>Why: the chunk cache writes its files with O_DIRECT (see {@link ChunkCache}), so a chunk that
+ * was just fetched is not in the page cache. The reader it was fetched for (or read ahead for)
+ * gets its bytes from here instead of from disk. Once the whole chunk has been served it is dropped:
+ * the kernel now holds those pages in the mount's own page cache, and a later miss reads the disk.
+ * The tier is bounded in bytes; when read-ahead runs far ahead of a slow reader the oldest chunks
+ * go first (their bytes are on disk already, so nothing is lost but a disk read).
+ *
+ * <p>Thread-safe: one monitor. An entry handed out by {@link #acquire} keeps its buffer until
+ * {@link #release}d, even if the entry is dropped meanwhile (the buffer is recycled only then).
+ */
+final class HotChunks {
+  /** One chunk in memory. The buffer's bytes never change while the entry is reachable. */
+  static final class Entry {
+    final ByteBuffer buf;
+    final int length;
+    private int refs;
+    private long served;
+    private boolean dropped;
+    /** The blob's in-order hash has not reached this chunk yet: keep it even once served. */
+    private boolean awaitingHash;
+
+    Entry(ByteBuffer buf, int length, boolean awaitingHash) {
+      this.buf = buf;
+      this.length = length;
+      this.awaitingHash = awaitingHash;
+    }
+
+    /** A read-only view of the chunk's bytes {@code [from, from + n)}. */
+    ByteBuffer slice(int from, int n) {
+      return buf.slice(from, n).asReadOnlyBuffer();
+    }
+  }
+
+  private final int bufferSize;
+  private final int align;
+  private final long capacity;
+  private final int poolMax;
+  private final LinkedHashMap<ChunkCache.ChunkRef, Entry> entries = new LinkedHashMap<>();
+  private final ArrayDeque<ByteBuffer> pool = new ArrayDeque<>();
+  private long bytes;
+
+  /**
+   * @param bufferSize the chunk size (every buffer holds one chunk)
+   * @param align buffer address alignment (the file system's block size, for O_DIRECT)
+   * @param capacity most bytes of chunks kept; 0 keeps none (buffers are still pooled)
+   * @param poolMax most idle buffers kept for reuse
+   */
+  HotChunks(int bufferSize, int align, long capacity, int poolMax) {
+    this.bufferSize = bufferSize;
+    this.align = align;
+    this.capacity = capacity;
+    this.poolMax = poolMax;
+  }
+
+  /** A buffer of one chunk's capacity, from the pool or new. Give it back or {@link #put} it. */
+  ByteBuffer take() {
+    synchronized (this) {
+      ByteBuffer b = pool.poll();
+      if (b != null) {
+        return b.clear();
+      }
+    }
+    return ByteBuffer.allocateDirect(bufferSize + align).alignedSlice(align).limit(bufferSize);
+  }
+
+  /** Returns a buffer nobody references any more. */
+  synchronized void give(ByteBuffer b) {
+    if (b != null && pool.size() < poolMax) {
+      pool.push(b);
+    }
+  }
+
+  /**
+   * Keeps {@code buf} (flipped, holding chunk {@code ref}) in memory; the tier owns it from now on.
+   * With {@code awaitingHash} it stays after being served, until {@link #hashed}. Returns false,
+   * and does not take the buffer, when the tier keeps nothing.
+   */
+  boolean put(ChunkCache.ChunkRef ref, ByteBuffer buf, int length, boolean awaitingHash) {
+    if (capacity < length) {
+      return false;
+    }
+    List<ByteBuffer> freed = new ArrayList<>();
+    synchronized (this) {
+      Entry old = entries.put(ref, new Entry(buf, length, awaitingHash));
+      if (old != null) {
+        unlink(old, freed);
+      }
+      bytes += length;
+      Iterator<Entry> it = entries.values().iterator();
+      while (bytes > capacity && it.hasNext()) {
+        Entry e = it.next();
+        it.remove();
+        unlink(e, freed);
+      }
+      for (ByteBuffer b : freed) {
+        if (pool.size() < poolMax) {
+          pool.push(b);
+        }
+      }
+    }
+    return true;
+  }
+
+  /** The chunk's entry, referenced until {@link #release}; null if it is not in memory. */
+  synchronized Entry acquire(ChunkCache.ChunkRef ref) {
+    Entry e = entries.get(ref);
+    if (e != null) {
+      e.refs++;
+    }
+    return e;
+  }
+
+  /** Ends a reference; {@code servedBytes} went to a reader (a chunk served in full is dropped). */
+  synchronized void release(ChunkCache.ChunkRef ref, Entry e, int servedBytes) {
+    e.refs--;
+    e.served += servedBytes;
+    dropIfDone(ref, e);
+  }
+
+  /** The blob's in-order hash has taken this chunk (a reference held by the caller). */
+  synchronized void hashed(ChunkCache.ChunkRef ref, Entry e) {
+    e.awaitingHash = false;
+    dropIfDone(ref, e);
+  }
+
+  private void dropIfDone(ChunkCache.ChunkRef ref, Entry e) {
+    if (!e.dropped && !e.awaitingHash && e.served >= e.length && entries.get(ref) == e) {
+      entries.remove(ref);
+      e.dropped = true;
+      bytes -= e.length;
+    }
+    if (e.dropped && e.refs == 0 && pool.size() < poolMax) {
+      pool.push(e.buf);
+    }
+  }
+
+  /** Forgets the chunk (it was evicted or its blob dropped). */
+  synchronized void remove(ChunkCache.ChunkRef ref) {
+    Entry e = entries.remove(ref);
+    if (e != null) {
+      List<ByteBuffer> freed = new ArrayList<>(1);
+      unlink(e, freed);
+      for (ByteBuffer b : freed) {
+        give(b);
+      }
+    }
+  }
+
+  /** Forgets every chunk of {@code blob}. */
+  synchronized void removeBlob(Blob blob) {
+    List<ByteBuffer> freed = new ArrayList<>();
+    Iterator<Map.Entry<ChunkCache.ChunkRef, Entry>> it = entries.entrySet().iterator();
+    while (it.hasNext()) {
+      Map.Entry<ChunkCache.ChunkRef, Entry> m = it.next();
+      if (m.getKey().blob() == blob) {
+        it.remove();
+        unlink(m.getValue(), freed);
+      }
+    }
+    for (ByteBuffer b : freed) {
+      give(b);
+    }
+  }
+
+  synchronized long bytes() {
+    return bytes;
+  }
+
+  synchronized int size() {
+    return entries.size();
+  }
+
+  /** Caller holds the monitor and has removed {@code e} from the map. */
+  private void unlink(Entry e, List<ByteBuffer> freed) {
+    if (e.dropped) {
+      return;
+    }
+    e.dropped = true;
+    bytes -= e.length;
+    if (e.refs == 0) {
+      freed.add(e.buf);
+    }
+  }
+}
