@@ -1,6 +1,7 @@
 package io.modelcache.fetch;
 
 import io.modelcache.error.ModelCacheException;
+import io.modelcache.modelpack.PathSafety;
 import io.modelcache.oci.Digest;
 import java.io.BufferedWriter;
 import java.io.IOException;
@@ -77,7 +78,7 @@ public record AccessProfile(Digest manifest, int chunkSize, List<Entry> entries)
 
   /**
    * Parses and validates the text of a profile; {@code name} (a file name) starts every error.
-   * Entries must have a chunk index of 0 or more and a relative path without {@code ..}.
+   * Entries must have a chunk index of 0 or more and a path {@link PathSafety} accepts.
    */
   public static AccessProfile parse(String name, String text) throws ModelCacheException {
     String[] lines = text.split("\r?\n", -1); // a profile edited on Windows still reads
@@ -124,8 +125,10 @@ public record AccessProfile(Digest manifest, int chunkSize, List<Entry> entries)
         throw usage(name, "malformed access profile: line " + (i + 1) + ": expected '<chunk index>\\t<file path>', got '"
             + abbreviate(l) + "'");
       }
-      if (path.startsWith("/") || ("/" + path + "/").contains("/../")) {
-        throw usage(name, "malformed access profile: line " + (i + 1) + ": unsafe file path '" + abbreviate(path) + "'");
+      String unsafe = PathSafety.problem(path);
+      if (unsafe != null) {
+        throw usage(name, "malformed access profile: line " + (i + 1) + ": unsafe file path '" + abbreviate(path)
+            + "' (" + unsafe + ")");
       }
       es.add(new Entry(path, chunk));
     }

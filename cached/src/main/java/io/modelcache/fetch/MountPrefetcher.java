@@ -253,11 +253,14 @@ public final class MountPrefetcher implements Closeable {
   public final class Tracker {
     private final String path;
     private final BlobHandle handle;
+    /** A path with a line break cannot be written to the line-based profile file. */
+    private final boolean recordable;
     private SequentialDetector detector;
 
     Tracker(String path) {
       this.path = path;
       this.handle = files.get(path);
+      this.recordable = recording && path.indexOf('\n') < 0 && path.indexOf('\r') < 0;
     }
 
     /** Called before each read: records first touches and queues read-ahead. Never blocks. */
@@ -265,7 +268,7 @@ public final class MountPrefetcher implements Closeable {
       if (closed || handle == null || length <= 0) {
         return;
       }
-      if (recording) {
+      if (recordable) {
         record(path, handle, offset, length);
       }
       if (opts.backgroundFill() && !handle.isCached(offset, length)) {

@@ -69,8 +69,8 @@ class AccessProfileTest {
         bad(head + "0\ta\n-1\ta\n"));
     assertEquals("f: malformed access profile: line 4: expected '<chunk index>\\t<file path>', got '3\t'", bad(head + "3\t\n"));
     assertEquals("f: malformed access profile: line 4: expected '<chunk index>\\t<file path>', got '3 a'", bad(head + "3 a\n"));
-    assertEquals("f: malformed access profile: line 4: unsafe file path '../etc/passwd'", bad(head + "3\t../etc/passwd\n"));
-    assertEquals("f: malformed access profile: line 4: unsafe file path '/abs'", bad(head + "3\t/abs\n"));
+    assertEquals("f: malformed access profile: line 4: unsafe file path '../etc/passwd' ('..' segment)", bad(head + "3\t../etc/passwd\n"));
+    assertEquals("f: malformed access profile: line 4: unsafe file path '/abs' (absolute path)", bad(head + "3\t/abs\n"));
   }
 
   @Test

@@ -218,6 +218,22 @@ class ProfileIT {
       assertEquals(1, r.errLine().lines().count(), r.err());
       assertTrue(r.errLine().startsWith("modelcache: ") && r.errLine().contains("never-pushed"), r.errLine());
       assertEquals("", r.out());
+
+      // Imported while a mount of that digest records: the import wins over what the mount learned.
+      Path mp = Files.createDirectories(tmp.resolve("mnt-errors"));
+      Cli.ok("mount", "--home", home, model.ref(), mp.toString());
+      String shard = model.sha().keySet().stream().filter(n -> n.endsWith(".safetensors")).findFirst().orElseThrow();
+      assertEquals(model.sha().get(shard), LazyMountIT.sha256(mp.resolve(shard)));
+      assertEquals("recording", mountStatus(d).path("profile").asText());
+      String handMade = "modelcache-profile 1\nmanifest " + digest + "\nchunk 65536\n3\t" + shard + "\n0\t" + shard + "\n";
+      Path own = Files.writeString(tmp.resolve("hand-made.profile"), handMade);
+      r = Cli.ok("profile", "import", "--home", home, own.toString());
+      assertEquals("installed the profile of " + digest + " (2 chunks of 64.0 KiB)\n"
+          + "it applies from the next mount; mounted now at " + mp + "\n", r.out());
+      Cli.ok("umount", "--home", home, mp.toString());
+      assertEquals(handMade, Files.readString(d.home.resolve("profiles").resolve(digest.substring(7) + ".profile")));
+      r = Cli.ok("profile", "import", "--home", home, own.toString());
+      assertEquals("replaced the profile of " + digest + " (2 chunks of 64.0 KiB)\n", r.out());
     }
   }
 }
