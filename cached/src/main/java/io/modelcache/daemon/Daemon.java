@@ -258,6 +258,7 @@ public final class Daemon implements Closeable {
       case "ls" -> list();
       case "ping" -> JSON.createObjectNode().put("pid", ProcessHandle.current().pid());
       case "status", "warm", "progress", "cache-ls", "cache-verify", "cache-evict", "cache-gc" -> ops.handle(op, req);
+      case "profile-export", "profile-import", "profile-ls" -> ops.handle(op, req);
       default -> throw new ModelCacheException(Kind.USAGE, "unknown control operation '" + op + "'");
     };
   }

@@ -67,6 +67,7 @@ final class OperatorOps {
   private final Map<Long, WarmJob> jobs = new LinkedHashMap<>();
   private final AtomicLong jobIds = new AtomicLong();
   private final CacheOps cacheOps;
+  private final ProfileOps profileOps;
 
   OperatorOps(DaemonConfig config, ChunkCache cache, DaemonMetrics metrics, Supplier<List<Daemon.Active>> mounts,
       IntSupplier metricsPort) {
@@ -84,6 +85,7 @@ final class OperatorOps {
     this.wall = wall;
     this.startNanos = nanos.getAsLong();
     this.cacheOps = new CacheOps(config, cache, mounts, this::users);
+    this.profileOps = new ProfileOps(config, mounts);
   }
 
   ObjectNode handle(String op, JsonNode req) throws IOException {
@@ -95,6 +97,7 @@ final class OperatorOps {
       case "cache-verify" -> cacheOps.verify(req.path("ref").asText(""));
       case "cache-evict" -> cacheOps.evict(req.path("ref").asText(""));
       case "cache-gc" -> cacheOps.gc();
+      case "profile-export", "profile-import", "profile-ls" -> profileOps.handle(op, req);
       default -> throw new ModelCacheException(Kind.USAGE, "unknown control operation '" + op + "'");
     };
   }
@@ -213,6 +216,10 @@ final class OperatorOps {
           .put("readErrors", t == null ? 0 : t.errors());
       if (t != null && t.lastError() != null) {
         m.put("lastError", t.lastError());
+      }
+      io.modelcache.fetch.MountPrefetcher pf = a.model().prefetcher();
+      if (pf != null) {
+        m.put("profile", pf.profileState()).put("fill", pf.fillState());
       }
     }
     ArrayNode w = out.putArray("warming");

@@ -61,6 +61,8 @@ public final class MountPrefetcher implements Closeable {
   private volatile Thread driver;
   private volatile boolean closed;
   private volatile String fillState = "idle";
+  /** What this mount does with its learned profile; see {@link #profileState()}. */
+  private volatile String profileState;
   /** When a reader last asked for bytes that were not cached (System.nanoTime); fill yields to it. */
   private volatile long lastMiss = System.nanoTime() - FILL_YIELD_NANOS;
   private final Object planLock = new Object();
@@ -96,6 +98,7 @@ public final class MountPrefetcher implements Closeable {
     }
     this.loadedProfile = prof;
     this.recording = opts.profileDir() != null && prof == null;
+    this.profileState = recording ? "recording" : prof == null ? "off" : opts.prefetch() ? "loaded" : "unused";
   }
 
   /** Starts the driver thread when there is a profile to replay or a fill to run. */
@@ -128,6 +131,16 @@ public final class MountPrefetcher implements Closeable {
       }
       return plan;
     }
+  }
+
+  /**
+   * What this mount does with a learned profile: {@code recording} (none existed at mount: it learns
+   * one), {@code loaded} (found, replay not started yet), {@code replaying}, {@code replayed} (every
+   * replay request finished), {@code stopped} (unmounted or failed mid-replay), {@code unused}
+   * (found, but prefetch is off), {@code off} (no profile directory).
+   */
+  public String profileState() {
+    return profileState;
   }
 
   /** What the fill is doing: idle, replaying, filling, done, budget, failed, closed. */
@@ -240,11 +253,14 @@ public final class MountPrefetcher implements Closeable {
   public final class Tracker {
     private final String path;
     private final BlobHandle handle;
+    /** A path with a line break cannot be written to the line-based profile file. */
+    private final boolean recordable;
     private SequentialDetector detector;
 
     Tracker(String path) {
       this.path = path;
       this.handle = files.get(path);
+      this.recordable = recording && path.indexOf('\n') < 0 && path.indexOf('\r') < 0;
     }
 
     /** Called before each read: records first touches and queues read-ahead. Never blocks. */
@@ -252,7 +268,7 @@ public final class MountPrefetcher implements Closeable {
       if (closed || handle == null || length <= 0) {
         return;
       }
-      if (recording) {
+      if (recordable) {
         record(path, handle, offset, length);
       }
       if (opts.backgroundFill() && !handle.isCached(offset, length)) {
@@ -345,6 +361,14 @@ public final class MountPrefetcher implements Closeable {
     }
   }
 
+  /**
+   * This mount's profile: the one it learned so far when recording, else the one it loaded at mount
+   * (null when it has neither).
+   */
+  public AccessProfile profile() {
+    return recording ? learnedProfile() : loadedProfile;
+  }
+
   /** The profile learned so far on this mount (first-touch order), or null when not recording. */
   public AccessProfile learnedProfile() {
     if (!recording || files.isEmpty()) {
@@ -362,10 +386,13 @@ public final class MountPrefetcher implements Closeable {
     try {
       if (loadedProfile != null && opts.prefetch()) {
         fillState = "replaying";
+        profileState = "replaying";
         // Profile ranges are byte ranges: valid whatever this cache's chunk size is.
         if (!run(loadedProfile.ranges(opts.fillRequestBytes()), FetchPriority.READ_AHEAD, false)) {
+          profileState = "stopped";
           return;
         }
+        profileState = "replayed";
       }
       if (opts.backgroundFill()) {
         fillState = "filling";
@@ -378,9 +405,17 @@ public final class MountPrefetcher implements Closeable {
       }
     } catch (InterruptedException e) {
       fillState = "closed";
+      stopReplay();
     } catch (Exception e) {
       fillState = "failed";
+      stopReplay();
       LOG.warn("background fill of {} stopped: {}", manifest, e.toString());
+    }
+  }
+
+  private void stopReplay() {
+    if (profileState.equals("replaying")) {
+      profileState = "stopped";
     }
   }
 
@@ -445,7 +480,10 @@ public final class MountPrefetcher implements Closeable {
     }
   }
 
-  /** Stops read-ahead and fill; saves a newly learned profile. */
+  /**
+   * Stops read-ahead and fill; saves a newly learned profile unless one appeared meanwhile (imported
+   * by the operator while this mount was recording: theirs wins).
+   */
   @Override
   public void close() {
     if (closed) {
@@ -466,6 +504,10 @@ public final class MountPrefetcher implements Closeable {
     if (learned != null && !learned.entries().isEmpty()) {
       Path f = AccessProfile.pathFor(opts.profileDir(), manifest);
       try {
+        if (Files.exists(f)) {
+          LOG.info("keeping the access profile {} that appeared while {} was mounted", f, manifest);
+          return;
+        }
         learned.write(f);
       } catch (IOException e) {
         LOG.warn("cannot save access profile {}: {}", f, e.toString());

@@ -18,6 +18,7 @@ import picocli.CommandLine.Command;
       LsCommand.class,
       StatusCommand.class,
       CacheCommand.class,
+      ProfileCommand.class,
       PushCommand.class,
       PullCommand.class,
       InspectCommand.class,
