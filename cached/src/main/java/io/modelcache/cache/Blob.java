@@ -173,7 +173,7 @@ final class Blob {
     return channel;
   }
 
-  /** The O_DIRECT channel while the file is open, or null (then write through {@link #channel()}). */
+  /** The O_DIRECT channel while the file is open, or null (then use {@link #channel()}). */
   FileChannel directChannel() {
     return directChannel;
   }
@@ -201,7 +201,8 @@ final class Blob {
       channel = FileChannel.open(file, StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE);
       if (directIo) {
         try {
-          directChannel = FileChannel.open(file, StandardOpenOption.WRITE, com.sun.nio.file.ExtendedOpenOption.DIRECT);
+          directChannel = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE,
+              com.sun.nio.file.ExtendedOpenOption.DIRECT);
         } catch (IOException | UnsupportedOperationException e) {
           directChannel = null; // buffered writes still work
         }

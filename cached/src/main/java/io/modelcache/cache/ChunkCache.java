@@ -155,6 +155,9 @@ public final class ChunkCache implements Closeable {
   private volatile boolean closed;
   /** Just-fetched chunks until a reader takes them, and the fetch buffers. */
   private final HotChunks hot;
+  /** Chunks being read from disk into memory (single flight). */
+  private final ConcurrentHashMap<ChunkRef, CompletableFuture<Void>> loading = new ConcurrentHashMap<>();
+  private final LongAdder diskLoads = new LongAdder();
   /** Writes go through O_DIRECT (probed at open: tmpfs and some overlays refuse it). */
   private final boolean directIo;
   /** The cache file system's block size: O_DIRECT writes must be multiples of it. */
@@ -613,6 +616,9 @@ public final class ChunkCache implements Closeable {
   private void copyChunk(Blob b, int i, long pos, ByteBuffer view) throws IOException {
     ChunkRef ref = new ChunkRef(b, i);
     HotChunks.Entry e = hot.acquire(ref);
+    if (e == null) {
+      e = loadChunk(b, i, ref);
+    }
     if (e != null) {
       int n = view.remaining();
       try {
@@ -628,6 +634,55 @@ public final class ChunkCache implements Closeable {
       if (r < 0) {
         throw new IOException("cache file " + b.file + " is shorter than its cached chunks");
       }
+    }
+  }
+
+  /**
+   * Reads a whole present chunk from disk with O_DIRECT into memory and returns it acquired, or
+   * null (no O_DIRECT, no room, a short read) when the caller should read through the page cache.
+   * Why: a buffered read would give the cache file its own page-cache pages on top of the mount's,
+   * the same cost that O_DIRECT writes avoid on the way in. One load per chunk at a time.
+   */
+  private HotChunks.Entry loadChunk(Blob b, int i, ChunkRef ref) throws IOException {
+    FileChannel d = b.directChannel();
+    if (d == null || hot.capacity() < b.chunkSize) {
+      return null;
+    }
+    CompletableFuture<Void> mine = new CompletableFuture<>();
+    CompletableFuture<Void> other = loading.putIfAbsent(ref, mine);
+    if (other != null) {
+      try {
+        other.get(timeoutNanos, TimeUnit.NANOSECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new InterruptedIOException("interrupted while reading blob " + b.spec.digest());
+      } catch (ExecutionException | TimeoutException e) {
+        return null;
+      }
+      return hot.acquire(ref);
+    }
+    ByteBuffer buf = hot.take();
+    try {
+      int len = b.chunkLen(i);
+      buf.clear().limit((len + align - 1) / align * align);
+      long pos = b.chunkStart(i);
+      while (buf.position() < len) {
+        int r = d.read(buf, pos + buf.position());
+        if (r <= 0) {
+          return null;
+        }
+      }
+      buf.flip().limit(len);
+      if (!hot.put(ref, buf, len, false)) {
+        return null;
+      }
+      buf = null;
+      diskLoads.increment();
+      return hot.acquire(ref);
+    } finally {
+      hot.give(buf);
+      loading.remove(ref, mine);
+      mine.complete(null);
     }
   }
 

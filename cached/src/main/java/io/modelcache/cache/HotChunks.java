@@ -176,6 +176,10 @@ final class HotChunks {
     }
   }
 
+  long capacity() {
+    return capacity;
+  }
+
   synchronized long bytes() {
     return bytes;
   }
