@@ -7,8 +7,9 @@ import java.nio.ByteBuffer;
 import java.nio.channels.ReadableByteChannel;
 
 /**
- * An upstream byte stream that reports what it received: bytes as they arrive (so a failed fetch
- * still counts what was sent) and the fetch's duration when it is closed.
+ * An upstream byte stream that reports what it received: bytes as they arrive, in batches of up
+ * to {@link #BATCH} (so a failed fetch still counts what was sent, without a metrics update per
+ * socket read), and the fetch's duration when it is closed.
  */
 final class MeteredStream extends FilterInputStream implements ReadableByteChannel {
   /** Where the counts go. */
@@ -21,6 +22,9 @@ final class MeteredStream extends FilterInputStream implements ReadableByteChann
   private final Sink sink;
   private final long started;
   private boolean closed;
+  static final int BATCH = 1 << 20;
+  /** Atomic: close() may run on another thread (a reader aborting a stuck fetch). */
+  private final java.util.concurrent.atomic.AtomicLong unreported = new java.util.concurrent.atomic.AtomicLong();
 
   MeteredStream(InputStream in, Sink sink, long started) {
     super(in);
@@ -32,7 +36,7 @@ final class MeteredStream extends FilterInputStream implements ReadableByteChann
   public int read() throws IOException {
     int b = super.read();
     if (b >= 0) {
-      sink.bytes(1);
+      count(1);
     }
     return b;
   }
@@ -41,7 +45,7 @@ final class MeteredStream extends FilterInputStream implements ReadableByteChann
   public int read(byte[] b, int off, int len) throws IOException {
     int n = super.read(b, off, len);
     if (n > 0) {
-      sink.bytes(n);
+      count(n);
     }
     return n;
   }
@@ -60,7 +64,7 @@ final class MeteredStream extends FilterInputStream implements ReadableByteChann
       }
     }
     if (n > 0) {
-      sink.bytes(n);
+      count(n);
     }
     return n;
   }
@@ -74,15 +78,28 @@ final class MeteredStream extends FilterInputStream implements ReadableByteChann
   public long skip(long n) throws IOException {
     long s = super.skip(n);
     if (s > 0) {
-      sink.bytes(s);
+      count(s);
     }
     return s;
+  }
+
+  private void count(long n) {
+    if (unreported.addAndGet(n) >= BATCH) {
+      long u = unreported.getAndSet(0);
+      if (u > 0) {
+        sink.bytes(u);
+      }
+    }
   }
 
   @Override
   public void close() throws IOException {
     if (!closed) {
       closed = true;
+      long u = unreported.getAndSet(0);
+      if (u > 0) {
+        sink.bytes(u);
+      }
       sink.done(System.nanoTime() - started);
     }
     super.close();
