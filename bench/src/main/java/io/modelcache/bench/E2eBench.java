@@ -343,7 +343,9 @@ public final class E2eBench {
         dropCaches();
         long mark = registry.logMark();
         d.mount(ref, mnt);
+        CpuUse cpu = new CpuUse(d.pid(), registry.pid());
         sample("cold", shardBytes / dd(List.of(through(mnt))) / GB);
+        cpu.sample("cold", shardBytes);
         sample("cold.egress", (double) registry.blobBytesSince(mark) / modelBytes);
         diagnose(d.metrics());
         sample("heap.peak", d.stopSampling() / MIB);
@@ -395,6 +397,55 @@ public final class E2eBench {
     }
   }
 
+  /**
+   * CPU time of the daemon and the registry, and of the whole machine, over one step: on a small
+   * machine the cold read is bound by CPU, and these figures show where it goes.
+   */
+  private final class CpuUse {
+    private final long daemonPid;
+    private final long registryPid;
+    private final double daemon0;
+    private final double registry0;
+    private final long[] machine0;
+
+    private CpuUse(long daemonPid, long registryPid) throws IOException {
+      this.daemonPid = daemonPid;
+      this.registryPid = registryPid;
+      this.daemon0 = cpuSeconds(daemonPid);
+      this.registry0 = cpuSeconds(registryPid);
+      this.machine0 = machineTicks();
+    }
+
+    void sample(String step, long bytes) throws IOException {
+      double gib = bytes / (double) (1L << 30);
+      E2eBench.this.sample(step + ".cpu.daemon", (cpuSeconds(daemonPid) - daemon0) / gib);
+      E2eBench.this.sample(step + ".cpu.registry", (cpuSeconds(registryPid) - registry0) / gib);
+      long[] m = machineTicks();
+      double total = m[1] - machine0[1];
+      if (total > 0) {
+        E2eBench.this.sample(step + ".cpu.busy", (m[0] - machine0[0]) / total * Runtime.getRuntime().availableProcessors());
+      }
+    }
+  }
+
+  /** user + system CPU seconds of a process (Linux /proc, clock ticks of 1/100 s). */
+  static double cpuSeconds(long pid) throws IOException {
+    String s = Files.readString(Path.of("/proc/" + pid + "/stat"));
+    String[] f = s.substring(s.lastIndexOf(')') + 2).split(" ");
+    return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0;
+  }
+
+  /** {busy, total} ticks of all CPUs since boot (idle and iowait count as not busy). */
+  static long[] machineTicks() throws IOException {
+    String[] f = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
+    long total = 0;
+    for (int i = 1; i < f.length && i <= 8; i++) {
+      total += Long.parseLong(f[i]);
+    }
+    long idle = Long.parseLong(f[4]) + Long.parseLong(f[5]);
+    return new long[] {total - idle, total};
+  }
+
   /** FUSE read requests the daemon saw between two metrics scrapes, per pass, and their mean time. */
   private void fuseDelta(String step, String before, String after, int passes) {
     String c = "modelcache_fuse_operation_seconds_count";
@@ -417,8 +468,10 @@ public final class E2eBench {
         Path mnt = work.resolve("mnt-load");
         dropCaches();
         long t0 = System.nanoTime();
+        CpuUse cpu = new CpuUse(d.pid(), registry.pid());
         double mountS = d.mount(ref, mnt);
         List<double[]> trace = load(mnt, t0);
+        cpu.sample("load", shardBytes);
         double total = trace.get(trace.size() - 1)[0];
         sample("load.cold", total);
         if (r == 0) {
@@ -507,6 +560,15 @@ public final class E2eBench {
         null, null);
     rp.add("cold", "registry egress, one mount read once", s("cold.egress"), "× model", null, null, "1.0×",
         med("cold.egress") <= 1.01);
+    rp.add("cold: why", "daemon CPU (user+sys) per GiB read, cold sequential", s("cold.cpu.daemon"), "s/GiB", null, null,
+        null, null);
+    rp.add("cold: why", "registry CPU per GiB sent, cold sequential", s("cold.cpu.registry"), "s/GiB", null, null, null,
+        null);
+    rp.add("cold: why", "whole machine busy during the cold sequential read", s("cold.cpu.busy"), "CPUs of "
+        + Runtime.getRuntime().availableProcessors(), null, null, null, null);
+    rp.add("cold: why", "daemon CPU per GiB, loader pattern", s("load.cpu.daemon"), "s/GiB", null, null, null, null);
+    rp.add("cold: why", "whole machine busy during the loader pattern", s("load.cpu.busy"), "CPUs of "
+        + Runtime.getRuntime().availableProcessors(), null, null, null, null);
     rp.add("cold: why", "FUSE read requests: mean size", s("diag.fuse.size"), "KiB", null, null, null, null);
     rp.add("cold: why", "FUSE read requests: mean time in the daemon", s("diag.fuse.ms"), "ms", null, null, null, null);
     rp.add("cold: why", "registry fetches: mean size", s("diag.fetch.size"), "MiB", null, null, null, null);
