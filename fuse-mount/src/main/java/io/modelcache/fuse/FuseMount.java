@@ -28,6 +28,12 @@ public final class FuseMount {
   /** Files never change, so the kernel may cache attributes, entries and misses for long. */
   static final int CACHE_TIMEOUT_SECONDS = 3600;
 
+  /**
+   * Request threads per mount. Cold reads block a thread until their chunk arrives; the kernel keeps
+   * at most 12 background (read-ahead) requests in flight per mount plus one per faulting reader.
+   */
+  static final int WORKERS = 16;
+
   private FuseMount() {}
 
   /**
@@ -66,7 +72,7 @@ public final class FuseMount {
     CompletableFuture<Integer> loop = new CompletableFuture<>();
     Thread t = new Thread(() -> {
       try {
-        loop.complete(fs.runFuseMain(args));
+        loop.complete(fs.runFuseMain(args, WORKERS, "modelcache-fuse " + mp));
       } catch (Throwable e) {
         loop.completeExceptionally(e);
       }

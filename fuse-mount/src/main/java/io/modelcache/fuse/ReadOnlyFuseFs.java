@@ -51,14 +51,14 @@ final class ReadOnlyFuseFs extends FuseStubFS {
   }
 
   /**
-   * Runs libfuse's main loop on the calling thread until the filesystem is unmounted; returns its
-   * exit code. Called instead of jnr-fuse's mount(), which waits a fixed 2 s and registers a
-   * shutdown hook that execs fusermount.
+   * Mounts and serves requests on {@code threads} threads (the calling one included) until the
+   * filesystem is unmounted; returns 0, or 1 if libfuse could not mount. Called instead of jnr-fuse's
+   * mount(), which waits a fixed 2 s and registers a shutdown hook that execs fusermount.
    */
-  int runFuseMain(String[] args) {
+  int runFuseMain(String[] args, int threads, String name) {
     mounted.set(true);
     try {
-      return libFuse.fuse_main_real(args.length, args, fuseOperations, Struct.size(fuseOperations), null);
+      return FuseLoop.run(args, fuseOperations, Struct.size(fuseOperations), threads, name);
     } finally {
       mounted.set(false);
     }
