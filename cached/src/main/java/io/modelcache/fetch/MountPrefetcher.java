@@ -44,7 +44,11 @@ public final class MountPrefetcher implements Closeable {
   private static final long MAX_INDEX = 64L << 20;
   private static final int MAX_PROFILE_ENTRIES = 1 << 22;
   private static final int MAX_FILL_FAILURES = 3;
-  /** Fill waits while a reader missed within this long: its own read-ahead needs the link and CPU. */
+  /**
+   * Fill waits while a reader read within this long: the reader's own read-ahead keeps the link busy,
+   * and what fill brings in goes to disk only (not the memory tier), so fetching it under a
+   * streaming reader costs CPU now and a disk read later.
+   */
   private static final long FILL_YIELD_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
 
   private final Map<String, BlobHandle> files;
@@ -63,8 +67,8 @@ public final class MountPrefetcher implements Closeable {
   private volatile String fillState = "idle";
   /** What this mount does with its learned profile; see {@link #profileState()}. */
   private volatile String profileState;
-  /** When a reader last asked for bytes that were not cached (System.nanoTime); fill yields to it. */
-  private volatile long lastMiss = System.nanoTime() - FILL_YIELD_NANOS;
+  /** When a reader last read (System.nanoTime); fill yields to it. */
+  private volatile long lastRead = System.nanoTime() - FILL_YIELD_NANOS;
   private final Object planLock = new Object();
   private SequentialDetector planDetector;
   private ReadPlan planDetectorPlan;
@@ -271,8 +275,8 @@ public final class MountPrefetcher implements Closeable {
       if (recordable) {
         record(path, handle, offset, length);
       }
-      if (opts.backgroundFill() && !handle.isCached(offset, length)) {
-        lastMiss = System.nanoTime();
+      if (opts.backgroundFill()) {
+        lastRead = System.nanoTime();
       }
       if (!opts.prefetch()) {
         return;
@@ -447,8 +451,8 @@ public final class MountPrefetcher implements Closeable {
           return false;
         }
         if (prio == FetchPriority.FILL) {
-          // Yield to a reader that is waiting on the network (bounded: it only delays fill).
-          for (int i = 0; i < 50 && !closed && System.nanoTime() - lastMiss < FILL_YIELD_NANOS; i++) {
+          // Yield to a streaming reader (bounded: a request a second still goes out).
+          for (int i = 0; i < 50 && !closed && System.nanoTime() - lastRead < FILL_YIELD_NANOS; i++) {
             Thread.sleep(20);
           }
         }
