@@ -105,8 +105,15 @@ public final class MountPrefetcher implements Closeable {
     this.profileState = recording ? "recording" : prof == null ? "off" : opts.prefetch() ? "loaded" : "unused";
   }
 
-  /** Starts the driver thread when there is a profile to replay or a fill to run. */
+  /**
+   * Starts fetching every shard's header (loaders read all headers first, so they are local by the
+   * time the loader opens the files), and the driver thread when there is a profile to replay or a
+   * fill to run.
+   */
   public void start() {
+    if (opts.prefetch()) {
+      plan();
+    }
     boolean replay = loadedProfile != null && opts.prefetch();
     if (!replay && !opts.backgroundFill()) {
       return;
