@@ -36,6 +36,8 @@ final class Blob {
   final AtomicLongArray prefetched;
   final AtomicInteger prefetchedCount = new AtomicInteger();
   final AtomicLong cachedBytes = new AtomicLong();
+  /** Chunks read from disk into memory at least once (later misses of them use the page cache). */
+  final AtomicLongArray diskLoaded;
   final ReentrantReadWriteLock rw = new ReentrantReadWriteLock();
   final ConcurrentHashMap<Integer, Pending> inflight = new ConcurrentHashMap<>();
   final AtomicBoolean verifying = new AtomicBoolean();
@@ -77,6 +79,7 @@ final class Blob {
     this.present = new AtomicLongArray((nChunks + 63) >>> 6);
     this.crc = new int[nChunks];
     this.prefetched = new AtomicLongArray((nChunks + 63) >>> 6);
+    this.diskLoaded = new AtomicLongArray((nChunks + 63) >>> 6);
     this.pins = new AtomicIntegerArray(nChunks);
     this.access = new AtomicLongArray(nChunks);
   }
@@ -133,6 +136,15 @@ final class Blob {
         return true;
       }
     }
+  }
+
+  boolean wasDiskLoaded(int i) {
+    return (diskLoaded.get(i >>> 6) & (1L << i)) != 0;
+  }
+
+  void markDiskLoaded(int i) {
+    long bit = 1L << i;
+    diskLoaded.getAndUpdate(i >>> 6, v -> v | bit);
   }
 
   void setPrefetched(int i) {

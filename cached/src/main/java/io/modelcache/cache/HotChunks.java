@@ -32,11 +32,15 @@ final class HotChunks {
     private boolean dropped;
     /** The blob's in-order hash has not reached this chunk yet: keep it even once served. */
     private boolean awaitingHash;
+    /** Read from the cache file (not fetched): a reader on it may want the next chunks from disk. */
+    final boolean fromDisk;
+    private boolean aheadClaimed;
 
-    Entry(ByteBuffer buf, int length, boolean awaitingHash) {
+    Entry(ByteBuffer buf, int length, boolean awaitingHash, boolean fromDisk) {
       this.buf = buf;
       this.length = length;
       this.awaitingHash = awaitingHash;
+      this.fromDisk = fromDisk;
     }
 
     /** A read-only view of the chunk's bytes {@code [from, from + n)}. */
@@ -90,12 +94,17 @@ final class HotChunks {
    * and does not take the buffer, when the tier keeps nothing.
    */
   boolean put(ChunkCache.ChunkRef ref, ByteBuffer buf, int length, boolean awaitingHash) {
+    return put(ref, buf, length, awaitingHash, false);
+  }
+
+  /** As {@link #put(ChunkCache.ChunkRef, ByteBuffer, int, boolean)}, marking a chunk read from disk. */
+  boolean put(ChunkCache.ChunkRef ref, ByteBuffer buf, int length, boolean awaitingHash, boolean fromDisk) {
     if (capacity < length) {
       return false;
     }
     List<ByteBuffer> freed = new ArrayList<>();
     synchronized (this) {
-      Entry old = entries.put(ref, new Entry(buf, length, awaitingHash));
+      Entry old = entries.put(ref, new Entry(buf, length, awaitingHash, fromDisk));
       if (old != null) {
         unlink(old, freed);
       }
@@ -129,6 +138,19 @@ final class HotChunks {
     e.refs--;
     e.served += servedBytes;
     dropIfDone(ref, e);
+  }
+
+  /** True once per entry: the first reader of a chunk read from disk starts loading the next ones. */
+  synchronized boolean claimAhead(Entry e) {
+    if (!e.fromDisk || e.aheadClaimed) {
+      return false;
+    }
+    e.aheadClaimed = true;
+    return true;
+  }
+
+  synchronized boolean contains(ChunkCache.ChunkRef ref) {
+    return entries.containsKey(ref);
   }
 
   /** The blob's in-order hash has taken this chunk (a reference held by the caller). */

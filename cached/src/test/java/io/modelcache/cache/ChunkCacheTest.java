@@ -702,4 +702,26 @@ class ChunkCacheTest {
     close(cache);
     assertArrayEquals(data, Files.readAllBytes(dir.resolve("blobs").resolve(spec.key())));
   }
+
+  @Test
+  void warmReadsFromDiskWithReadAheadReturnExactBytesTwice() throws Exception {
+    byte[] data = random(SIZE, 36);
+    BlobSpec spec = BlobSpec.raw(Digest.of(data), data.length);
+    ChunkCache cache = open(pooled());
+    try (BlobHandle h = cache.open(spec, new FakeFetcher(data))) {
+      assertArrayEquals(data, readAll(h, 1 << 20));
+    }
+    close(cache);
+    ChunkCache again = open(pooled());
+    FakeFetcher none = new FakeFetcher(data);
+    try (BlobHandle h = again.open(spec, none)) {
+      assertArrayEquals(data, readAll(h, 128 << 10)); // chunks loaded from disk, the next ones ahead
+      assertArrayEquals(data, readAll(h, 100_000)); // again: what memory dropped comes via the page cache
+      for (int i = 0; i < 200; i++) {
+        long off = (long) (i * 7919L * 131) % SIZE;
+        assertArrayEquals(slice(data, off, 5000), read(h, off, 5000));
+      }
+    }
+    assertEquals(0, none.opens.get());
+  }
 }
