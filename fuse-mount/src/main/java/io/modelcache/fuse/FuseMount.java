@@ -3,10 +3,12 @@ package io.modelcache.fuse;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
@@ -29,6 +31,50 @@ public final class FuseMount {
   static final int CACHE_TIMEOUT_SECONDS = 3600;
 
   private FuseMount() {}
+
+  /**
+   * Does the one-time native setup of the first mount ahead of time: binds libc and libfuse and
+   * generates jnr-fuse's callback stubs (about half a second of class generation on a cold JVM),
+   * without mounting anything. Optional and idempotent in effect; a daemon calls it on a background
+   * thread at start so its first mount does not pay for it.
+   *
+   * @throws Throwable whatever jnr throws when libfuse or libc cannot be bound (the mount itself
+   *     would then fail too, with its own message)
+   */
+  public static void prepare() {
+    isStaleMount(Path.of("/"));
+    new ReadOnlyFuseFs(EmptyTree.INSTANCE, FuseOptions.defaults());
+  }
+
+  /** A tree with nothing in it: what {@link #prepare} binds the callbacks to. */
+  private enum EmptyTree implements ReadOnlyTree {
+    INSTANCE;
+
+    @Override
+    public NodeAttributes stat(String path) {
+      return null;
+    }
+
+    @Override
+    public List<String> list(String path) {
+      return null;
+    }
+
+    @Override
+    public FileReader open(String path) throws IOException {
+      throw new NoSuchFileException(path);
+    }
+
+    @Override
+    public Map<String, byte[]> xattrs(String path) {
+      return Map.of();
+    }
+
+    @Override
+    public long totalBytes() {
+      return 0;
+    }
+  }
 
   /**
    * Mounts {@code tree} read-only on {@code mountpoint} (an existing, empty directory) and returns
