@@ -198,7 +198,7 @@ public final class Daemon implements Closeable {
 
   /** Starts the daemon: opens the cache, restores persisted mounts, then listens on the socket. */
   public static Daemon start(DaemonConfig config) throws IOException {
-    prepareFirstMount();
+    FirstMountPrep.start(config.registryOptions(), JSON);
     try {
       Files.createDirectories(config.home());
       Files.createDirectories(config.stateDir());
@@ -226,25 +226,6 @@ public final class Daemon implements Closeable {
       cache.close();
       throw e;
     }
-  }
-
-  /**
-   * Does the first mount's one-time work (binding libfuse and generating its callback stubs, the
-   * mount table's JSON writer) on a background thread while the cache opens, instead of inside the
-   * first mount request, where it cost about 0.6 s. A failure here is only logged: the mount that
-   * needs the same thing reports it properly.
-   */
-  private static void prepareFirstMount() {
-    Thread.ofPlatform().name("prepare-mount").daemon(true).start(() -> {
-      long t0 = System.nanoTime();
-      try {
-        FuseMount.prepare();
-        JSON.writeValueAsBytes(List.of(new MountRecord("r", "sha256:0", "/", null)));
-        LOG.debug("first-mount setup done in {} ms", (System.nanoTime() - t0) / 1_000_000);
-      } catch (Throwable t) {
-        LOG.debug("first-mount setup failed (the first mount will retry it): {}", t.toString());
-      }
-    });
   }
 
   public DaemonConfig config() {

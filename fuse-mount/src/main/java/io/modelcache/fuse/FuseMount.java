@@ -12,9 +12,13 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import jnr.ffi.Memory;
+import jnr.ffi.Pointer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import ru.serce.jnrfuse.ErrorCodes;
+import ru.serce.jnrfuse.struct.FileStat;
+import ru.serce.jnrfuse.struct.Statvfs;
 
 /**
  * Mounts a {@link ReadOnlyTree} with libfuse2 (jnr-fuse) and cleans up mounts, including stale ones
@@ -33,31 +37,34 @@ public final class FuseMount {
   private FuseMount() {}
 
   /**
-   * Does the one-time native setup of the first mount ahead of time: binds libc and libfuse and
-   * generates jnr-fuse's callback stubs (about half a second of class generation on a cold JVM),
-   * without mounting anything. Optional and idempotent in effect; a daemon calls it on a background
-   * thread at start so its first mount does not pay for it.
+   * Does the one-time native setup of the first mount ahead of time: binds libc and libfuse,
+   * generates jnr-fuse's callback stubs (about half a second of class generation on a cold JVM) and
+   * runs the getattr and statfs callbacks once on native memory, without mounting anything. A daemon
+   * calls it on a background thread at start so its first mount does not pay for it.
    *
-   * @throws Throwable whatever jnr throws when libfuse or libc cannot be bound (the mount itself
-   *     would then fail too, with its own message)
+   * @throws Throwable whatever jnr throws when libfuse or libc cannot be bound (a mount would then
+   *     fail too, with its own message)
    */
   public static void prepare() {
     isStaleMount(Path.of("/"));
-    new ReadOnlyFuseFs(EmptyTree.INSTANCE, FuseOptions.defaults());
+    ReadOnlyFuseFs fs = new ReadOnlyFuseFs(EmptyTree.INSTANCE, FuseOptions.defaults());
+    Pointer mem = Memory.allocateDirect(jnr.ffi.Runtime.getSystemRuntime(), 4096); // > struct stat, statvfs
+    fs.getattr("/", FileStat.of(mem));
+    fs.statfs("/", Statvfs.of(mem));
   }
 
-  /** A tree with nothing in it: what {@link #prepare} binds the callbacks to. */
+  /** An empty root directory: what {@link #prepare} runs the callbacks on. */
   private enum EmptyTree implements ReadOnlyTree {
     INSTANCE;
 
     @Override
     public NodeAttributes stat(String path) {
-      return null;
+      return path.equals("/") ? NodeAttributes.directory(0755, 0) : null;
     }
 
     @Override
     public List<String> list(String path) {
-      return null;
+      return path.equals("/") ? List.of() : null;
     }
 
     @Override
