@@ -13,6 +13,7 @@ import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -23,8 +24,8 @@ import org.slf4j.LoggerFactory;
  * libfuse and generating its callback stubs, the registry client's first HTTP exchange (Netty's
  * event loop, pipeline and buffers; here against a one-shot stand-in on 127.0.0.1, so no registry is
  * contacted), the JSON the mount path reads and writes, and the virtual-thread scheduler that serves
- * control requests. Best effort: a failure is logged at
- * debug, and the mount that needs the same thing reports it properly.
+ * control requests. Best effort: a failure is logged at debug, and the mount that needs the same
+ * thing reports it properly. Threading: {@link #start} runs the steps on one daemon thread of its own.
  */
 final class FirstMountPrep {
   private static final Logger LOG = LoggerFactory.getLogger(FirstMountPrep.class);
@@ -34,29 +35,38 @@ final class FirstMountPrep {
 
   private FirstMountPrep() {}
 
-  /** Starts the preparation on a daemon thread and returns at once. */
+  /** Starts {@link #prepare} on a daemon thread and returns at once. */
   static void start(RegistryOptions registry, ObjectMapper json) {
     Thread.ofPlatform().name("first-mount-prep").daemon(true).start(() -> {
       long t0 = System.nanoTime();
-      run("FUSE", FuseMount::prepare);
-      run("JSON", () -> {
-        json.writeValueAsBytes(List.of(new MountRecord("r", "sha256:0", "/", null)));
-        json.readTree(MANIFEST);
-      });
-      run("registry client", () -> exchange(registry));
-      run("control socket's virtual threads", () -> Thread.ofVirtual().start(() -> { }).join());
-      LOG.debug("first-mount preparation done in {} ms", (System.nanoTime() - t0) / 1_000_000);
+      List<String> failed = prepare(registry, json);
+      LOG.debug("first-mount preparation done in {} ms{}", (System.nanoTime() - t0) / 1_000_000,
+          failed.isEmpty() ? "" : "; failed: " + failed);
     });
+  }
+
+  /** Runs every step on this thread; returns the names of those that failed. */
+  static List<String> prepare(RegistryOptions registry, ObjectMapper json) {
+    List<String> failed = new ArrayList<>();
+    run(failed, "FUSE", FuseMount::prepare);
+    run(failed, "JSON", () -> {
+      json.writeValueAsBytes(List.of(new MountRecord("r", "sha256:0", "/", null)));
+      json.readTree(MANIFEST);
+    });
+    run(failed, "registry client", () -> exchange(registry));
+    run(failed, "virtual threads", () -> Thread.ofVirtual().start(() -> { }).join());
+    return failed;
   }
 
   private interface Step {
     void run() throws Exception;
   }
 
-  private static void run(String what, Step step) {
+  private static void run(List<String> failed, String what, Step step) {
     try {
       step.run();
     } catch (Throwable t) {
+      failed.add(what);
       LOG.debug("first-mount preparation of the {} failed (the first mount does it instead): {}", what, t.toString());
     }
   }
