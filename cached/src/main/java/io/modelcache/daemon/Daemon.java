@@ -198,7 +198,6 @@ public final class Daemon implements Closeable {
 
   /** Starts the daemon: opens the cache, restores persisted mounts, then listens on the socket. */
   public static Daemon start(DaemonConfig config) throws IOException {
-    FirstMountPrep.start(config.registryOptions(), JSON);
     try {
       Files.createDirectories(config.home());
       Files.createDirectories(config.stateDir());
@@ -218,7 +217,10 @@ public final class Daemon implements Closeable {
       if (!s.metricsAddress().isEmpty()) {
         server = MetricsServer.start(s.metricsAddress(), metrics.registry());
       }
-      return new Daemon(config, cache, metrics, server);
+      Daemon d = new Daemon(config, cache, metrics, server);
+      // After start, not during it: on 2 vCPUs, running it beside the cache's opening delayed "ready".
+      FirstMountPrep.start(config.registryOptions(), JSON);
+      return d;
     } catch (IOException | RuntimeException e) {
       if (server != null) {
         server.close();
