@@ -217,7 +217,10 @@ public final class Daemon implements Closeable {
       if (!s.metricsAddress().isEmpty()) {
         server = MetricsServer.start(s.metricsAddress(), metrics.registry());
       }
-      return new Daemon(config, cache, metrics, server);
+      Daemon d = new Daemon(config, cache, metrics, server);
+      // After start, not during it: on 2 vCPUs, running it beside the cache's opening delayed "ready".
+      FirstMountPrep.start(config.registryOptions(), JSON);
+      return d;
     } catch (IOException | RuntimeException e) {
       if (server != null) {
         server.close();
@@ -312,7 +315,7 @@ public final class Daemon implements Closeable {
       ModelArtifact art = ModelReader.read(source, rec.digest() != null ? rec.digest() : ref.tagOrDigest());
       String registryLabel = ref.isLayout() ? "oci-layout" : ref.registry();
       OperatorOps.MountTracker tracker = ops.track(mp, metrics);
-      model = new ModelMount(art, source, cache, new ModelMount.FetchObserver() {
+      model = ModelMount.withReadAheadDeferred(art, source, cache, new ModelMount.FetchObserver() {
         @Override
         public void fetched(long bytes) {
           metrics.fetched(registryLabel, bytes);
@@ -365,6 +368,7 @@ public final class Daemon implements Closeable {
       Active a = new Active(pinned, model, source, fuse);
       mounts.put(mp, a);
       LOG.info("mounted {} ({}) at {}", rec.reference(), art.manifest().digest(), mp);
+      model.startReadAhead(); // only now: the fill's fetches would slow the mount itself down
       return a;
     } catch (IOException | RuntimeException e) {
       if (model != null) {

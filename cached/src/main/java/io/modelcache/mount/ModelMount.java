@@ -22,6 +22,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
@@ -46,6 +47,7 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
   private final long mountedAtNanos = System.nanoTime();
   private volatile long firstByteNanos = -1;
   private final MountPrefetcher prefetcher;
+  private final AtomicBoolean readAheadStarted = new AtomicBoolean();
   private final PrefetchObserver prefetchObserver;
 
   /** Receives what the mount fetched from upstream; the daemon plugs metrics in here. */
@@ -78,6 +80,22 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
    */
   public ModelMount(ModelArtifact artifact, ArtifactSource source, ChunkCache cache, FetchObserver observer,
       ReadAheadOptions readAhead) throws IOException {
+    this(artifact, source, cache, observer, readAhead, true);
+  }
+
+  /**
+   * As {@link #ModelMount(ModelArtifact, ArtifactSource, ChunkCache, FetchObserver, ReadAheadOptions)},
+   * but the background work (profile replay, fill) waits for {@link #startReadAhead}: a daemon starts
+   * it once the mount is live, so the fill's fetches do not compete with mounting for the CPU.
+   * Read-ahead of files opened before then works as usual.
+   */
+  public static ModelMount withReadAheadDeferred(ModelArtifact artifact, ArtifactSource source, ChunkCache cache,
+      FetchObserver observer, ReadAheadOptions readAhead) throws IOException {
+    return new ModelMount(artifact, source, cache, observer, readAhead, false);
+  }
+
+  private ModelMount(ModelArtifact artifact, ArtifactSource source, ChunkCache cache, FetchObserver observer,
+      ReadAheadOptions readAhead, boolean startReadAhead) throws IOException {
     this.artifact = artifact;
     this.prefetchObserver = readAhead.observer();
     MeteredStream.Sink sink = new MeteredStream.Sink() {
@@ -120,7 +138,9 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
         byPath.put(e.relativePath(), e.file().handle());
       }
       this.prefetcher = new MountPrefetcher(byPath, cache, artifact.manifest().digest(), readAhead);
-      this.prefetcher.start();
+      if (startReadAhead) {
+        startReadAhead();
+      }
     } else {
       this.prefetcher = null;
     }
@@ -180,6 +200,13 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
       }
       return n;
     };
+  }
+
+  /** Starts the background read-ahead work (profile replay, fill) if there is any; idempotent. */
+  public void startReadAhead() {
+    if (prefetcher != null && readAheadStarted.compareAndSet(false, true)) {
+      prefetcher.start();
+    }
   }
 
   /** The mount's read-ahead driver, or null when read-ahead and fill are off. */

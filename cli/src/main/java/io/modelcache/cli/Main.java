@@ -2,6 +2,7 @@ package io.modelcache.cli;
 
 import io.modelcache.error.ModelCacheException;
 import java.io.PrintWriter;
+import java.util.List;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -10,8 +11,14 @@ import picocli.CommandLine.Command;
     name = "modelcache",
     mixinStandardHelpOptions = true,
     versionProvider = Main.Version.class,
-    description = "Lazy, node-local mounts of ModelPack model artifacts from OCI registries.",
-    subcommands = {
+    description = "Lazy, node-local mounts of ModelPack model artifacts from OCI registries.")
+public final class Main implements Runnable {
+  /**
+   * The subcommands, in the order usage help lists them. They are added programmatically rather than
+   * through {@code @Command(subcommands=...)} so that a run of one command introspects only that
+   * command: picocli's reflection over all of them cost about 40 ms of a client command's start.
+   */
+  static final List<Class<?>> COMMANDS = List.of(
       DaemonCommand.class,
       MountCommand.class,
       UmountCommand.class,
@@ -24,9 +31,8 @@ import picocli.CommandLine.Command;
       InspectCommand.class,
       LoginCommand.class,
       GenModelCommand.class,
-      CommandLine.HelpCommand.class
-    })
-public final class Main implements Runnable {
+      CommandLine.HelpCommand.class);
+
   @picocli.CommandLine.Spec CommandLine.Model.CommandSpec spec;
 
   @Override
@@ -41,6 +47,9 @@ public final class Main implements Runnable {
   /** Runs the command line and returns the exit code (tests call this in-process). */
   public static int run(String[] args, PrintWriter out, PrintWriter err) {
     CommandLine cl = new CommandLine(new Main());
+    for (Class<?> c : commandsFor(args)) {
+      cl.addSubcommand(c);
+    }
     cl.setOut(out);
     cl.setErr(err);
     cl.setExecutionExceptionHandler((ex, line, parsed) -> {
@@ -59,6 +68,23 @@ public final class Main implements Runnable {
       return 1;
     });
     return cl.execute(args);
+  }
+
+  /**
+   * The subcommands {@code args} need: only the named one when the first argument names a command
+   * other than help (the root has no options that take a value, so the first argument is the command
+   * or a root option); all of them otherwise, for root usage help, help and "unknown command" errors.
+   */
+  static List<Class<?>> commandsFor(String[] args) {
+    if (args.length > 0 && !args[0].equals("help")) {
+      for (Class<?> c : COMMANDS) {
+        Command cmd = c.getAnnotation(Command.class);
+        if (cmd.name().equals(args[0]) || List.of(cmd.aliases()).contains(args[0])) {
+          return List.of(c);
+        }
+      }
+    }
+    return COMMANDS;
   }
 
   /** Version from the jar manifest. */

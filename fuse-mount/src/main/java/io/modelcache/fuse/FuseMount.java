@@ -3,16 +3,22 @@ package io.modelcache.fuse;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
+import jnr.ffi.Memory;
+import jnr.ffi.Pointer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 import ru.serce.jnrfuse.ErrorCodes;
+import ru.serce.jnrfuse.struct.FileStat;
+import ru.serce.jnrfuse.struct.Statvfs;
 
 /**
  * Mounts a {@link ReadOnlyTree} with libfuse2 (jnr-fuse) and cleans up mounts, including stale ones
@@ -35,6 +41,53 @@ public final class FuseMount {
   static final int WORKERS = 16;
 
   private FuseMount() {}
+
+  /**
+   * Does the one-time native setup of the first mount ahead of time: binds libc and libfuse,
+   * generates jnr-fuse's callback stubs (about half a second of class generation on a cold JVM) and
+   * runs the getattr and statfs callbacks once on native memory, without mounting anything. A daemon
+   * calls it on a background thread at start so its first mount does not pay for it.
+   *
+   * @throws Throwable whatever jnr throws when libfuse or libc cannot be bound (a mount would then
+   *     fail too, with its own message)
+   */
+  public static void prepare() {
+    isStaleMount(Path.of("/"));
+    ReadOnlyFuseFs fs = new ReadOnlyFuseFs(EmptyTree.INSTANCE, FuseOptions.defaults());
+    Pointer mem = Memory.allocateDirect(jnr.ffi.Runtime.getSystemRuntime(), 4096); // > struct stat, statvfs
+    fs.getattr("/", FileStat.of(mem));
+    fs.statfs("/", Statvfs.of(mem));
+  }
+
+  /** An empty root directory: what {@link #prepare} runs the callbacks on. */
+  private enum EmptyTree implements ReadOnlyTree {
+    INSTANCE;
+
+    @Override
+    public NodeAttributes stat(String path) {
+      return path.equals("/") ? NodeAttributes.directory(0755, 0) : null;
+    }
+
+    @Override
+    public List<String> list(String path) {
+      return path.equals("/") ? List.of() : null;
+    }
+
+    @Override
+    public FileReader open(String path) throws IOException {
+      throw new NoSuchFileException(path);
+    }
+
+    @Override
+    public Map<String, byte[]> xattrs(String path) {
+      return Map.of();
+    }
+
+    @Override
+    public long totalBytes() {
+      return 0;
+    }
+  }
 
   /**
    * Mounts {@code tree} read-only on {@code mountpoint} (an existing, empty directory) and returns

@@ -267,6 +267,20 @@ class FuseMountIT {
   }
 
   @Test
+  void prepareMountsNothingAndLaterMountsWork() throws IOException {
+    FuseMount.prepare();
+    FuseMount.prepare();
+    Path other = Files.createDirectory(tmp.resolve("other")).toRealPath();
+    assertFalse(FuseMount.isMountPoint(other));
+    try (Mounted m = FuseMount.mount(other, MemoryTree.sample(), FuseOptions.defaults().withFsName("modelcache-test"))) {
+      try (Stream<Path> s = Files.list(other)) {
+        assertEquals(MemoryTree.sample().list("/").size(), s.count());
+      }
+    }
+    assertFalse(FuseMount.isMountPoint(other));
+  }
+
+  @Test
   void mountingTwiceFailsClearly() {
     IOException e = assertThrows(IOException.class,
         () -> FuseMount.mount(mp, tree, FuseOptions.defaults()));

@@ -1,0 +1,59 @@
+package io.modelcache.cli;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/** Main registers only the command being run, and every other case still sees them all. */
+class MainTest {
+  @Test
+  void aNamedCommandOrAliasGetsOnlyItself() {
+    assertEquals(List.of(MountCommand.class), Main.commandsFor(new String[] {"mount", "r", "d"}));
+    assertEquals(List.of(LsCommand.class), Main.commandsFor(new String[] {"ls"}));
+    assertEquals(List.of(UmountCommand.class), Main.commandsFor(new String[] {"unmount", "d"}));
+    assertEquals(List.of(CacheCommand.class), Main.commandsFor(new String[] {"cache", "ls"}));
+  }
+
+  @Test
+  void helpRootOptionsUnknownOrNoCommandGetAll() {
+    for (String[] args : List.of(new String[] {}, new String[] {"help", "mount"}, new String[] {"--help"},
+        new String[] {"-V"}, new String[] {"mnt"}, new String[] {"--home", "x", "mount"})) {
+      assertEquals(Main.COMMANDS, Main.commandsFor(args), String.join(" ", args));
+    }
+  }
+
+  @Test
+  void rootUsageListsEveryCommandInOrder() {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    assertEquals(0, Main.run(new String[] {"--help"}, new PrintWriter(out, true), new PrintWriter(err, true)));
+    String usage = out.toString();
+    int at = -1;
+    for (Class<?> c : Main.COMMANDS) {
+      String name = c.getAnnotation(CommandLine.Command.class).name();
+      int i = Math.max(usage.indexOf("\n  " + name + " "), usage.indexOf("\n  " + name + ","));
+      assertTrue(i > at, name + " missing or out of order in:\n" + usage);
+      at = i;
+    }
+  }
+
+  @Test
+  void unknownCommandAndMissingArgumentsKeepPicocliMessages() {
+    StringWriter err = new StringWriter();
+    PrintWriter e = new PrintWriter(err, true);
+    PrintWriter o = new PrintWriter(new StringWriter(), true);
+    assertEquals(2, Main.run(new String[] {"mnt"}, o, e));
+    assertTrue(err.toString().startsWith("Unmatched argument at index 0: 'mnt'"), err.toString());
+    err.getBuffer().setLength(0);
+    assertEquals(2, Main.run(new String[] {"mount", "only-ref"}, o, e));
+    assertTrue(err.toString().startsWith("Missing required parameter: 'DIR'"), err.toString());
+    err.getBuffer().setLength(0);
+    assertEquals(2, Main.run(new String[] {"unmount"}, o, e));
+    assertTrue(err.toString().startsWith("Missing required parameter: 'DIR'\nUsage: modelcache umount"), err.toString());
+  }
+}
