@@ -66,6 +66,11 @@ final class FuseLoop {
     return l;
   }
 
+  /** Binds the libfuse entry points now (a one-time cost the first mount would otherwise pay). */
+  static void bind() {
+    lib();
+  }
+
   /**
    * Mounts with {@code args} (as for fuse_main: -f, -o ..., the mountpoint) and serves requests on
    * {@code threads} threads until unmounted. Returns 0 after a clean unmount, 1 if setup failed.

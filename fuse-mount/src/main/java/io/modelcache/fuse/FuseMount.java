@@ -57,6 +57,7 @@ public final class FuseMount {
     Pointer mem = Memory.allocateDirect(jnr.ffi.Runtime.getSystemRuntime(), 4096); // > struct stat, statvfs
     fs.getattr("/", FileStat.of(mem));
     fs.statfs("/", Statvfs.of(mem));
+    FuseLoop.bind();
   }
 
   /** An empty root directory: what {@link #prepare} runs the callbacks on. */
