@@ -497,6 +497,9 @@ public final class ChunkCache implements Closeable {
           copyChunk(b, i, pos, dst.slice(base + (int) (pos - fileOffset), (int) (stop - pos)));
           pos = stop;
         }
+        if (b.state == BlobState.FAILED) {
+          throw failure(b); // never hand out bytes of a blob that failed verification meanwhile
+        }
         dst.position(base + n);
         return n;
       } finally {
@@ -637,6 +640,9 @@ public final class ChunkCache implements Closeable {
     while (view.hasRemaining()) {
       int r = ch.read(view, pos + view.position());
       if (r < 0) {
+        if (b.state == BlobState.FAILED) {
+          throw failure(b); // verification failed while we read: the file was dropped under us
+        }
         throw new IOException("cache file " + b.file + " is shorter than its cached chunks");
       }
     }

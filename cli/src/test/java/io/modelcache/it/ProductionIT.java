@@ -86,6 +86,13 @@ class ProductionIT {
       }
       Scrape s = Scrape.of(d.metricsPort());
       long served = layerBytesServed() - servedBefore;
+      // The registry logs a response once its handler returns, which can be a moment after the
+      // client has the last byte: wait (bounded) until its log has caught up with the daemon's count.
+      double fetched = s.value("modelcache_registry_fetched_bytes_total", Map.of("registry", registry.hostPort()));
+      for (int i = 0; i < 50 && served < fetched; i++) {
+        Thread.sleep(100);
+        served = layerBytesServed() - servedBefore;
+      }
       assertEquals(artifact.totalBytes(), served, "each file's blob was sent once");
       assertEquals((double) served, s.value("modelcache_registry_fetched_bytes_total", Map.of("registry", registry.hostPort())),
           "bytes fetched equals what the registry's own log says it sent");
