@@ -284,18 +284,20 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
       return n < 0 ? -1 : one[0] & 0xff;
     }
 
-    @Override
-    public int read(byte[] b, int off, int len) throws IOException {
-      if (len == 0) {
-        return 0;
-      }
+    /** One upstream read of at most {@code want} bytes, into whatever the caller reads into. */
+    private interface Step {
+      int read(int want) throws IOException;
+    }
+
+    /** One read of at most {@code max} bytes through {@code step}, under the range's skip and limit. */
+    private int bounded(int max, Step step) throws IOException {
       try {
         skipPrefix();
         if (limit >= 0 && delivered >= limit) {
           return -1;
         }
-        int want = limit >= 0 ? (int) Math.min(len, limit - delivered) : len;
-        int n = in.read(b, off, want);
+        int want = limit >= 0 ? (int) Math.min(max, limit - delivered) : max;
+        int n = step.read(want);
         if (n < 0) {
           if (limit >= 0) {
             throw new IOException(where() + ": blob " + digest + " ended after " + delivered + " of " + limit + " bytes");
@@ -310,6 +312,12 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
     }
 
     @Override
+    public int read(byte[] b, int off, int len) throws IOException {
+      return len == 0 ? 0 : bounded(len, want -> in.read(b, off, want));
+    }
+
+    /** Straight into {@code dst} (one copy out of Netty's buffers) when the body is a channel. */
+    @Override
     public int read(java.nio.ByteBuffer dst) throws IOException {
       if (!dst.hasRemaining()) {
         return 0;
@@ -322,32 +330,15 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
         }
         return n;
       }
-      try {
-        skipPrefix();
-        if (limit >= 0 && delivered >= limit) {
-          return -1;
-        }
+      return bounded(dst.remaining(), want -> {
         int lim = dst.limit();
-        if (limit >= 0 && dst.remaining() > limit - delivered) {
-          dst.limit((int) (dst.position() + (limit - delivered)));
-        }
-        int n;
+        dst.limit(dst.position() + want);
         try {
-          n = ch.read(dst);
+          return ch.read(dst);
         } finally {
           dst.limit(lim);
         }
-        if (n < 0) {
-          if (limit >= 0) {
-            throw new IOException(where() + ": blob " + digest + " ended after " + delivered + " of " + limit + " bytes");
-          }
-          return -1;
-        }
-        delivered += n;
-        return n;
-      } catch (TransportException e) {
-        throw new IOException(where() + ": blob " + digest + " read failed (" + e.shortCause() + ")", e);
-      }
+      });
     }
 
     @Override
