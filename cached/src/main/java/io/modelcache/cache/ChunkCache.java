@@ -625,7 +625,7 @@ public final class ChunkCache implements Closeable {
       e = loadChunk(b, i, ref);
     }
     if (e != null) {
-      if (hot.claimAhead(e) && (i == 0 || b.wasDiskLoaded(i - 1))) {
+      if (e.fromDisk && hot.claimAhead(e) && (i == 0 || b.wasDiskLoaded(i - 1))) {
         loadAhead(b, i); // a reader walking the file from disk: overlap the next reads with this one
       }
       int n = view.remaining();
