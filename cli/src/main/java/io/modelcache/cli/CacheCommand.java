@@ -11,8 +11,6 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code modelcache cache ls|verify|evict|gc}: the node cache's blobs, as the daemon sees them. */
@@ -26,22 +24,18 @@ final class CacheCommand implements Runnable {
     throw new CommandLine.ParameterException(spec.commandLine(), "missing subcommand (ls, verify, evict or gc)");
   }
 
-  /** Options every subcommand shares. */
-  static class Base {
-    @Mixin HomeOption home;
-
-    @Option(names = "--json", description = "Print JSON.")
-    boolean json;
-
+  /** Options every subcommand shares; the reply is printed as is with {@code --json}. */
+  abstract static class Base extends ControlCommand {
+    @Override
     JsonNode call(ObjectNode req) throws ModelCacheException {
-      JsonNode r = new ControlClient(home.resolve()).call(req);
-      ((ObjectNode) r).remove("ok");
+      JsonNode r = super.call(req);
       if (json) {
         System.out.println(r.toPrettyString());
       }
       return r;
     }
   }
+
 
   /** A blob as tables show it: short digest, plus the content offset for a member of a tar layer. */
   static String blobName(JsonNode b) {

@@ -16,8 +16,6 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
@@ -37,18 +35,8 @@ final class ProfileCommand implements Runnable {
   }
 
   /** Options every subcommand shares. */
-  static class Base {
-    @Mixin HomeOption home;
+  abstract static class Base extends ControlCommand {}
 
-    @Option(names = "--json", description = "Print JSON.")
-    boolean json;
-
-    JsonNode call(ObjectNode req) throws ModelCacheException {
-      JsonNode r = new ControlClient(home.resolve()).call(req);
-      ((ObjectNode) r).remove("ok");
-      return r;
-    }
-  }
 
   @Command(name = "export", description = {
       "Write the learned access profile of a model to FILE, to import on another node.",
