@@ -11,23 +11,23 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HexFormat;
 
-/** Test helpers: the shared fixtures directory, layouts built from JSON, file hashing. */
+/** Test helpers: the fixtures directory (test resources), layouts built from JSON, file hashing. */
 final class TestLayouts {
   static final ObjectMapper JSON = new ObjectMapper();
 
   private TestLayouts() {}
 
+  /** The directory holding {@code fixtures/} (test resources copied from the reference notes). */
   static Path shared() {
-    String p = System.getProperty("modelcache.shared.dir");
-    if (p != null && Files.isDirectory(Path.of(p))) {
-      return Path.of(p);
-    }
-    for (Path c : new Path[] {Path.of("../shared"), Path.of("../../shared")}) {
-      if (Files.isDirectory(c.resolve("fixtures"))) {
-        return c;
+    try {
+      java.net.URL u = TestLayouts.class.getResource("/fixtures/README.md");
+      if (u == null) {
+        throw new IllegalStateException("test resource /fixtures/README.md is missing from the class path");
       }
+      return Path.of(u.toURI()).getParent().getParent();
+    } catch (java.net.URISyntaxException e) {
+      throw new IllegalStateException(e);
     }
-    throw new IllegalStateException("shared dir not found; set -Dmodelcache.shared.dir");
   }
 
   static OciLayout layout(Path dir) throws IOException {
