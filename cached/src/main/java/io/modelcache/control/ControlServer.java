@@ -79,8 +79,10 @@ public final class ControlServer implements Closeable {
         resp.put("ok", true);
       } catch (ModelCacheException e) {
         resp = JSON.createObjectNode().put("ok", false).put("kind", e.kind().name()).put("error", e.getMessage());
-      } catch (Exception e) {
-        LOG.error("control request failed", e);
+      } catch (Throwable e) {
+        // Nothing escapes a connection, not even an Error (an UnsatisfiedLinkError from a missing
+        // native library): the client always gets an answer and the daemon keeps serving.
+        LOG.error("control request {} failed: {}", opOf(line), e.toString());
         resp = JSON.createObjectNode().put("ok", false).put("kind", "IO").put("error", "internal error: " + e);
       }
       OutputStream out = Channels.newOutputStream(ch);
@@ -89,6 +91,14 @@ public final class ControlServer implements Closeable {
       out.flush();
     } catch (IOException e) {
       LOG.debug("control connection failed: {}", e.toString());
+    }
+  }
+
+  private static String opOf(String line) {
+    try {
+      return JSON.readTree(line).path("op").asText("?");
+    } catch (IOException | RuntimeException e) {
+      return "?";
     }
   }
 
