@@ -29,7 +29,13 @@ public class ModelCacheException extends IOException {
     /** The daemon is not running or refused the request. */
     DAEMON(9),
     /** Local I/O (disk full, permissions) or any other failure. */
-    IO(10);
+    IO(10),
+    /** A mount cannot be made: FUSE is missing or unusable on this node (device, library, mount(2)). */
+    FUSE_UNAVAILABLE(11),
+    /** The trust policy refused the model: no signature, none by a trusted key, or another digest signed. */
+    UNTRUSTED(12),
+    /** The daemon refused the caller: not allowed to do this (not root, not the owner, not in the group). */
+    DENIED(13);
 
     public final int exitCode;
 
