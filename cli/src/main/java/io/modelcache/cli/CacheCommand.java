@@ -99,7 +99,7 @@ final class CacheCommand implements Runnable {
   @Command(name = "evict", description = {"Drop a model's blobs from the cache (refused while the model is mounted).",
       "REF may also be a blob digest as 'cache ls' shows it."})
   static final class Evict extends Base implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "REF")
+    @Parameters(index = "0", paramLabel = "REF", description = "The model whose blobs to drop: a reference (host[:port]/repo[:tag][@sha256:...] or oci:PATH[:TAG]).")
     String ref;
 
     @Override

@@ -21,7 +21,7 @@ import picocli.CommandLine.Parameters;
 final class InspectCommand implements Callable<Integer> {
   @Mixin RegistryFlags registry;
 
-  @Parameters(index = "0", paramLabel = "REF")
+  @Parameters(index = "0", paramLabel = "REF", description = "A model reference: host[:port]/repo[:tag][@sha256:...] or oci:PATH[:TAG].")
   String ref;
 
   @Option(names = "--json", description = "Print JSON.")

@@ -20,10 +20,10 @@ import picocli.CommandLine.Parameters;
 final class LoginCommand implements Callable<Integer> {
   @Mixin RegistryFlags registry;
 
-  @Parameters(index = "0", paramLabel = "HOST")
+  @Parameters(index = "0", paramLabel = "HOST", description = "The registry, host[:port].")
   String host;
 
-  @Option(names = {"-u", "--username"}, required = true)
+  @Option(names = {"-u", "--username"}, required = true, paramLabel = "USER", description = "The user name.")
   String user;
 
   @Option(names = "--password-stdin", description = "Read the password from standard input.")

@@ -50,6 +50,7 @@ public final class Main implements Runnable {
     for (Class<?> c : commandsFor(args)) {
       cl.addSubcommand(c);
     }
+    addHelpOptions(cl);
     cl.setOut(out);
     cl.setErr(err);
     cl.setExecutionExceptionHandler((ex, line, parsed) -> {
@@ -87,12 +88,57 @@ public final class Main implements Runnable {
     return COMMANDS;
   }
 
-  /** Version from the jar manifest. */
+  /**
+   * Gives every command and subcommand in the tree {@code -h}/{@code --help} (picocli's usage help
+   * option), so that help works before required parameters are checked, and a command added later
+   * gets it without remembering to.
+   */
+  static void addHelpOptions(CommandLine cl) {
+    CommandLine.Model.CommandSpec spec = cl.getCommandSpec();
+    if (spec.optionsMap().get("--help") == null && spec.optionsMap().get("-h") == null
+        && !(cl.getCommand() instanceof CommandLine.HelpCommand)) {
+      spec.addOption(CommandLine.Model.OptionSpec.builder("-h", "--help")
+          .usageHelp(true)
+          .description("Show this help message and exit.")
+          .build());
+    }
+    for (CommandLine sub : cl.getSubcommands().values()) {
+      addHelpOptions(sub);
+    }
+  }
+
+  /** Version, git commit and the JDK, from {@code build.properties} written by the build. */
   static final class Version implements CommandLine.IVersionProvider {
     @Override
     public String[] getVersion() {
-      String v = Main.class.getPackage().getImplementationVersion();
-      return new String[] {"modelcache " + (v == null ? "dev" : v)};
+      java.util.Properties p = BuildInfo.load();
+      String version = p.getProperty("git.build.version", "unknown");
+      String commit = p.getProperty("git.commit.id.abbrev");
+      String line = "modelcache " + version + " (commit " + (commit == null ? "unknown" : commit)
+          + ("true".equals(p.getProperty("git.dirty")) ? ", modified" : "")
+          + (p.getProperty("git.commit.time") == null ? "" : ", " + p.getProperty("git.commit.time")) + ")";
+      return new String[] {
+        line,
+        "JDK " + System.getProperty("java.runtime.version") + " (" + System.getProperty("java.vm.vendor") + ", "
+            + System.getProperty("java.home") + ")"
+      };
+    }
+  }
+
+  /** The build's properties resource; empty when the jar was built without it. */
+  static final class BuildInfo {
+    private BuildInfo() {}
+
+    static java.util.Properties load() {
+      java.util.Properties p = new java.util.Properties();
+      try (java.io.InputStream in = Main.class.getResourceAsStream("build.properties")) {
+        if (in != null) {
+          p.load(in);
+        }
+      } catch (java.io.IOException e) {
+        // A damaged resource reads as "unknown" below; --version must not fail.
+      }
+      return p;
     }
   }
 }

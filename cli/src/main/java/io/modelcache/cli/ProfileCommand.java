@@ -42,10 +42,11 @@ final class ProfileCommand implements Runnable {
       "Write the learned access profile of a model to FILE, to import on another node.",
       "TARGET is a model reference, a mountpoint or a manifest digest; a live mount gives what it learned so far."})
   static final class Export extends Base implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "TARGET")
+    @Parameters(index = "0", paramLabel = "TARGET",
+        description = "A mountpoint (a live mount gives what it learned so far), a model reference or a sha256:... manifest digest.")
     String target;
 
-    @Parameters(index = "1", paramLabel = "FILE")
+    @Parameters(index = "1", paramLabel = "FILE", description = "The profile file to write.")
     Path file;
 
     @Override
@@ -92,7 +93,7 @@ final class ProfileCommand implements Runnable {
       "Check FILE and install it as the access profile of its manifest digest.",
       "The next mount of that digest prefetches in the profile's order."})
   static final class Import extends Base implements Callable<Integer> {
-    @Parameters(index = "0", paramLabel = "FILE")
+    @Parameters(index = "0", paramLabel = "FILE", description = "A profile file written by 'profile export'.")
     Path file;
 
     @Override

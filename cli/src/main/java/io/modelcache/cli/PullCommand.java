@@ -31,10 +31,10 @@ final class PullCommand implements Callable<Integer> {
   @Mixin RegistryFlags registry;
   @Mixin HomeOption home;
 
-  @Parameters(index = "0", paramLabel = "REF")
+  @Parameters(index = "0", paramLabel = "REF", description = "A model reference: host[:port]/repo[:tag][@sha256:...] or oci:PATH[:TAG].")
   String ref;
 
-  @Parameters(index = "1", paramLabel = "DIR", arity = "0..1")
+  @Parameters(index = "1", paramLabel = "DIR", arity = "0..1", description = "The directory to download into; without it, the daemon's node cache is warmed instead.")
   Path dir;
 
   @Option(names = {"-j", "--parallel"}, defaultValue = "4", description = "Files downloaded at once (default: ${DEFAULT-VALUE}).")

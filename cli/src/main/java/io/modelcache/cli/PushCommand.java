@@ -20,10 +20,10 @@ import picocli.CommandLine.Parameters;
 final class PushCommand implements Callable<Integer> {
   @Mixin RegistryFlags registry;
 
-  @Parameters(index = "0", paramLabel = "DIR")
+  @Parameters(index = "0", paramLabel = "DIR", description = "The model directory to pack (safetensors, configs, tokenizer, an optional Modelfile).")
   Path dir;
 
-  @Parameters(index = "1", paramLabel = "REF", description = "host[:port]/repo:tag or oci:PATH:TAG")
+  @Parameters(index = "1", paramLabel = "REF", description = "Where to push: host[:port]/repo:tag or oci:PATH:TAG.")
   String ref;
 
   @Option(names = "--tar", description = "Wrap each file in a tar layer instead of a raw layer.")

@@ -12,7 +12,7 @@ import picocli.CommandLine.Parameters;
 final class UmountCommand implements Callable<Integer> {
   @Mixin HomeOption home;
 
-  @Parameters(index = "0", paramLabel = "DIR")
+  @Parameters(index = "0", paramLabel = "DIR", description = "The mountpoint to unmount.")
   Path dir;
 
   @Override
