@@ -15,6 +15,8 @@ import io.modelcache.error.ModelCacheException.Kind;
 import io.modelcache.fetch.PrefetchObserver;
 import io.modelcache.fetch.ReadAheadOptions;
 import io.modelcache.fuse.FuseMount;
+import io.modelcache.fuse.FusePrerequisites;
+import io.modelcache.fuse.FuseUnavailableException;
 import io.modelcache.fuse.FuseOptions;
 import io.modelcache.fuse.Mounted;
 import io.modelcache.metrics.DaemonMetrics;
@@ -205,6 +207,11 @@ public final class Daemon implements Closeable {
       throw new ModelCacheException(Kind.IO, "cannot create daemon home " + config.home() + ": " + e.getMessage());
     }
     Settings s = config.settings();
+    // One line per missing FUSE piece, once: the daemon still starts (status, cache and profile
+    // commands work without FUSE), and each mount checks again and fails with the same line.
+    for (FusePrerequisites.Problem p : FusePrerequisites.check(FusePrerequisites.DEVICE, true)) {
+      LOG.warn("FUSE is not usable, mounts will fail: {}", p.message());
+    }
     ChunkCache cache = ChunkCache.open(CacheConfig.defaults(config.cacheDir())
         .withBudgetBytes(s.cacheSizeBytes())
         .withChunkSize(s.chunkSizeBytes())
@@ -308,6 +315,11 @@ public final class Daemon implements Closeable {
 
   private Active doMount(MountRecord rec, Reference ref) throws IOException {
     Path mp = Path.of(rec.mountpoint());
+    try {
+      FusePrerequisites.require(FusePrerequisites.DEVICE, true); // before any registry traffic
+    } catch (FuseUnavailableException e) {
+      throw fuseUnavailable(mp, e);
+    }
     ArtifactSource source = Artifacts.openSource(ref,
         config.registryOptions().withPlainHttp(rec.plainHttp()), config.settings().registries());
     ModelMount model = null;
@@ -341,11 +353,20 @@ public final class Daemon implements Closeable {
               metrics.prefetchUsed(bytes);
             }
           }));
-      Mounted fuse = FuseMount.mount(mp, model, FuseOptions.defaults()
-          .withAllowOther(config.settings().allowOther())
-          .withReadAheadKb(config.settings().readAheadKb())
-          .withListener(tracker)
-          .withFsName("modelcache:" + ref));
+      Mounted fuse;
+      try {
+        fuse = FuseMount.mount(mp, model, FuseOptions.defaults()
+            .withAllowOther(config.settings().allowOther())
+            .withReadAheadKb(config.settings().readAheadKb())
+            .withListener(tracker)
+            .withFsName("modelcache:" + ref));
+      } catch (FuseUnavailableException e) {
+        throw fuseUnavailable(mp, e);
+      } catch (LinkageError e) {
+        // A native piece broke between the check and the mount: still one line, never an Error.
+        throw new ModelCacheException(Kind.FUSE_UNAVAILABLE, "cannot mount " + mp + ": FUSE library "
+            + FusePrerequisites.LIBFUSE2 + " cannot be loaded (install libfuse2)", e);
+      }
       ModelMount m = model;
       metrics.bindMount(mp.toString(), new DaemonMetrics.MountView() {
         @Override
@@ -377,6 +398,10 @@ public final class Daemon implements Closeable {
       source.close();
       throw e;
     }
+  }
+
+  private static ModelCacheException fuseUnavailable(Path mp, FuseUnavailableException e) {
+    return new ModelCacheException(Kind.FUSE_UNAVAILABLE, "cannot mount " + mp + ": " + e.getMessage(), e);
   }
 
   public synchronized ObjectNode umount(Path dir) throws IOException {

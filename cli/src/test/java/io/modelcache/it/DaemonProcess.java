@@ -11,6 +11,7 @@ import java.util.concurrent.TimeUnit;
 final class DaemonProcess implements AutoCloseable {
   final Path home;
   private final List<String> extraArgs;
+  private List<String> prefix = List.of();
   private Process process;
 
   DaemonProcess(Path home, String... extraArgs) {
@@ -18,8 +19,15 @@ final class DaemonProcess implements AutoCloseable {
     this.extraArgs = List.of(extraArgs);
   }
 
+  /** Runs the daemon under {@code command} (e.g. unshare and a script that ends in exec "$@"). */
+  DaemonProcess under(String... command) {
+    this.prefix = List.of(command);
+    return this;
+  }
+
   DaemonProcess start() throws IOException, InterruptedException {
-    List<String> cmd = new ArrayList<>(List.of(Cli.launcher().toString(), "daemon", "--home", home.toString()));
+    List<String> cmd = new ArrayList<>(prefix);
+    cmd.addAll(List.of(Cli.launcher().toString(), "daemon", "--home", home.toString()));
     cmd.addAll(extraArgs);
     if (!extraArgs.contains("--metrics-address")) {
       cmd.addAll(List.of("--metrics-address", "127.0.0.1:0")); // never collide with another daemon

@@ -96,11 +96,13 @@ public final class FuseMount {
    * (when set), fsname, subtype, max_read=128 KiB, 3600 s attr/entry/negative timeouts; libfuse2
    * runs multithreaded on a daemon thread. Read-ahead is then set through /sys/class/bdi.
    *
+   * @throws FuseUnavailableException when /dev/fuse or libfuse2 is missing or unusable
    * @throws IOException when the mountpoint is unusable, libfuse fails, or the mount does not
    *     become live within {@link #MOUNT_TIMEOUT}
    */
   public static Mounted mount(Path mountpoint, ReadOnlyTree tree, FuseOptions options)
       throws IOException {
+    FusePrerequisites.require(FusePrerequisites.DEVICE, true);
     Path abs = mountpoint.toAbsolutePath().normalize();
     if (isStaleMount(abs)) {
       throw new IOException("cannot mount on " + abs
@@ -139,6 +141,11 @@ public final class FuseMount {
     IOException lastListing = null;
     while (true) {
       if (loop.isDone()) {
+        if (loop.isCompletedExceptionally() && loop.exceptionNow() instanceof LinkageError) {
+          // The library went away (or broke) after the check: the same one line as the check's.
+          throw new FuseUnavailableException(
+              "FUSE library " + FusePrerequisites.LIBFUSE2 + " cannot be loaded (install libfuse2)", loop.exceptionNow());
+        }
         throw new IOException("FUSE mount on " + mp + " failed: libfuse exited with "
             + describe(loop) + " (see its message on stderr)");
       }
