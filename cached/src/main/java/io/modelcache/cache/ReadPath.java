@@ -1,0 +1,362 @@
+package io.modelcache.cache;
+
+import io.modelcache.cache.ChunkCache.ChunkRef;
+import java.io.IOException;
+import java.io.InterruptedIOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The read path: a {@link BlobHandle} per open file, hits served from memory or disk.
+ *
+ * <p><b>Why the hit path touches no index and no lock.</b> A cache hit must cost about what a
+ * pread costs, or the FUSE layer cannot get near disk speed. So each blob keeps an in-memory
+ * presence bitmap (atomics), one open {@link java.nio.channels.FileChannel}, per-chunk pin
+ * counters and access stamps. A hit pins its chunks, checks bits, stamps the time, preads, unpins.
+ * The LRU order is only reconciled with those stamps when eviction runs ({@link LruPolicy}), and
+ * the persisted index (Chronicle Map) is written only when chunks arrive or leave.
+ *
+ * <p><b>Why warm reads use O_DIRECT once.</b> Chunks just fetched stay in memory ({@link HotChunks})
+ * until the reader they were fetched for took them. Warm reads (bytes fetched earlier) come from
+ * disk: a whole chunk is read with O_DIRECT once, two chunks ahead for a reader walking the file,
+ * because a buffered read would give the cache file its own page-cache pages on top of the
+ * mount's; a chunk asked for again goes through the page cache.
+ *
+ * <p>Threading: handles are used from any thread; the disk read-ahead runs on the cache's executor.
+ */
+final class ReadPath {
+  private static final Logger LOG = LoggerFactory.getLogger(ReadPath.class);
+  /** Chunks read ahead from disk for a reader walking a cached file (2 × 4 MiB covers disk latency). */
+  private static final int DISK_AHEAD = 2;
+  private final ChunkCache cache;
+  private final CacheConfig cfg;
+  private final AtomicLong used;
+  private final FetchScheduler scheduler;
+  private final Executor executor;
+  private final long timeoutNanos;
+  private final HotChunks hot;
+  private final ConcurrentHashMap<ChunkRef, CompletableFuture<Void>> loading;
+  private final LongAdder diskLoads;
+  private final int align;
+
+  ReadPath(ChunkCache cache) {
+    this.cache = cache;
+    this.cfg = cache.cfg;
+    this.used = cache.used;
+    this.scheduler = cache.scheduler;
+    this.executor = cache.executor;
+    this.timeoutNanos = cache.timeoutNanos;
+    this.hot = cache.hot;
+    this.loading = cache.loading;
+    this.diskLoads = cache.diskLoads;
+    this.align = cache.align;
+  }
+
+  final class Handle implements BlobHandle {
+    private final Blob b;
+    private final BlobFetcher fetcher;
+    private final AtomicBoolean closedFlag = new AtomicBoolean();
+    private final AtomicLong prefetchUsed = new AtomicLong();
+
+    Handle(Blob b, BlobFetcher fetcher) {
+      this.b = b;
+      this.fetcher = fetcher;
+    }
+
+    @Override
+    public int read(long fileOffset, ByteBuffer dst) throws IOException {
+      if (closedFlag.get() || cache.closed) {
+        throw new IOException("handle on blob " + b.spec.digest() + " is closed");
+      }
+      if (fileOffset < 0) {
+        throw new IllegalArgumentException("negative offset " + fileOffset);
+      }
+      if (b.state == BlobState.FAILED) {
+        throw Verifier.failure(b);
+      }
+      long len = b.contentLength();
+      int want = dst.remaining();
+      if (fileOffset >= len || want == 0) {
+        return 0;
+      }
+      long end = Math.min(len, fileOffset + want);
+      int first = (int) (fileOffset >>> b.chunkShift);
+      int last = (int) ((end - 1) >>> b.chunkShift);
+      for (int i = first; i <= last; i++) {
+        b.pins.incrementAndGet(i);
+      }
+      try {
+        cache.ingest.ensureChunks(b, fetcher, first, last);
+        if (b.state == BlobState.FAILED) {
+          throw Verifier.failure(b);
+        }
+        if (b.prefetchedCount.get() > 0) {
+          for (int i = first; i <= last; i++) {
+            if (b.clearPrefetched(i)) {
+              prefetchUsed.addAndGet(b.chunkLen(i));
+            }
+          }
+        }
+        int n = (int) (end - fileOffset);
+        int base = dst.position();
+        for (long pos = fileOffset; pos < end; ) {
+          int i = (int) (pos >>> b.chunkShift);
+          long stop = Math.min(end, b.chunkStart(i) + b.chunkLen(i));
+          copyChunk(b, i, pos, dst.slice(base + (int) (pos - fileOffset), (int) (stop - pos)));
+          pos = stop;
+        }
+        if (b.state == BlobState.FAILED) {
+          throw Verifier.failure(b); // never hand out bytes of a blob that failed verification meanwhile
+        }
+        dst.position(base + n);
+        return n;
+      } finally {
+        for (int i = first; i <= last; i++) {
+          b.pins.decrementAndGet(i);
+        }
+        if (used.get() > cfg.budgetBytes()) {
+          cache.eviction.maybeEvict();
+        }
+      }
+    }
+
+    @Override
+    public void prefetch(long fileOffset, long length) {
+      if (!scheduler.wouldStart(FetchPriority.READ_AHEAD)) {
+        return; // the old contract: only when a slot is free right now
+      }
+      prefetch(fileOffset, length, FetchPriority.READ_AHEAD);
+    }
+
+    @Override
+    public Prefetch prefetch(long fileOffset, long length, FetchPriority priority) {
+      if (closedFlag.get() || cache.closed || b.state == BlobState.FAILED || length <= 0 || fileOffset >= b.contentLength()) {
+        return Prefetch.NONE;
+      }
+      long end = Math.min(b.contentLength(), fileOffset + length);
+      int first = (int) (Math.max(0, fileOffset) >>> b.chunkShift);
+      int last = (int) ((end - 1) >>> b.chunkShift);
+      List<Pending> mine = new ArrayList<>();
+      long bytes = 0;
+      for (int i = first; i <= last; i++) {
+        if (!b.isPresent(i)) {
+          Pending claim = Ingest.claim(b, i);
+          if (claim != null) {
+            mine.add(claim);
+            bytes += b.chunkLen(i);
+          }
+        }
+      }
+      if (mine.isEmpty()) {
+        return Prefetch.NONE;
+      }
+      CompletableFuture<?>[] fs = new CompletableFuture<?>[mine.size()];
+      for (int i = 0; i < fs.length; i++) {
+        fs[i] = mine.get(i).future;
+      }
+      cache.ingest.startFetches(b, fetcher, mine, priority);
+      return new Prefetch(bytes, CompletableFuture.allOf(fs));
+    }
+
+    @Override
+    public boolean isCached(long fileOffset, long length) {
+      long end = Math.min(b.contentLength(), fileOffset + length);
+      if (length <= 0 || fileOffset >= end) {
+        return true;
+      }
+      int first = (int) (Math.max(0, fileOffset) >>> b.chunkShift);
+      int last = (int) ((end - 1) >>> b.chunkShift);
+      for (int i = first; i <= last; i++) {
+        if (!b.isPresent(i)) {
+          return false;
+        }
+      }
+      return true;
+    }
+
+    @Override
+    public int chunkSize() {
+      return b.chunkSize;
+    }
+
+    @Override
+    public long takePrefetchUsed() {
+      return prefetchUsed.get() == 0 ? 0 : prefetchUsed.getAndSet(0);
+    }
+
+    @Override
+    public double cachedFraction() {
+      long len = b.contentLength();
+      return len == 0 ? 1.0 : (double) b.cachedBytes.get() / len;
+    }
+
+    @Override
+    public long cachedBytes() {
+      return b.cachedBytes.get();
+    }
+
+    @Override
+    public BlobSpec spec() {
+      return b.spec;
+    }
+
+    @Override
+    public boolean isComplete() {
+      return b.state == BlobState.COMPLETE;
+    }
+
+    @Override
+    public void close() {
+      if (!closedFlag.compareAndSet(false, true)) {
+        return;
+      }
+      b.lastAccess = Math.max(b.lastAccess, cfg.clock().getAsLong());
+      if (b.removeHandle() == 0) {
+        b.lastFetcher = null;
+        if (!cache.closed) {
+          try {
+            cache.recovery.persistBlob(b);
+          } catch (RuntimeException e) {
+            LOG.warn("cannot persist blob {}: {}", b.key, e.toString());
+          }
+        }
+      }
+      b.release();
+    }
+  }
+
+  /** Copies part of one present, pinned chunk: from memory if it just arrived, else from the file. */
+  private void copyChunk(Blob b, int i, long pos, ByteBuffer view) throws IOException {
+    ChunkRef ref = new ChunkRef(b, i);
+    HotChunks.Entry e = hot.acquire(ref);
+    if (e == null && !b.wasDiskLoaded(i)) {
+      e = loadChunk(b, i, ref);
+    }
+    if (e != null) {
+      if (e.fromDisk && hot.claimAhead(e) && (i == 0 || b.wasDiskLoaded(i - 1))) {
+        loadAhead(b, i); // a reader walking the file from disk: overlap the next reads with this one
+      }
+      int n = view.remaining();
+      try {
+        view.put(e.buf.slice((int) (pos - b.chunkStart(i)), n));
+      } finally {
+        hot.release(ref, e, n);
+      }
+      return;
+    }
+    FileChannel ch = b.channel();
+    while (view.hasRemaining()) {
+      int r = ch.read(view, pos + view.position());
+      if (r < 0) {
+        if (b.state == BlobState.FAILED) {
+          throw Verifier.failure(b); // verification failed while we read: the file was dropped under us
+        }
+        throw new IOException("cache file " + b.file + " is shorter than its cached chunks");
+      }
+    }
+  }
+
+  /**
+   * Reads a whole present chunk from disk with O_DIRECT into memory and returns it acquired, or
+   * null (no O_DIRECT, no room, a short read) when the caller should read through the page cache.
+   * Why: a buffered read would give the cache file its own page-cache pages on top of the mount's,
+   * the same cost that O_DIRECT writes avoid on the way in. One load per chunk at a time, and once
+   * per chunk: a chunk read from disk before and asked for again (the kernel dropped a few of the
+   * mount's pages) is read through the page cache, not 4 MiB at a time for each 128 KiB request.
+   */
+  private HotChunks.Entry loadChunk(Blob b, int i, ChunkRef ref) throws IOException {
+    FileChannel d = b.directChannel();
+    if (d == null || hot.capacity() < b.chunkSize) {
+      return null;
+    }
+    CompletableFuture<Void> mine = new CompletableFuture<>();
+    CompletableFuture<Void> other = loading.putIfAbsent(ref, mine);
+    if (other != null) {
+      try {
+        other.get(timeoutNanos, TimeUnit.NANOSECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new InterruptedIOException("interrupted while reading blob " + b.spec.digest());
+      } catch (ExecutionException | TimeoutException e) {
+        return null;
+      }
+      return hot.acquire(ref);
+    }
+    ByteBuffer buf = hot.take();
+    try {
+      int len = b.chunkLen(i);
+      buf.clear().limit((len + align - 1) / align * align);
+      long pos = b.chunkStart(i);
+      while (buf.position() < len) {
+        int r = d.read(buf, pos + buf.position());
+        if (r <= 0) {
+          return null;
+        }
+      }
+      buf.flip().limit(len);
+      b.markDiskLoaded(i);
+      if (!hot.put(ref, buf, len, false, true)) {
+        return null;
+      }
+      buf = null;
+      diskLoads.increment();
+      return hot.acquire(ref);
+    } finally {
+      hot.give(buf);
+      loading.remove(ref, mine);
+      mine.complete(null);
+    }
+  }
+
+  /** Loads the next {@link #DISK_AHEAD} present chunks from disk in the background. */
+  private void loadAhead(Blob b, int i) {
+    for (int k = i + 1; k <= Math.min(b.nChunks - 1, i + DISK_AHEAD); k++) {
+      ChunkRef r = new ChunkRef(b, k);
+      if (!b.isPresent(k) || b.wasDiskLoaded(k) || loading.containsKey(r) || hot.contains(r)) {
+        continue;
+      }
+      int chunk = k;
+      try {
+        executor.execute(() -> {
+          if (b.removed || cache.closed) {
+            return;
+          }
+          b.pins.incrementAndGet(chunk);
+          try {
+            b.acquire();
+            try {
+              if (b.isPresent(chunk) && !cache.closed) {
+                HotChunks.Entry e = loadChunk(b, chunk, r);
+                if (e != null) {
+                  hot.release(r, e, 0);
+                }
+              }
+            } finally {
+              b.release();
+            }
+          } catch (IOException | RuntimeException e) {
+            LOG.debug("reading ahead chunk {} of blob {} from disk: {}", chunk, b.spec.digest(), e.toString());
+          } finally {
+            b.pins.decrementAndGet(chunk);
+          }
+        });
+      } catch (RejectedExecutionException closedPool) {
+        return;
+      }
+    }
+  }
+}

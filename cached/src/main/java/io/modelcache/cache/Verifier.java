@@ -1,0 +1,285 @@
+package io.modelcache.cache;
+
+import io.modelcache.cache.ChunkCache.ChunkRef;
+import io.modelcache.error.ModelCacheException;
+import io.modelcache.oci.Digest;
+import java.io.EOFException;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.StandardOpenOption;
+import java.security.MessageDigest;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.zip.CRC32C;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Whole-blob verification: the layer digest over a blob once all its chunks are present.
+ *
+ * <p><b>Why hash in arrival order.</b> Verifying a completed blob used to re-read it from disk; on
+ * a cold sequential read that re-read competed with the reader for CPU. Chunks that arrive in
+ * order (or arrive early and wait in memory) are fed to the blob's sha256 as they come, so a blob
+ * read front to back is verified without reading it again; completion hashes only the rest. Any
+ * drop of an already-hashed chunk restarts the hash, so a refetch can never be verified against
+ * bytes that are no longer in the file.
+ *
+ * <p><b>Why served bytes are unverified until the blob is complete (a deliberate trade).</b> The
+ * only trustworthy checksum without a chunk index is the layer digest, over the whole blob.
+ * Waiting for the whole blob before serving the first byte would defeat lazy loading, so chunks
+ * are served as they arrive; once every chunk is present the blob is hashed (for tar members with
+ * the header and trailer fetched from upstream, for compressed layers while streaming) and on
+ * mismatch the blob is dropped, marked FAILED persistently, and every later read fails with "blob
+ * &lt;digest&gt; failed verification". Once a blob has been verified, its chunks' CRC32C values are
+ * known good and kept (persisted) even after those chunks are evicted, so a refetch that does not
+ * match is rejected. (A blob larger than the budget is never whole at once, so it never gets this
+ * far: per-chunk verification through {@link ChunkListener} closes that gap.)
+ *
+ * <p>Threading: the automatic check runs on the cache's executor, at most one per blob at a time.
+ */
+final class Verifier {
+  private static final Logger LOG = LoggerFactory.getLogger(Verifier.class);
+  private static final int IO_BUF = 1 << 20;
+  private final ChunkCache cache;
+  private final LruPolicy<ChunkRef> policy;
+  private final AtomicLong used;
+  private final Executor executor;
+  private final LongAdder bytesFetched;
+  private final LongAdder verifyFailures;
+  private final HotChunks hot;
+
+  Verifier(ChunkCache cache) {
+    this.cache = cache;
+    this.policy = cache.policy;
+    this.used = cache.used;
+    this.executor = cache.executor;
+    this.bytesFetched = cache.bytesFetched;
+    this.verifyFailures = cache.verifyFailures;
+    this.hot = cache.hot;
+  }
+
+  static IOException failure(Blob b) {
+    return ModelCacheException.digestMismatch("blob " + b.spec.digest() + " failed verification");
+  }
+
+  /** Schedules the whole-blob check of a raw blob once all its chunks are present. */
+  void maybeVerify(Blob b, BlobFetcher fetcher) {
+    if (cache.closed || b.spec.encoding() != Encoding.RAW || b.state != BlobState.PARTIAL || !b.allPresent()) {
+      return;
+    }
+    if (!b.verifying.compareAndSet(false, true)) {
+      return;
+    }
+    try {
+      executor.execute(() -> {
+        try {
+          verifyRaw(b, fetcher, true);
+        } catch (IOException | RuntimeException e) {
+          LOG.warn("cannot verify blob {} yet: {}", b.spec.digest(), e.toString());
+        } finally {
+          b.verifying.set(false);
+        }
+      });
+    } catch (RejectedExecutionException e) {
+      b.verifying.set(false);
+    }
+  }
+
+  /**
+   * Hashes prefix + file + suffix of a raw blob; marks it COMPLETE or FAILED. With
+   * {@code incremental}, starts from what the in-order hash took as chunks arrived, so a blob read
+   * in order is not read back at all; an explicit verify re-reads everything.
+   */
+  VerifyResult verifyRaw(Blob b, BlobFetcher fetcher, boolean incremental) throws IOException {
+    BlobSpec s = b.spec;
+    for (int i = 0; i < b.nChunks; i++) {
+      b.pins.incrementAndGet(i);
+    }
+    b.acquire();
+    try {
+      if (!b.allPresent()) {
+        return new VerifyResult(b.key, VerifyResult.Status.INCOMPLETE,
+            b.presentCount.get() + " of " + b.nChunks + " chunks cached");
+      }
+      MessageDigest md = null;
+      long pos = 0;
+      if (incremental) {
+        synchronized (b.hashLock) {
+          if (b.hasher != null) {
+            try {
+              md = (MessageDigest) b.hasher.clone();
+              pos = Math.min(s.contentLength(), b.chunkStart(b.hashedChunks));
+            } catch (CloneNotSupportedException e) {
+              md = null;
+            }
+          }
+        }
+      }
+      if (md == null) {
+        md = Digest.sha256();
+        pos = 0;
+      }
+      long total = 0;
+      if (s.contentOffset() > 0) {
+        total += hashUpstream(fetcher, 0, s.contentOffset(), md, b);
+      }
+      FileChannel ch = b.channel();
+      ByteBuffer buf = ByteBuffer.allocate(IO_BUF);
+      while (pos < s.contentLength()) {
+        buf.clear().limit((int) Math.min(IO_BUF, s.contentLength() - pos));
+        int r = ch.read(buf, pos);
+        if (r < 0) {
+          throw new EOFException("cache file " + b.file + " is shorter than its cached chunks");
+        }
+        md.update(buf.array(), 0, r);
+        pos += r;
+      }
+      total += s.contentLength();
+      long suffix = s.contentOffset() + s.contentLength();
+      if (suffix < s.blobSize()) {
+        total += hashUpstream(fetcher, suffix, s.blobSize() - suffix, md, b);
+      }
+      if (total == s.blobSize() && Digest.of(md).equals(s.digest())) {
+        markVerified(b);
+        return new VerifyResult(b.key, VerifyResult.Status.VERIFIED, "sha256 matches " + s.digest());
+      }
+      failBlob(b);
+      return new VerifyResult(b.key, VerifyResult.Status.FAILED, failure(b).getMessage());
+    } finally {
+      b.release();
+      for (int i = 0; i < b.nChunks; i++) {
+        b.pins.decrementAndGet(i);
+      }
+    }
+  }
+
+  private long hashUpstream(BlobFetcher fetcher, long off, long len, MessageDigest md, Blob b) throws IOException {
+    if (fetcher == null) {
+      throw new IOException("no upstream attached to verify blob " + b.spec.digest());
+    }
+    long total = 0;
+    byte[] buf = new byte[64 << 10];
+    try (InputStream in = fetcher.open(off, len)) {
+      while (total < len) {
+        int r = in.read(buf, 0, (int) Math.min(buf.length, len - total));
+        if (r < 0) {
+          break;
+        }
+        md.update(buf, 0, r);
+        total += r;
+      }
+    }
+    bytesFetched.add(total);
+    return total;
+  }
+
+  void markVerified(Blob b) {
+    b.rw.writeLock().lock();
+    try {
+      if (b.state == BlobState.PARTIAL && b.allPresent() && !b.removed) {
+        b.state = BlobState.COMPLETE;
+        b.trusted = true;
+        b.dropHash();
+        cache.recovery.persistBlob(b);
+        for (int g = 0; g < b.present.length(); g++) {
+          cache.recovery.persistGroup(b, g);
+        }
+      }
+    } finally {
+      b.rw.writeLock().unlock();
+    }
+  }
+
+  /** Drops a blob whose digest did not match; it stays FAILED (persisted) until evicted. */
+  void failBlob(Blob b) {
+    b.rw.writeLock().lock();
+    try {
+      if (b.state == BlobState.FAILED) {
+        return;
+      }
+      b.state = BlobState.FAILED;
+      b.trusted = false;
+      b.dropHash();
+      hot.removeBlob(b);
+      verifyFailures.increment();
+      LOG.warn("blob {} failed verification; dropped its cached data", b.spec.digest());
+      for (int i = 0; i < b.nChunks; i++) {
+        if (b.clearPresent(i)) {
+          used.addAndGet(-b.chunkLen(i));
+          synchronized (policy) {
+            policy.remove(new ChunkRef(b, i));
+          }
+        }
+      }
+      dropFile(b);
+      cache.recovery.persistBlob(b);
+      for (int g = 0; g < b.present.length(); g++) {
+        cache.recovery.persistGroup(b, g);
+      }
+    } finally {
+      b.rw.writeLock().unlock();
+    }
+  }
+
+  /** Deletes the blob file, or truncates it while someone still has it open. Caller holds rw write. */
+  static void dropFile(Blob b) {
+    try {
+      synchronized (b) {
+        FileChannel ch = b.channel();
+        if (ch != null) {
+          ch.truncate(0);
+        } else {
+          Files.deleteIfExists(b.file);
+        }
+      }
+    } catch (IOException e) {
+      LOG.warn("cannot drop cache file {}: {}", b.file, e.toString());
+    }
+  }
+
+  /** Reads back every present chunk and drops those whose CRC32C does not match; returns how many. */
+  int checkChunks(Blob b) throws IOException {
+    int dropped = 0;
+    if (b.presentCount.get() == 0) {
+      return 0;
+    }
+    if (!Files.exists(b.file)) {
+      for (int i = 0; i < b.nChunks; i++) {
+        if (b.isPresent(i) && cache.eviction.dropChunk(b, i, false)) {
+          dropped++;
+        }
+      }
+      return dropped;
+    }
+    ByteBuffer buf = ByteBuffer.allocate(b.chunkSize);
+    try (FileChannel ch = FileChannel.open(b.file, StandardOpenOption.READ)) {
+      for (int i = 0; i < b.nChunks; i++) {
+        if (!b.isPresent(i)) {
+          continue;
+        }
+        int n = b.chunkLen(i);
+        buf.clear().limit(n);
+        long pos = b.chunkStart(i);
+        while (buf.hasRemaining()) {
+          int r = ch.read(buf, pos + buf.position());
+          if (r < 0) {
+            break;
+          }
+        }
+        CRC32C c = new CRC32C();
+        c.update(buf.array(), 0, buf.position());
+        if (buf.position() != n || (int) c.getValue() != b.crc[i]) {
+          if (cache.eviction.dropChunk(b, i, false)) {
+            dropped++;
+          }
+        }
+      }
+    }
+    return dropped;
+  }
+}
