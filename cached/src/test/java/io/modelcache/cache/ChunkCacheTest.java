@@ -401,10 +401,11 @@ class ChunkCacheTest {
     FakeFetcher up = new FakeFetcher(data);
     CountDownLatch gate = new CountDownLatch(1);
     up.gate = gate;
-    ChunkCache cache = open(pooled().withFetchTimeout(Duration.ofMillis(500)).withMaxConcurrentFetches(1));
+    // Long enough that a loaded 2-vCPU machine never trips the watchdog on the reads that must succeed.
+    ChunkCache cache = open(pooled().withFetchTimeout(Duration.ofMillis(2000)).withMaxConcurrentFetches(1));
     try (BlobHandle h = cache.open(BlobSpec.raw(Digest.of(data), data.length), up)) {
       IOException e = assertThrows(IOException.class, () -> read(h, 0, 100));
-      assertEquals("timed out fetching blob " + Digest.of(data) + ": no progress from upstream for 500 ms",
+      assertEquals("timed out fetching blob " + Digest.of(data) + ": no progress from upstream for 2000 ms",
           e.getMessage());
       assertEquals(0, cache.stats().inflightChunks());
       // the slot of the hung fetch was returned: a later read is not stuck behind it
@@ -553,7 +554,8 @@ class ChunkCacheTest {
     FakeFetcher up = new FakeFetcher(blob);
     CountDownLatch gate = new CountDownLatch(1);
     up.gate = gate;
-    ChunkCache cache = open(pooled().withFetchTimeout(Duration.ofMillis(300)));
+    // Long enough that a loaded 2-vCPU machine never trips the watchdog on the reads that must succeed.
+    ChunkCache cache = open(pooled().withFetchTimeout(Duration.ofMillis(2000)));
     BlobSpec spec = BlobSpec.of(Digest.of(blob), blob.length, Encoding.GZIP, 0, file.length);
     try (BlobHandle h = cache.open(spec, up)) {
       IOException e = assertThrows(IOException.class, () -> read(h, 3L * CS, 10));
