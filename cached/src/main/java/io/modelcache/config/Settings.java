@@ -43,7 +43,7 @@ public record Settings(
       "home", "cache.size", "cache.chunkSize", "fetch.timeout", "fetch.concurrency", "readAhead.kernelKb",
       "readAhead.prefetch", "readAhead.backgroundFill", "mounts.allowOther", "mounts.dir", "metrics.address",
       "credentials");
-  private static final Pattern REGISTRY_KEY = Pattern.compile("registries\\.(\\d+)\\.(host|mirrors|plainHttp)");
+  private static final Pattern REGISTRY_KEY = Pattern.compile("registries\\.(\\d+)\\.(host|mirrors|plainHttp|proxy|ca)");
 
   /** Reads a config file; a missing default file is fine, a missing explicit one is an error. */
   public static Settings load(Path file, boolean explicit, Settings base) throws ModelCacheException {
@@ -67,16 +67,20 @@ public record Settings(
     Settings s = this;
     Map<Integer, String[]> regs = new TreeMap<>();
     Map<Integer, List<String>> regMirrors = new TreeMap<>();
+    Map<Integer, String> regKey = new TreeMap<>();
     for (Map.Entry<String, YamlTree.Value> e : t.values().entrySet()) {
       String key = e.getKey();
       YamlTree.Value v = e.getValue();
       Matcher m = REGISTRY_KEY.matcher(key);
       if (m.matches()) {
         int i = Integer.parseInt(m.group(1));
-        String[] r = regs.computeIfAbsent(i, k -> new String[2]);
+        regKey.putIfAbsent(i, key);
+        String[] r = regs.computeIfAbsent(i, k -> new String[4]);
         switch (m.group(2)) {
           case "host" -> r[0] = v.text();
           case "plainHttp" -> r[1] = bool(t, key, v).toString();
+          case "proxy" -> r[2] = proxy(t, key, v);
+          case "ca" -> r[3] = v.text().trim();
           default -> {
             if (!(v.value() instanceof List<?> l)) {
               throw t.error(key, "expected a list of hosts");
@@ -121,11 +125,12 @@ public record Settings(
     if (!regs.isEmpty() || !regMirrors.isEmpty()) {
       List<RegistrySettings> list = new ArrayList<>();
       for (int i : new java.util.TreeSet<>(union(regs.keySet(), regMirrors.keySet()))) {
-        String[] r = regs.getOrDefault(i, new String[2]);
+        String[] r = regs.getOrDefault(i, new String[4]);
         if (r[0] == null || r[0].isBlank()) {
-          throw t.error("registries." + i + (regMirrors.containsKey(i) ? ".mirrors" : ".plainHttp"), "registry entry without a host");
+          throw t.error(regKey.get(i), "registry entry without a host");
         }
-        list.add(new RegistrySettings(r[0], regMirrors.get(i), r[1] == null ? null : Boolean.valueOf(r[1])));
+        list.add(new RegistrySettings(r[0], regMirrors.get(i), r[1] == null ? null : Boolean.valueOf(r[1]), r[2],
+            r[3] == null || r[3].isEmpty() ? null : Path.of(r[3])));
       }
       final List<RegistrySettings> regsFinal = list;
       s = s.with(h -> h.registries = regsFinal);
@@ -137,6 +142,15 @@ public record Settings(
     Set<Integer> u = new java.util.HashSet<>(a);
     u.addAll(b);
     return u;
+  }
+
+  /** A proxy URL checked here so that a typo stops the daemon at start, not at the first fetch. */
+  private static String proxy(YamlTree t, String key, YamlTree.Value v) throws ModelCacheException {
+    try {
+      return ProxyUrl.parse(v.text()).toString();
+    } catch (IllegalArgumentException e) {
+      throw t.error(key, e.getMessage());
+    }
   }
 
   private static Boolean bool(YamlTree t, String key, YamlTree.Value v) throws ModelCacheException {

@@ -145,7 +145,7 @@ final class CacheOps {
       }
     }
     Reference ref = Reference.parse(refText);
-    try (ArtifactSource source = Artifacts.openSource(ref, config.registryOptions())) {
+    try (ArtifactSource source = Artifacts.openSource(ref, config.registryOptions(), config.settings().registries())) {
       ModelArtifact art = ModelReader.read(source, ref.tagOrDigest());
       List<String> keys = new ArrayList<>();
       for (ModelFile f : art.files()) {
@@ -175,7 +175,7 @@ final class CacheOps {
       Reference ref = Reference.parse(refText);
       List<String> resolved;
       String digest;
-      try (ArtifactSource source = Artifacts.openSource(ref, config.registryOptions())) {
+      try (ArtifactSource source = Artifacts.openSource(ref, config.registryOptions(), config.settings().registries())) {
         ModelArtifact art = ModelReader.read(source, ref.tagOrDigest());
         digest = art.manifest().digest().toString();
         resolved = new ArrayList<>();

@@ -271,7 +271,8 @@ final class OperatorOps {
   /** Resolves the model now (so a bad reference fails the request itself), then warms it in the background. */
   private WarmJob warmUnmounted(long id, String refText, Boolean plainHttp) throws IOException {
     Reference ref = Reference.parse(refText);
-    ArtifactSource source = Artifacts.openSource(ref, config.registryOptions().withPlainHttp(plainHttp));
+    ArtifactSource source = Artifacts.openSource(ref, config.registryOptions().withPlainHttp(plainHttp),
+        config.settings().registries());
     List<BlobHandle> opened = new ArrayList<>();
     try {
       ModelArtifact art = ModelReader.read(source, ref.tagOrDigest());

@@ -57,6 +57,9 @@ public final class DaemonMetrics implements OperationListener {
         .description("Bytes requested by read-ahead and background fill").register(registry);
     prefetchUsed = Counter.builder("modelcache.prefetch.used").baseUnit("bytes")
         .description("Prefetched bytes that a reader later read").register(registry);
+    FunctionCounter.builder("modelcache.proxy.fallbacks", this, m -> io.modelcache.registry.RegistryStats.proxyFallbacks())
+        .description("Times an HTTP proxy failed a whole retry budget and requests went to the registry directly")
+        .register(registry);
   }
 
   public PrometheusMeterRegistry registry() {

@@ -59,7 +59,7 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
     this.creds = creds;
     boolean plain = opts.plainHttp() != null ? opts.plainHttp() : isLoopback(host);
     this.base = URI.create((plain ? "http://" : "https://") + host + "/");
-    this.http = new HttpTransport(opts);
+    this.http = new HttpTransport(opts, host);
     this.tokens = new BearerTokens(opts.clock());
   }
 
@@ -591,12 +591,18 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
   /** Runs {@code op}, retrying network failures and 5xx with capped exponential backoff. */
   private <T> T retrying(Op<T> op) throws IOException {
     int attempt = 0;
+    boolean direct = false;
     while (true) {
       attempt++;
       try {
         return op.run();
       } catch (TransportException e) {
         if (attempt >= opts.maxAttempts()) {
+          if (!direct && http.fallBackToDirect(base, e.shortCause())) {
+            direct = true; // the proxy used up the budget: one more budget straight to the registry
+            attempt = 0;
+            continue;
+          }
           throw userError(e);
         }
         Duration d = opts.backoff().delay(attempt, ThreadLocalRandom.current().nextDouble());

@@ -1,19 +1,42 @@
 package io.modelcache.source;
 
+import io.modelcache.config.ProxyUrl;
 import io.modelcache.config.RegistrySettings;
+import io.modelcache.config.Settings;
 import io.modelcache.layout.OciLayout;
 import io.modelcache.oci.ArtifactSink;
 import io.modelcache.oci.ArtifactSource;
 import io.modelcache.oci.Reference;
+import io.modelcache.registry.Network;
 import io.modelcache.registry.RegistryClient;
 import io.modelcache.registry.RegistryOptions;
 import java.io.IOException;
+import java.net.URI;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 
 /** Opens the store a reference names: a registry repository (through its mirrors) or an {@code oci:} layout. */
 public final class Artifacts {
   private Artifacts() {}
+
+  /**
+   * {@code base} with what the config says about reaching registries: each registry's proxy and CA
+   * file, and the docker config file ({@code credentials}). Used by the daemon and every CLI command that
+   * talks to a registry, so that both reach registries the same way.
+   */
+  public static RegistryOptions configure(RegistryOptions base, Settings s) {
+    Map<String, Network.Route> routes = new HashMap<>();
+    for (RegistrySettings r : s.registries()) {
+      if (r.proxy() != null || r.ca() != null) {
+        URI proxy = r.proxy() == null ? null : ProxyUrl.parse(r.proxy());
+        routes.put(r.host(), new Network.Route(proxy, r.ca()));
+      }
+    }
+    RegistryOptions o = base.withNetwork(base.network().withRoutes(routes));
+    return s.credentials() != null ? o.withDockerConfig(s.credentials()) : o;
+  }
 
   public static ArtifactSource openSource(Reference ref, RegistryOptions options) throws IOException {
     return openSource(ref, options, List.of());

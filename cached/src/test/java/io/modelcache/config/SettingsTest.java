@@ -42,6 +42,9 @@ class SettingsTest {
             mirrors: [mirror-a.local:5000, mirror-b.local:5000]
           - host: 10.0.0.5:5000
             plainHttp: true
+          - host: 127.0.0.1:5000
+            proxy: 127.0.0.1:4001
+            ca: /etc/modelcache/ca.pem
         """);
     assertEquals(Path.of("/srv/mc"), s.home());
     assertEquals(500L << 30, s.cacheSizeBytes());
@@ -57,7 +60,9 @@ class SettingsTest {
     assertEquals(Path.of("/etc/modelcache/auth.json"), s.credentials());
     assertEquals(List.of(
         new RegistrySettings("registry.example.com", List.of("mirror-a.local:5000", "mirror-b.local:5000"), null),
-        new RegistrySettings("10.0.0.5:5000", List.of(), true)), s.registries());
+        new RegistrySettings("10.0.0.5:5000", List.of(), true),
+        new RegistrySettings("127.0.0.1:5000", List.of(), null, "http://127.0.0.1:4001",
+            Path.of("/etc/modelcache/ca.pem"))), s.registries());
   }
 
   @Test
@@ -85,6 +90,14 @@ class SettingsTest {
         assertThrows(ModelCacheException.class, () -> parse("metrics: {address: nowhere}\n")).getMessage());
     assertEquals("config.yaml line 2: registries.0.plainHttp: registry entry without a host",
         assertThrows(ModelCacheException.class, () -> parse("registries:\n  - plainHttp: true\n")).getMessage());
+    assertEquals("config.yaml line 2: registries.0.ca: registry entry without a host",
+        assertThrows(ModelCacheException.class, () -> parse("registries:\n  - ca: /x.pem\n")).getMessage());
+    assertEquals("config.yaml line 3: registries.0.proxy: 'socks5://127.0.0.1:1080': only http:// proxies are supported",
+        assertThrows(ModelCacheException.class,
+            () -> parse("registries:\n  - host: r.example.com\n    proxy: socks5://127.0.0.1:1080\n")).getMessage());
+    assertEquals("config.yaml line 3: registries.0.proxy: 'http://***@p.example.com/x': a proxy URL has no path",
+        assertThrows(ModelCacheException.class,
+            () -> parse("registries:\n  - host: r.example.com\n    proxy: http://u:secret@p.example.com/x\n")).getMessage());
   }
 
   @Test

@@ -6,6 +6,7 @@ import io.modelcache.config.Sizes;
 import io.modelcache.daemon.Daemon;
 import io.modelcache.daemon.DaemonConfig;
 import io.modelcache.registry.RegistryOptions;
+import io.modelcache.source.Artifacts;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -81,10 +82,7 @@ final class DaemonCommand implements Callable<Integer> {
         b.allowOther = false;
       }
     });
-    RegistryOptions ro = RegistryOptions.defaults();
-    if (s.credentials() != null) {
-      ro = ro.withDockerConfig(s.credentials());
-    }
+    RegistryOptions ro = Artifacts.configure(RegistryOptions.defaults(), s);
     Daemon d = Daemon.start(new DaemonConfig(s, ro));
     Runtime.getRuntime().addShutdownHook(new Thread(d::close, "shutdown"));
     System.err.println("modelcache daemon ready: home " + s.home() + ", cache budget " + Sizes.format(s.cacheSizeBytes())

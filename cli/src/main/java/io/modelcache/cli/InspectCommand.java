@@ -8,7 +8,6 @@ import io.modelcache.modelpack.ModelFile;
 import io.modelcache.modelpack.ModelReader;
 import io.modelcache.oci.ArtifactSource;
 import io.modelcache.oci.Reference;
-import io.modelcache.source.Artifacts;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
@@ -30,7 +29,7 @@ final class InspectCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Reference r = Reference.parse(ref);
-    try (ArtifactSource src = Artifacts.openSource(r, registry.options())) {
+    try (ArtifactSource src = registry.openSource(r)) {
       ModelArtifact art = ModelReader.read(src, r.tagOrDigest());
       if (json) {
         ObjectMapper m = new ObjectMapper();

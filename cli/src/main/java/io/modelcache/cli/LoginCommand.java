@@ -29,11 +29,13 @@ final class LoginCommand implements Callable<Integer> {
   @Option(names = "--password-stdin", description = "Read the password from standard input.")
   boolean passwordStdin;
 
-  @Option(names = "--config", paramLabel = "FILE", description = "Docker config file (default: $DOCKER_CONFIG/config.json or ~/.docker/config.json).")
+  @Option(names = "--docker-config", paramLabel = "FILE",
+      description = "Docker config file to store into (default: the config's credentials, $DOCKER_CONFIG/config.json or ~/.docker/config.json).")
   Path config;
 
   @Override
   public Integer call() throws Exception {
+    var options = registry.options(); // a bad config file fails before the password prompt
     String password;
     if (passwordStdin) {
       password = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();
@@ -49,8 +51,8 @@ final class LoginCommand implements Callable<Integer> {
       throw new ModelCacheException(ModelCacheException.Kind.USAGE, "empty password");
     }
     Credentials creds = new Credentials(user, password.strip());
-    Path file = config != null ? config : DockerConfig.defaultPath();
-    RegistryClient.verifyLogin(host, creds, registry.options().withDockerConfig(file));
+    Path file = config != null ? config : options.dockerConfigPath();
+    RegistryClient.verifyLogin(host, creds, options.withDockerConfig(file));
     DockerConfig.store(file, host, creds.user(), creds.password());
     System.out.println("login succeeded for " + user + " at " + host + "; credentials stored in " + file);
     return 0;

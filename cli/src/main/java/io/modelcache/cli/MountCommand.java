@@ -17,7 +17,8 @@ import picocli.CommandLine.Parameters;
 @Command(name = "mount", description = "Mount a model reference read-only at DIR, served lazily from the node cache.")
 final class MountCommand implements Callable<Integer> {
   @Mixin HomeOption home;
-  @Mixin RegistryFlags registry;
+  @Option(names = "--plain-http", description = "Use plain HTTP for a non-loopback registry (loopback registries always use it).")
+  boolean plainHttp;
 
   @Parameters(index = "0", paramLabel = "REF", description = "host[:port]/repo[:tag][@digest] or oci:PATH[:TAG]")
   String ref;
@@ -37,7 +38,7 @@ final class MountCommand implements Callable<Integer> {
   public Integer call() throws Exception {
     var limit = waitFull ? Durations.parse("timeout", timeout) : null;
     ObjectNode req = ControlClient.request("mount").put("ref", ref).put("dir", dir.toAbsolutePath().toString());
-    if (registry.plainHttpOverride() != null) {
+    if (plainHttp) { // the daemon reaches the registry with its own config
       req.put("plainHttp", true);
     }
     ControlClient client = new ControlClient(home.resolve());

@@ -10,7 +10,6 @@ import io.modelcache.modelpack.ModelPuller;
 import io.modelcache.modelpack.ModelReader;
 import io.modelcache.oci.ArtifactSource;
 import io.modelcache.oci.Reference;
-import io.modelcache.source.Artifacts;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -50,7 +49,7 @@ final class PullCommand implements Callable<Integer> {
       return warm();
     }
     Reference r = Reference.parse(ref);
-    try (ArtifactSource src = Artifacts.openSource(r, registry.options())) {
+    try (ArtifactSource src = registry.openSource(r)) {
       ModelArtifact art = ModelReader.read(src, r.tagOrDigest());
       ModelPuller.pull(src, art, dir, parallel, p -> {});
       System.out.println("pulled " + r + " (" + art.manifest().digest() + ") into " + dir + ": "

@@ -6,7 +6,6 @@ import io.modelcache.modelpack.PushOptions;
 import io.modelcache.oci.ArtifactSink;
 import io.modelcache.oci.Digest;
 import io.modelcache.oci.Reference;
-import io.modelcache.source.Artifacts;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.Callable;
@@ -44,7 +43,7 @@ final class PushCommand implements Callable<Integer> {
     if (!Files.isDirectory(dir)) {
       throw new ModelCacheException(ModelCacheException.Kind.USAGE, dir + ": not a directory");
     }
-    try (ArtifactSink sink = Artifacts.openSink(r, registry.options())) {
+    try (ArtifactSink sink = registry.openSink(r)) {
       Digest d = ModelPusher.push(dir, sink, r.tag(), new PushOptions(tar, Math.max(1, parallel), name));
       System.out.println(d);
     }
