@@ -176,8 +176,9 @@ final class HttpTransport implements AutoCloseable {
       if (!now.isBefore(bypassUntil)) {
         bypassUntil = now.plus(BYPASS);
         RegistryStats.proxyFallback();
-        LOG.warn("{}: proxy {} failed ({}); going to the registry directly for {} s", registry,
-            proxy.getHost() + ":" + proxy.getPort(), cause, BYPASS.toSeconds());
+        String p = proxy.getHost() + ":" + proxy.getPort();
+        LOG.warn("{}: proxy {} failed ({}); going to the registry directly for {} s", registry, p,
+            cause.startsWith("proxy " + p + ": ") ? cause.substring(p.length() + 8) : cause, BYPASS.toSeconds());
       }
     }
     return true;

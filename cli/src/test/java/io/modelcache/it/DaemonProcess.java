@@ -12,6 +12,7 @@ final class DaemonProcess implements AutoCloseable {
   final Path home;
   private final List<String> extraArgs;
   private List<String> prefix = List.of();
+  private final java.util.Map<String, String> env = new java.util.HashMap<>();
   private Process process;
 
   DaemonProcess(Path home, String... extraArgs) {
@@ -25,6 +26,12 @@ final class DaemonProcess implements AutoCloseable {
     return this;
   }
 
+  /** Environment variables for the daemon process (before {@link #start}). */
+  DaemonProcess env(java.util.Map<String, String> vars) {
+    env.putAll(vars);
+    return this;
+  }
+
   DaemonProcess start() throws IOException, InterruptedException {
     List<String> cmd = new ArrayList<>(prefix);
     cmd.addAll(List.of(Cli.launcher().toString(), "daemon", "--home", home.toString()));
@@ -35,8 +42,10 @@ final class DaemonProcess implements AutoCloseable {
     Files.createDirectories(home);
     Files.deleteIfExists(home.resolve("modelcache.sock")); // a crashed daemon's socket file stays behind
     Path log = home.resolve("daemon.log");
-    process = new ProcessBuilder(cmd).redirectErrorStream(true)
-        .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile())).start();
+    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+        .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+    pb.environment().putAll(env);
+    process = pb.start();
     Path sock = home.resolve("modelcache.sock");
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     while (!Files.exists(sock)) {
