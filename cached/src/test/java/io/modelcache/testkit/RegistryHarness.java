@@ -41,14 +41,16 @@ public final class RegistryHarness implements AutoCloseable {
   private final Path logFile;
   private final int port;
   private final String user;
-  private final String password;
+  private String password;
+  private final TestCa tls;
   private Process process;
 
-  private RegistryHarness(Path workDir, int port, String user, String password) throws IOException {
+  private RegistryHarness(Path workDir, int port, String user, String password, TestCa tls) throws IOException {
     this.workDir = workDir.toAbsolutePath();
     this.port = port;
     this.user = user;
     this.password = password;
+    this.tls = tls;
     this.storage = this.workDir.resolve("storage");
     this.config = this.workDir.resolve("registry-config.yml");
     this.logFile = this.workDir.resolve("registry.log");
@@ -66,12 +68,22 @@ public final class RegistryHarness implements AutoCloseable {
     return startInternal(workDir, user, password);
   }
 
+  /** A registry serving HTTPS with {@code tls}'s certificate (http.tls), optionally with Basic auth. */
+  public static RegistryHarness startWithTls(Path workDir, TestCa tls, String user, String password) throws IOException {
+    return startInternal(workDir, user, password, tls);
+  }
+
   private static RegistryHarness startInternal(Path workDir, String user, String password) throws IOException {
+    return startInternal(workDir, user, password, null);
+  }
+
+  private static RegistryHarness startInternal(Path workDir, String user, String password, TestCa tls)
+      throws IOException {
     if (!Files.isExecutable(BINARY)) {
       throw new IllegalStateException(
           BINARY + " not found: install Debian's docker-registry package (apt-get install docker-registry)");
     }
-    RegistryHarness h = new RegistryHarness(workDir, freePort(), user, password);
+    RegistryHarness h = new RegistryHarness(workDir, freePort(), user, password, tls);
     h.launch();
     return h;
   }
@@ -95,6 +107,10 @@ public final class RegistryHarness implements AutoCloseable {
         .append("  maintenance:\n    uploadpurging:\n      enabled: false\n")
         .append("http:\n  addr: 127.0.0.1:").append(port).append('\n')
         .append("  secret: modelcache-test-secret\n");
+    if (tls != null) {
+      y.append("  tls:\n    certificate: ").append(tls.certPem().toAbsolutePath())
+          .append("\n    key: ").append(tls.keyPem().toAbsolutePath()).append('\n');
+    }
     if (user != null) {
       Path htpasswd = workDir.resolve("htpasswd");
       Files.writeString(htpasswd, bcryptEntry(user, password));
@@ -142,7 +158,28 @@ public final class RegistryHarness implements AutoCloseable {
         + START_TIMEOUT_MS + " ms; log: " + tail());
   }
 
+  /**
+   * Replaces the password in the htpasswd file. Distribution 2.8 reads htpasswd once at start: call
+   * {@link #restart()} for the registry to use it.
+   */
+  public synchronized void changePassword(String newPassword) throws IOException {
+    if (user == null) {
+      throw new IllegalStateException("this registry has no auth");
+    }
+    password = newPassword;
+    writeConfig();
+  }
+
   private boolean answers() {
+    if (tls != null) {
+      // HTTPS with a private CA: a listening socket is the registry up (it listens after loading the key).
+      try (java.net.Socket s = new java.net.Socket()) {
+        s.connect(new java.net.InetSocketAddress("127.0.0.1", port), 500);
+        return true;
+      } catch (IOException e) {
+        return false;
+      }
+    }
     try {
       HttpURLConnection c = (HttpURLConnection) URI.create("http://" + hostPort() + "/v2/").toURL().openConnection();
       c.setConnectTimeout(500);
