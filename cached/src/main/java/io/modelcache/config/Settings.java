@@ -1,6 +1,10 @@
 package io.modelcache.config;
 
 import io.modelcache.error.ModelCacheException;
+import io.modelcache.trust.Require;
+import io.modelcache.trust.TrustPolicy;
+import io.modelcache.trust.TrustRule;
+import io.modelcache.trust.TrustedKey;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -30,19 +34,21 @@ public record Settings(
     String metricsAddress,
     Path credentials,
     Path mountsDir,
-    List<RegistrySettings> registries) {
+    List<RegistrySettings> registries,
+    List<TrustRule> trust) {
 
   public static final Path DEFAULT_FILE = Path.of("/etc/modelcache/config.yaml");
 
   public static Settings defaults(Path home) {
     return new Settings(home, 100L << 30, 4 << 20, Duration.ofSeconds(30), 8, 1024, true, true, true,
-        "127.0.0.1:9464", null, null, List.of());
+        "127.0.0.1:9464", null, null, List.of(), List.of());
   }
 
   private static final Set<String> SCALAR_KEYS = Set.of(
       "home", "cache.size", "cache.chunkSize", "fetch.timeout", "fetch.concurrency", "readAhead.kernelKb",
       "readAhead.prefetch", "readAhead.backgroundFill", "mounts.allowOther", "mounts.dir", "metrics.address",
       "credentials");
+  private static final Pattern TRUST_KEY = Pattern.compile("trust\\.(\\d+)\\.(scope|require|keys)");
   private static final Pattern REGISTRY_KEY = Pattern.compile("registries\\.(\\d+)\\.(host|mirrors|plainHttp|proxy|ca)");
 
   /** Reads a config file; a missing default file is fine, a missing explicit one is an error. */
@@ -68,9 +74,15 @@ public record Settings(
     Map<Integer, String[]> regs = new TreeMap<>();
     Map<Integer, List<String>> regMirrors = new TreeMap<>();
     Map<Integer, String> regKey = new TreeMap<>();
+    Map<Integer, Map<String, String>> trustKeys = new TreeMap<>();
     for (Map.Entry<String, YamlTree.Value> e : t.values().entrySet()) {
       String key = e.getKey();
       YamlTree.Value v = e.getValue();
+      Matcher tm = TRUST_KEY.matcher(key);
+      if (tm.matches()) {
+        trustKeys.computeIfAbsent(Integer.parseInt(tm.group(1)), k -> new TreeMap<>()).put(tm.group(2), key);
+        continue;
+      }
       Matcher m = REGISTRY_KEY.matcher(key);
       if (m.matches()) {
         int i = Integer.parseInt(m.group(1));
@@ -135,7 +147,61 @@ public record Settings(
       final List<RegistrySettings> regsFinal = list;
       s = s.with(h -> h.registries = regsFinal);
     }
+    if (!trustKeys.isEmpty()) {
+      List<TrustRule> rules = new ArrayList<>();
+      for (Map<String, String> keys : trustKeys.values()) {
+        rules.add(trustRule(t, keys));
+      }
+      s = s.with(h -> h.trust = List.copyOf(rules));
+    }
     return s;
+  }
+
+  /** One {@code trust:} entry; each error names the file, line and key. */
+  private static TrustRule trustRule(YamlTree t, Map<String, String> keys) throws ModelCacheException {
+    String any = keys.values().iterator().next();
+    String prefix = any.substring(0, any.lastIndexOf('.') + 1);
+    String scopeKey = keys.get("scope");
+    if (scopeKey == null) {
+      throw t.error(any, "trust entry without a scope (use \"*\" for every registry)");
+    }
+    String scope;
+    try {
+      scope = TrustRule.checkScope(t.values().get(scopeKey).text());
+    } catch (ModelCacheException e) {
+      throw t.error(scopeKey, e.getMessage());
+    }
+    String requireKey = keys.get("require");
+    if (requireKey == null) {
+      throw t.error(scopeKey, "trust entry without 'require' (sigstore, none or reject)");
+    }
+    String word = t.values().get(requireKey).text().trim();
+    Require require = switch (word) {
+      case "sigstore" -> Require.SIGSTORE;
+      case "none" -> Require.NONE;
+      case "reject" -> Require.REJECT;
+      default -> throw t.error(requireKey, "expected sigstore, none or reject, got '" + word + "'");
+    };
+    List<TrustedKey> trusted = new ArrayList<>();
+    String keysKey = keys.get("keys");
+    if (keysKey != null) {
+      Object v = t.values().get(keysKey).value();
+      List<?> files = v instanceof List<?> l ? l : String.valueOf(v).isBlank() ? List.of() : List.of(v);
+      for (Object f : files) {
+        try {
+          trusted.add(TrustedKey.read(Path.of(String.valueOf(f).trim())));
+        } catch (ModelCacheException e) {
+          throw t.error(keysKey, e.getMessage());
+        }
+      }
+    }
+    if (require == Require.SIGSTORE && trusted.isEmpty()) {
+      throw t.error(keysKey != null ? keysKey : requireKey, "require: sigstore needs at least one key file");
+    }
+    if (require != Require.SIGSTORE && !trusted.isEmpty()) {
+      throw t.error(keysKey, "keys only apply to require: sigstore (" + prefix + "require is " + word + ")");
+    }
+    return new TrustRule(scope, require, trusted);
   }
 
   private static Set<Integer> union(Set<Integer> a, Set<Integer> b) {
@@ -216,6 +282,7 @@ public record Settings(
     public Path credentials;
     public Path mountsDir;
     public List<RegistrySettings> registries;
+    public List<TrustRule> trust;
 
     Builder(Settings s) {
       home = s.home;
@@ -231,11 +298,12 @@ public record Settings(
       credentials = s.credentials;
       mountsDir = s.mountsDir;
       registries = s.registries;
+      trust = s.trust;
     }
 
     Settings build() {
       return new Settings(home, cacheSizeBytes, chunkSizeBytes, fetchTimeout, fetchConcurrency, readAheadKb, prefetch,
-          backgroundFill, allowOther, metricsAddress, credentials, mountsDir, registries);
+          backgroundFill, allowOther, metricsAddress, credentials, mountsDir, registries, trust);
     }
   }
 
@@ -248,6 +316,11 @@ public record Settings(
     Builder b = new Builder(this);
     edit.apply(b);
     return b.build();
+  }
+
+  /** The {@code trust:} rules as a policy. */
+  public TrustPolicy trustPolicy() {
+    return new TrustPolicy(trust);
   }
 
   /** Where declarative mount files live: {@code mounts.dir}, else {@code <home>/mounts.d}. */

@@ -28,6 +28,7 @@ import io.modelcache.oci.ArtifactSource;
 import io.modelcache.oci.Digest;
 import io.modelcache.oci.Reference;
 import io.modelcache.source.Artifacts;
+import io.modelcache.trust.TrustGate;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -54,8 +55,8 @@ public final class Daemon implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(Daemon.class);
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
-  /** A live mount: its record, the model tree it serves, its source and the FUSE handle. */
-  record Active(MountRecord record, ModelMount model, ArtifactSource source, Mounted fuse) {}
+  /** A live mount: its record, the model tree it serves, its source, the FUSE handle, its signature state. */
+  record Active(MountRecord record, ModelMount model, ArtifactSource source, Mounted fuse, String signature) {}
 
   private final DaemonConfig config;
   private final ChunkCache cache;
@@ -324,7 +325,10 @@ public final class Daemon implements Closeable {
         config.registryOptions().withPlainHttp(rec.plainHttp()), config.settings().registries());
     ModelMount model = null;
     try {
-      ModelArtifact art = ModelReader.read(source, rec.digest() != null ? rec.digest() : ref.tagOrDigest());
+      // The trust policy first, on the manifest digest: a refused model has none of its blobs fetched.
+      String asked = rec.digest() != null ? rec.digest() : ref.tagOrDigest();
+      TrustGate.Admission admission = TrustGate.admit(source, ref, asked, rec.reference(), config.settings().trustPolicy());
+      ModelArtifact art = ModelReader.read(source, admission.target(asked));
       String registryLabel = ref.isLayout() ? "oci-layout" : ref.registry();
       OperatorOps.MountTracker tracker = ops.track(mp, metrics);
       model = ModelMount.withReadAheadDeferred(art, source, cache, new ModelMount.FetchObserver() {
@@ -386,7 +390,7 @@ public final class Daemon implements Closeable {
       });
       MountRecord pinned = new MountRecord(rec.reference(), art.manifest().digest().toString(), mp.toString(),
           rec.plainHttp(), rec.declaredBy());
-      Active a = new Active(pinned, model, source, fuse);
+      Active a = new Active(pinned, model, source, fuse, admission.state());
       mounts.put(mp, a);
       LOG.info("mounted {} ({}) at {}", rec.reference(), art.manifest().digest(), mp);
       model.startReadAhead(); // only now: the fill's fetches would slow the mount itself down
@@ -462,7 +466,8 @@ public final class Daemon implements Closeable {
         .put("files", a.model().artifact().files().size())
         .put("totalBytes", total)
         .put("cachedBytes", cached)
-        .put("bytesRead", a.model().bytesRead());
+        .put("bytesRead", a.model().bytesRead())
+        .put("signature", a.signature());
   }
 
   private Path tablePath() {

@@ -18,6 +18,7 @@ import io.modelcache.mount.ModelMount;
 import io.modelcache.oci.ArtifactSource;
 import io.modelcache.oci.Reference;
 import io.modelcache.source.Artifacts;
+import io.modelcache.trust.TrustGate;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
@@ -213,7 +214,8 @@ final class OperatorOps {
           .put("cachedPercent", total == 0 ? 100.0 : round1(100.0 * cached / total))
           .put("bytesRead", a.model().bytesRead())
           .put("fetchRateBytesPerSec", t == null ? 0 : Math.round(t.fetchRate.perSecond()))
-          .put("readErrors", t == null ? 0 : t.errors());
+          .put("readErrors", t == null ? 0 : t.errors())
+          .put("signature", a.signature());
       if (t != null && t.lastError() != null) {
         m.put("lastError", t.lastError());
       }
@@ -275,7 +277,9 @@ final class OperatorOps {
         config.settings().registries());
     List<BlobHandle> opened = new ArrayList<>();
     try {
-      ModelArtifact art = ModelReader.read(source, ref.tagOrDigest());
+      TrustGate.Admission admission = TrustGate.admit(source, ref, ref.tagOrDigest(), refText,
+          config.settings().trustPolicy());
+      ModelArtifact art = ModelReader.read(source, admission.target(ref.tagOrDigest()));
       Map<String, Long> sizes = new HashMap<>();
       for (ModelFile f : art.files()) {
         sizes.put(ModelMount.specOf(f).key(), f.size());

@@ -27,4 +27,12 @@ public interface ArtifactSource extends Closeable {
    * the caller hashes. The stream ends early only by throwing.
    */
   InputStream openBlob(Digest digest, long offset, long length) throws IOException;
+
+  /**
+   * The OCI 1.1 referrers index of {@code subject} from the distribution-spec referrers API, or null
+   * where the source has no such API (the caller then reads the referrers tag {@code sha256-<hex>}).
+   */
+  default byte[] fetchReferrers(Digest subject) throws IOException {
+    return null;
+  }
 }

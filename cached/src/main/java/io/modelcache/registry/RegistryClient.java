@@ -136,6 +136,26 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
     });
   }
 
+  /**
+   * {@code GET /v2/<name>/referrers/<digest>}: the referrers index, or null when the registry has no
+   * referrers API (404, as Debian's docker-registry 2.8 answers) or answers with something other than an index.
+   */
+  @Override
+  public byte[] fetchReferrers(Digest subject) throws IOException {
+    HttpCall c = HttpCall.of("GET", url("referrers/" + subject)).header("Accept", MediaTypes.OCI_INDEX);
+    return retrying(() -> {
+      try (HttpReply r = call(c, Access.PULL)) {
+        if (r.status() != 200) {
+          r.discard();
+          return null;
+        }
+        byte[] bytes = r.readAll(MAX_MANIFEST_BYTES, () -> ModelCacheException.invalid(
+            where() + ": referrers of " + subject + " larger than " + MAX_MANIFEST_BYTES + " bytes"));
+        return MediaTypes.OCI_INDEX.equals(mediaType(r.header("Content-Type"), bytes)) ? bytes : null;
+      }
+    });
+  }
+
   /** Media type, digest and size of a manifest without downloading it (NOT_FOUND when unknown). */
   public Descriptor headManifest(String tagOrDigest) throws IOException {
     HttpCall c = HttpCall.of("HEAD", url("manifests/" + tagOrDigest)).header("Accept", MediaTypes.MANIFEST_ACCEPT);

@@ -103,6 +103,12 @@ public final class MirroredSource implements ArtifactSource {
     return first(s -> s.openBlob(digest, offset, length));
   }
 
+  /** Referrers come from the registry itself: a mirror's copy of the index may lag behind. */
+  @Override
+  public byte[] fetchReferrers(Digest subject) throws IOException {
+    return sources.get(sources.size() - 1).fetchReferrers(subject);
+  }
+
   @Override
   public void close() throws IOException {
     IOException first = null;

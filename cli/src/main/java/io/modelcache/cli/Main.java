@@ -28,6 +28,7 @@ public final class Main implements Runnable {
       ProfileCommand.class,
       PushCommand.class,
       PullCommand.class,
+      SignCommand.class,
       InspectCommand.class,
       LoginCommand.class,
       GenModelCommand.class,

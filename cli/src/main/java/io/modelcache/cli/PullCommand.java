@@ -10,6 +10,7 @@ import io.modelcache.modelpack.ModelPuller;
 import io.modelcache.modelpack.ModelReader;
 import io.modelcache.oci.ArtifactSource;
 import io.modelcache.oci.Reference;
+import io.modelcache.trust.TrustGate;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.concurrent.Callable;
@@ -50,7 +51,9 @@ final class PullCommand implements Callable<Integer> {
     }
     Reference r = Reference.parse(ref);
     try (ArtifactSource src = registry.openSource(r)) {
-      ModelArtifact art = ModelReader.read(src, r.tagOrDigest());
+      // The trust policy on the manifest digest before any blob of the model is fetched.
+      TrustGate.Admission admission = TrustGate.admit(src, r, r.tagOrDigest(), ref, registry.settings().trustPolicy());
+      ModelArtifact art = ModelReader.read(src, admission.target(r.tagOrDigest()));
       ModelPuller.pull(src, art, dir, parallel, p -> {});
       System.out.println("pulled " + r + " (" + art.manifest().digest() + ") into " + dir + ": "
           + art.files().size() + " files, " + art.totalBytes() + " bytes");

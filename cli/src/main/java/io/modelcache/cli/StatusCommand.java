@@ -54,6 +54,9 @@ final class StatusCommand implements Callable<Integer> {
             shortDigest(m.path("digest").asText()), m.path("cachedPercent").asDouble(),
             Sizes.format(m.path("fetchRateBytesPerSec").asLong()) + "/s", m.path("readErrors").asLong(),
             m.path("mountpoint").asText()));
+        if (m.hasNonNull("signature")) {
+          b.append("    signature: ").append(m.path("signature").asText()).append('\n');
+        }
         if (m.hasNonNull("profile")) {
           b.append("    profile: ").append(m.path("profile").asText()).append(", fill: ")
               .append(m.path("fill").asText()).append('\n');
