@@ -28,7 +28,7 @@ final class SignCommand implements Callable<Integer> {
   @Mixin RegistryFlags registry;
   @Mixin ConfigOption config;
 
-  @Parameters(index = "0", paramLabel = "REF")
+  @Parameters(index = "0", paramLabel = "REF", description = "The model to sign: host[:port]/repo:tag, @sha256:..., or oci:PATH:TAG.")
   String ref;
 
   @Option(names = "--key", paramLabel = "FILE", required = true, description = "cosign private key file (cosign.key).")
