@@ -1,6 +1,5 @@
 package io.modelcache.cli;
 
-import io.modelcache.config.Settings;
 import io.modelcache.layout.OciLayout;
 import io.modelcache.oci.Reference;
 import io.modelcache.registry.RegistryClient;
@@ -26,7 +25,6 @@ import picocli.CommandLine.Parameters;
     "The key's passphrase is read from COSIGN_PASSWORD (empty when unset)."})
 final class SignCommand implements Callable<Integer> {
   @Mixin RegistryFlags registry;
-  @Mixin ConfigOption config;
 
   @Parameters(index = "0", paramLabel = "REF", description = "The model to sign: host[:port]/repo:tag, @sha256:..., or oci:PATH:TAG.")
   String ref;
@@ -37,7 +35,7 @@ final class SignCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     Reference r = Reference.parse(ref);
-    Settings settings = config.load(); // checked like the daemon's: a broken file fails here too
+    registry.settings(); // checked like the daemon's: a broken file fails here too
     if (!Files.isReadable(key)) {
       throw new io.modelcache.error.ModelCacheException(io.modelcache.error.ModelCacheException.Kind.USAGE,
           "key " + key + ": cannot be read");
@@ -50,12 +48,8 @@ final class SignCommand implements Callable<Integer> {
         s = CosignSigner.sign(layout, r.tagOrDigest(), pk);
       }
     } else {
-      var opts = registry.options();
-      var rs = settings.registries().stream().filter(x -> x.host().equalsIgnoreCase(r.registry())).findFirst();
-      if (opts.plainHttp() == null && rs.isPresent() && rs.get().plainHttp() != null) {
-        opts = opts.withPlainHttp(rs.get().plainHttp());
-      }
-      try (RegistryClient c = RegistryClient.open(r, opts)) {
+      // Straight to the registry (never a mirror): the signature is written where the model lives.
+      try (RegistryClient c = (RegistryClient) registry.openSink(r)) {
         s = CosignSigner.sign(c, r.tagOrDigest(), pk);
       }
     }
