@@ -39,4 +39,9 @@ final class BearerTokens {
   void invalidate(String scope) {
     tokens.remove(scope);
   }
+
+  /** Forgets every token (the credentials they were issued for changed). */
+  void clear() {
+    tokens.clear();
+  }
 }

@@ -19,17 +19,21 @@ import java.util.Optional;
 
 /**
  * Credentials from a Docker {@code config.json}: {@code auths.<host>.auth} (base64 of user:password)
- * or {@code auths.<host>.username}/{@code password}. Keys may carry a scheme or path
- * ({@code https://host/v1/}); they are matched on host[:port]. Credential helpers are not supported.
+ * or {@code auths.<host>.username}/{@code password} (or {@code identitytoken}). Keys may carry a scheme or
+ * path ({@code https://host/v1/}); they are matched on host[:port]. Credential helpers as docker uses
+ * them: {@code credHelpers.<host>} names the only source for that host, else {@code credsStore} is asked
+ * first and the {@code auths} entry is the fallback when it has nothing.
  */
 public final class DockerConfig {
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
   private final Path file;
   private final JsonNode root;
+  private final String path;
 
-  private DockerConfig(Path file, JsonNode root) {
+  private DockerConfig(Path file, JsonNode root, String path) {
     this.file = file;
     this.root = root;
+    this.path = path;
   }
 
   /** $DOCKER_CONFIG/config.json, else ~/.docker/config.json. */
@@ -43,12 +47,17 @@ public final class DockerConfig {
 
   /** Loads the file; a missing file is an empty config, a malformed one a USAGE error. */
   public static DockerConfig load(Path file) throws ModelCacheException {
+    return load(file, System.getenv("PATH"));
+  }
+
+  /** As {@link #load(Path)}, with credential helpers searched for on {@code path}. */
+  static DockerConfig load(Path file, String path) throws ModelCacheException {
     if (file == null || !Files.isRegularFile(file)) {
-      return new DockerConfig(file, JSON.createObjectNode());
+      return new DockerConfig(file, JSON.createObjectNode(), path);
     }
     try {
       JsonNode n = JSON.readTree(Files.readAllBytes(file));
-      return new DockerConfig(file, n == null || !n.isObject() ? JSON.createObjectNode() : n);
+      return new DockerConfig(file, n == null || !n.isObject() ? JSON.createObjectNode() : n, path);
     } catch (IOException e) {
       throw new ModelCacheException(ModelCacheException.Kind.USAGE,
           file + ": cannot read docker config (" + e.getClass().getSimpleName() + ")");
@@ -59,9 +68,41 @@ public final class DockerConfig {
     return file;
   }
 
-  /** Credentials stored for {@code host} (host[:port]), if any. */
-  public Optional<Credentials> lookup(String host) {
+  /**
+   * Credentials for {@code host} (host[:port]), if any: from its credential helper, the credentials
+   * store or the file. A helper that is missing or fails is an AUTH error naming the host and helper.
+   */
+  public Optional<Credentials> lookup(String host) throws ModelCacheException {
     String want = host.toLowerCase(Locale.ROOT);
+    String helper = helperFor(want);
+    if (helper != null) {
+      return CredentialHelper.get(helper, host, path);
+    }
+    String store = root.path("credsStore").asText("").trim();
+    if (!store.isEmpty()) {
+      Optional<Credentials> c = CredentialHelper.get(store, host, path);
+      if (c.isPresent()) {
+        return c;
+      }
+    }
+    return lookupFile(want);
+  }
+
+  private String helperFor(String want) {
+    JsonNode helpers = root.path("credHelpers");
+    if (!helpers.isObject()) {
+      return null;
+    }
+    for (Iterator<Map.Entry<String, JsonNode>> it = helpers.fields(); it.hasNext(); ) {
+      Map.Entry<String, JsonNode> e = it.next();
+      if (normalizeKey(e.getKey()).equals(want) && !e.getValue().asText("").isBlank()) {
+        return e.getValue().asText().trim();
+      }
+    }
+    return null;
+  }
+
+  private Optional<Credentials> lookupFile(String want) {
     if (want.equals("docker.io") || want.equals("registry-1.docker.io")) {
       // docker login stores Docker Hub under its legacy index address.
       Optional<Credentials> hub = lookupExact("index.docker.io");
@@ -104,6 +145,10 @@ public final class DockerConfig {
   }
 
   private static Optional<Credentials> decode(JsonNode entry) {
+    String identity = entry.path("identitytoken").asText("");
+    if (!identity.isEmpty()) {
+      return Optional.of(Credentials.identityToken(identity));
+    }
     String auth = entry.path("auth").asText("");
     if (!auth.isEmpty()) {
       try {

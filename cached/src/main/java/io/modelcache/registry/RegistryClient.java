@@ -46,17 +46,27 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
   private final URI base;
   private final RegistryOptions opts;
   private final HttpTransport http;
-  private final Credentials creds;
+  /** Where {@link #creds} came from, asked again on a 401/403; null for credentials given explicitly. */
+  private final CredentialSource source;
+  private volatile Credentials creds;
   private final BearerTokens tokens;
   private volatile AuthChallenge bearer;
   private volatile boolean basicMode;
 
-  private RegistryClient(Reference ref, String host, String repo, RegistryOptions opts, Credentials creds) {
+  /** The docker config (and its credential helpers) read again on each call. */
+  @FunctionalInterface
+  interface CredentialSource {
+    Credentials read() throws IOException;
+  }
+
+  private RegistryClient(Reference ref, String host, String repo, RegistryOptions opts, Credentials creds,
+      CredentialSource source) {
     this.ref = ref;
     this.host = host;
     this.repo = repo;
     this.opts = opts;
     this.creds = creds;
+    this.source = source;
     boolean plain = opts.plainHttp() != null ? opts.plainHttp() : isLoopback(host);
     this.base = URI.create((plain ? "http://" : "https://") + host + "/");
     this.http = new HttpTransport(opts, host);
@@ -68,13 +78,18 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
     if (ref.isLayout()) {
       throw new IllegalArgumentException("not a registry reference: " + ref);
     }
-    Credentials c = DockerConfig.load(options.dockerConfigPath()).lookup(ref.registry()).orElse(null);
-    return new RegistryClient(ref, ref.registry(), ref.repository(), options, c);
+    CredentialSource src = () -> DockerConfig.load(options.dockerConfigPath()).lookup(ref.registry()).orElse(null);
+    return new RegistryClient(ref, ref.registry(), ref.repository(), options, src.read(), src);
+  }
+
+  /** With credentials {@code c} read from {@code source}, which is read again when the registry refuses them. */
+  static RegistryClient open(Reference ref, RegistryOptions options, Credentials c, CredentialSource source) {
+    return new RegistryClient(ref, ref.registry(), ref.repository(), options, c, source);
   }
 
   /** As {@link #open} but with explicit credentials (null: anonymous). */
   public static RegistryClient open(Reference ref, RegistryOptions options, Credentials credentials) {
-    return new RegistryClient(ref, ref.registry(), ref.repository(), options, credentials);
+    return new RegistryClient(ref, ref.registry(), ref.repository(), options, credentials, null);
   }
 
   /**
@@ -82,7 +97,7 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
    * the registry refuses them.
    */
   public static void verifyLogin(String host, Credentials c, RegistryOptions o) throws IOException {
-    try (RegistryClient client = new RegistryClient(null, host, null, o, c)) {
+    try (RegistryClient client = new RegistryClient(null, host, null, o, c, null)) {
       client.retrying(() -> {
         try (HttpReply r = client.call(HttpCall.of("GET", client.base.resolve("/v2/")), Access.LOGIN)) {
           if (r.status() == 200) {
@@ -648,7 +663,9 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
   /** One attempt: sends with the current auth, answers one 401 challenge, follows redirects. */
   private HttpReply call(HttpCall call, Access access) throws IOException {
     boolean challenged = false;
+    boolean reread = false;
     while (true) {
+      Credentials used = creds;
       String auth = authorization(access);
       HttpReply r = followRedirects(call, auth);
       if (r.status() >= 500) {
@@ -656,25 +673,58 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
         r.discard();
         throw new TransportException(TransportException.Kind.SERVER, why, false, null);
       }
+      if (r.status() == 403 && !reread && RedirectPolicy.mayForwardAuthorization(call.uri(), r.uri())
+          && credentialsChanged(used)) {
+        r.discard(); // refused: the credential source may have rotated them meanwhile
+        reread = true;
+        continue;
+      }
       if (r.status() != 401 || !RedirectPolicy.mayForwardAuthorization(call.uri(), r.uri())) {
         return r;
       }
       AuthChallenge ch = AuthChallenge.parse(r.header("WWW-Authenticate"));
       r.discard();
-      if (challenged) {
+      boolean bearerChallenge = ch != null && ch.isBearer() && ch.param("realm") != null;
+      if (challenged || (!bearerChallenge && (creds == null || (basicMode && auth != null)))) {
+        if (!reread && credentialsChanged(used)) {
+          reread = true;
+          challenged = false;
+          continue;
+        }
         throw authFailed(401, "Unauthorized");
       }
       challenged = true;
-      if (ch != null && ch.isBearer() && ch.param("realm") != null) {
+      if (bearerChallenge) {
         bearer = ch;
         tokens.invalidate(scope(access));
       } else {
-        if (creds == null || (basicMode && auth != null)) {
-          throw authFailed(401, "Unauthorized");
-        }
         basicMode = true;
       }
     }
+  }
+
+  /**
+   * After a refusal of {@code used}: true when the credentials are now others, because another request
+   * already read them again or because the source (docker config, helper) now says something else. The
+   * client then holds exactly what the source says (nothing, if it has nothing) and no token of before.
+   */
+  private boolean credentialsChanged(Credentials used) throws IOException {
+    if (source == null) {
+      return false;
+    }
+    synchronized (tokens) {
+      if (!java.util.Objects.equals(creds, used)) {
+        return true;
+      }
+      Credentials now = source.read();
+      if (java.util.Objects.equals(now, used)) {
+        return false;
+      }
+      creds = now;
+      tokens.clear();
+    }
+    LOG.info("{}: registry refused the credentials; using the ones its credential source has now", host);
+    return true;
   }
 
   private String scope(Access a) {
@@ -695,13 +745,26 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
       }
       return "Bearer " + t;
     }
-    if (basicMode && creds != null) {
-      return creds.basicHeader();
+    Credentials c = creds;
+    if (basicMode && c != null && !c.isIdentityToken()) {
+      return c.basicHeader();
     }
     return null;
   }
 
   private String fetchToken(AuthChallenge ch, String scope) throws IOException {
+    Credentials used = creds;
+    try {
+      return fetchToken(ch, scope, used);
+    } catch (ModelCacheException e) {
+      if (e.kind() == Kind.AUTH && credentialsChanged(used)) {
+        return fetchToken(ch, scope, creds);
+      }
+      throw e;
+    }
+  }
+
+  private String fetchToken(AuthChallenge ch, String scope, Credentials creds) throws IOException {
     StringBuilder q = new StringBuilder();
     if (ch.param("service") != null) {
       q.append("service=").append(enc(ch.param("service")));
@@ -712,12 +775,14 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
     URI realm = URI.create(ch.param("realm"));
     URI u = q.isEmpty() ? realm : URI.create(realm + (realm.getRawQuery() == null ? "?" : "&") + q);
     HttpCall c = HttpCall.of("GET", u);
-    if (creds != null) {
+    if (creds != null && creds.isIdentityToken()) {
+      c = IdentityTokens.refreshCall(realm, ch.param("service"), scope, creds.password());
+    } else if (creds != null) {
       c = c.header("Authorization", creds.basicHeader());
     }
     try (HttpReply r = http.send(c)) {
       if (r.status() == 401 || r.status() == 403) {
-        throw authFailed(r.status(), r.reason());
+        throw authFailed(r.status(), r.reason(), creds);
       }
       if (r.status() >= 500) {
         throw new TransportException(TransportException.Kind.SERVER, r.status() + " " + r.reason(), false, null);
@@ -772,6 +837,10 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
   }
 
   private ModelCacheException authFailed(int status, String reason) {
+    return authFailed(status, reason, creds);
+  }
+
+  private ModelCacheException authFailed(int status, String reason, Credentials creds) {
     if (creds == null) {
       if (status == 401) {
         return new ModelCacheException(Kind.AUTH,

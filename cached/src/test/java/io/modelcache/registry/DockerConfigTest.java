@@ -22,7 +22,7 @@ class DockerConfigTest {
     String auth = Base64.getEncoder().encodeToString("bob:pa:ss".getBytes());
     Files.writeString(f, "{\"auths\":{\"https://reg.example:5000/v1/\":{\"auth\":\"" + auth + "\"},"
         + "\"other.example\":{\"username\":\"carol\",\"password\":\"pw\"},"
-        + "\"https://index.docker.io/v1/\":{\"auth\":\"" + auth + "\"}},\"credsStore\":\"desktop\"}");
+        + "\"https://index.docker.io/v1/\":{\"auth\":\"" + auth + "\"}}}");
     DockerConfig c = DockerConfig.load(f);
     assertEquals(new Credentials("bob", "pa:ss"), c.lookup("reg.example:5000").orElseThrow());
     assertEquals(new Credentials("carol", "pw"), c.lookup("OTHER.example").orElseThrow());
@@ -46,7 +46,7 @@ class DockerConfigTest {
     DockerConfig.store(f, "a.example", "u1", "p1");
     assertEquals("rwx------", PosixFilePermissions.toString(Files.getPosixFilePermissions(f.getParent())));
     var json = new ObjectMapper().readTree(f.toFile());
-    ((com.fasterxml.jackson.databind.node.ObjectNode) json).put("credsStore", "keep-me");
+    ((com.fasterxml.jackson.databind.node.ObjectNode) json).putObject("credHelpers").put("other.example", "keep-me");
     Files.write(f, new ObjectMapper().writeValueAsBytes(json));
     DockerConfig.store(f, "b.example:5000", "u2", "p2");
     DockerConfig.store(f, "a.example", "u1", "changed");
@@ -54,7 +54,7 @@ class DockerConfigTest {
     DockerConfig c = DockerConfig.load(f);
     assertEquals(new Credentials("u1", "changed"), c.lookup("a.example").orElseThrow());
     assertEquals(new Credentials("u2", "p2"), c.lookup("b.example:5000").orElseThrow());
-    assertEquals("keep-me", new ObjectMapper().readTree(f.toFile()).path("credsStore").asText());
+    assertEquals("keep-me", new ObjectMapper().readTree(f.toFile()).path("credHelpers").path("other.example").asText());
     try (var s = Files.list(f.getParent())) {
       assertEquals(1, s.count(), "no temp files left behind");
     }
