@@ -66,7 +66,27 @@ final class TokenFront implements AutoCloseable {
     return "127.0.0.1:" + front.getAddress().getPort();
   }
 
+  /** The identity (refresh) token the OAuth2 POST form of /token accepts; null: none. */
+  volatile String refreshToken;
+  final List<String> refreshForms = new CopyOnWriteArrayList<>();
+
   private void token(HttpExchange ex) throws IOException {
+    if (ex.getRequestMethod().equals("POST")) {
+      String form;
+      try (InputStream in = ex.getRequestBody()) {
+        form = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+      }
+      refreshForms.add(form.replaceAll("refresh_token=[^&]*", "refresh_token=***"));
+      String rt = refreshToken;
+      if (rt == null || !form.contains("grant_type=refresh_token") || !form.contains("refresh_token=" + rt)) {
+        send(ex, 401, "{\"details\":\"bad refresh token\"}".getBytes(StandardCharsets.UTF_8), Map.of());
+        return;
+      }
+      String tok = "tok-" + tokensIssued.incrementAndGet();
+      send(ex, 200, ("{\"access_token\":\"" + tok + "\",\"expires_in\":300}").getBytes(StandardCharsets.UTF_8),
+          Map.of("Content-Type", "application/json"));
+      return;
+    }
     String expect = new Credentials(user, password).basicHeader();
     if (!expect.equals(ex.getRequestHeaders().getFirst("Authorization"))) {
       send(ex, 401, "{\"details\":\"bad credentials\"}".getBytes(StandardCharsets.UTF_8), Map.of());
