@@ -6,7 +6,8 @@
  * ({@link io.modelcache.registry.Network}), redirects and retries. Pure helpers
  * ({@link io.modelcache.registry.AuthChallenge}, {@link io.modelcache.registry.Backoff},
  * {@link io.modelcache.registry.HttpRanges}, {@link io.modelcache.registry.RedirectPolicy},
- * {@link io.modelcache.registry.DockerConfig}, {@link io.modelcache.registry.ProxyEnv}) hold the protocol rules and have no I/O beyond files.
+ * {@link io.modelcache.registry.ProxyEnv}, {@link io.modelcache.registry.DockerConfig}) hold the protocol
+ * rules and have no I/O beyond files ({@code DockerConfig} also runs credential helper processes).
  * Threading: clients are thread-safe; each open blob stream belongs to one reader thread.
  */
 package io.modelcache.registry;
