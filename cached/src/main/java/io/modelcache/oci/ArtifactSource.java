@@ -32,7 +32,7 @@ public interface ArtifactSource extends Closeable {
    * The OCI 1.1 referrers index of {@code subject} from the distribution-spec referrers API, or null
    * where the source has no such API (the caller then reads the referrers tag {@code sha256-<hex>}).
    */
-  default byte[] fetchReferrers(Digest subject) throws IOException {
+  default byte[] referrers(Digest subject) throws IOException {
     return null;
   }
 }

@@ -156,7 +156,7 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
    * referrers API (404, as Debian's docker-registry 2.8 answers) or answers with something other than an index.
    */
   @Override
-  public byte[] fetchReferrers(Digest subject) throws IOException {
+  public byte[] referrers(Digest subject) throws IOException {
     HttpCall c = HttpCall.of("GET", url("referrers/" + subject)).header("Accept", MediaTypes.OCI_INDEX);
     return retrying(() -> {
       try (HttpReply r = call(c, Access.PULL)) {

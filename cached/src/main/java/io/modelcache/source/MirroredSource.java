@@ -105,8 +105,8 @@ public final class MirroredSource implements ArtifactSource {
 
   /** Referrers come from the registry itself: a mirror's copy of the index may lag behind. */
   @Override
-  public byte[] fetchReferrers(Digest subject) throws IOException {
-    return sources.get(sources.size() - 1).fetchReferrers(subject);
+  public byte[] referrers(Digest subject) throws IOException {
+    return sources.get(sources.size() - 1).referrers(subject);
   }
 
   @Override

@@ -55,7 +55,7 @@ public final class SignatureFinder {
         }
       }
     }
-    byte[] index = src.fetchReferrers(subject);
+    byte[] index = src.referrers(subject);
     if (index == null) {
       FetchedManifest tagged = optional(src, referrersTag(subject));
       index = tagged == null ? null : tagged.bytes();
