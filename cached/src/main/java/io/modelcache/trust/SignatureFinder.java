@@ -38,37 +38,41 @@ public final class SignatureFinder {
     return "sha256-" + d.hex();
   }
 
+  /**
+   * Every signature found for {@code subject}. Broken or missing pieces (malformed JSON, a bad
+   * digest, a payload blob that is gone or does not match) are passed over, so they count as no
+   * signature; an unreachable registry or refused credentials fail the call.
+   */
   public static List<FoundSignature> find(ArtifactSource src, Digest subject) throws IOException {
     List<FoundSignature> out = new ArrayList<>();
-    FetchedManifest sig = optional(src, signatureTag(subject));
-    if (sig != null) {
-      for (JsonNode layer : JSON.readTree(sig.bytes()).path("layers")) {
-        String b64 = layer.path("annotations").path(SimpleSigning.SIGNATURE_ANNOTATION).asText(null);
-        if (!SimpleSigning.MEDIA_TYPE.equals(layer.path("mediaType").asText()) || b64 == null || out.size() >= MAX_SIGNATURES) {
-          continue;
-        }
-        byte[] payload = src.fetchBlob(Digest.parse(layer.path("digest").asText()), MAX_SIGNATURE_BYTES);
-        try {
-          out.add(new FoundSignature.Tag(payload, Base64.getDecoder().decode(b64.trim())));
-        } catch (IllegalArgumentException notBase64) {
-          out.add(new FoundSignature.Tag(payload, new byte[0])); // present, but no key can verify it
-        }
+    JsonNode sig = json(optional(src, signatureTag(subject)));
+    for (JsonNode layer : sig.path("layers")) {
+      String b64 = layer.path("annotations").path(SimpleSigning.SIGNATURE_ANNOTATION).asText(null);
+      if (!SimpleSigning.MEDIA_TYPE.equals(layer.path("mediaType").asText()) || b64 == null || out.size() >= MAX_SIGNATURES) {
+        continue;
+      }
+      byte[] payload = optionalBlob(src, layer.path("digest").asText());
+      if (payload == null) {
+        continue;
+      }
+      try {
+        out.add(new FoundSignature.Tag(payload, Base64.getDecoder().decode(b64.trim())));
+      } catch (IllegalArgumentException notBase64) {
+        out.add(new FoundSignature.Tag(payload, new byte[0])); // present, but no key can verify it
       }
     }
     byte[] index = src.referrers(subject);
-    if (index == null) {
-      FetchedManifest tagged = optional(src, referrersTag(subject));
-      index = tagged == null ? null : tagged.bytes();
-    }
-    if (index != null) {
-      for (JsonNode m : JSON.readTree(index).path("manifests")) {
-        if (!m.path("artifactType").asText("").startsWith(BUNDLE_PREFIX) || out.size() >= MAX_SIGNATURES) {
-          continue;
-        }
-        FetchedManifest ref = src.fetchManifest(m.path("digest").asText());
-        JsonNode layer = JSON.readTree(ref.bytes()).path("layers").path(0);
-        if (layer.path("mediaType").asText("").startsWith(BUNDLE_PREFIX)) {
-          out.add(new FoundSignature.Bundle(src.fetchBlob(Digest.parse(layer.path("digest").asText()), MAX_SIGNATURE_BYTES)));
+    JsonNode referrers = index != null ? json(index) : json(optional(src, referrersTag(subject)));
+    for (JsonNode m : referrers.path("manifests")) {
+      if (!m.path("artifactType").asText("").startsWith(BUNDLE_PREFIX) || out.size() >= MAX_SIGNATURES
+          || !Digest.isValid(m.path("digest").asText())) {
+        continue;
+      }
+      JsonNode layer = json(optional(src, m.path("digest").asText())).path("layers").path(0);
+      if (layer.path("mediaType").asText("").startsWith(BUNDLE_PREFIX)) {
+        byte[] bundle = optionalBlob(src, layer.path("digest").asText());
+        if (bundle != null) {
+          out.add(new FoundSignature.Bundle(bundle));
         }
       }
     }
@@ -79,10 +83,46 @@ public final class SignatureFinder {
     try {
       return src.fetchManifest(tag);
     } catch (ModelCacheException e) {
-      if (e.kind() == ModelCacheException.Kind.NOT_FOUND) {
+      if (passOver(e)) {
         return null;
       }
       throw e;
+    }
+  }
+
+  private static byte[] optionalBlob(ArtifactSource src, String digest) throws IOException {
+    if (!Digest.isValid(digest)) {
+      return null;
+    }
+    try {
+      return src.fetchBlob(Digest.parse(digest), MAX_SIGNATURE_BYTES);
+    } catch (ModelCacheException e) {
+      if (passOver(e)) {
+        return null;
+      }
+      throw e;
+    }
+  }
+
+  /** Missing, malformed or mismatching signature material: no signature, not an error. */
+  private static boolean passOver(ModelCacheException e) {
+    return switch (e.kind()) {
+      case NOT_FOUND, INVALID_ARTIFACT, DIGEST_MISMATCH -> true;
+      default -> false;
+    };
+  }
+
+  /** The JSON of a manifest or index; an empty object when absent or not JSON. */
+  private static JsonNode json(FetchedManifest m) {
+    return m == null ? JSON.createObjectNode() : json(m.bytes());
+  }
+
+  private static JsonNode json(byte[] bytes) {
+    try {
+      JsonNode n = JSON.readTree(bytes);
+      return n == null ? JSON.createObjectNode() : n;
+    } catch (IOException notJson) {
+      return JSON.createObjectNode();
     }
   }
 }

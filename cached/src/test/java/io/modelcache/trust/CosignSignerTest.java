@@ -23,6 +23,28 @@ class CosignSignerTest {
   @TempDir Path tmp;
 
   @Test
+  void brokenSignatureMaterialCountsAsNoSignature() throws Exception {
+    SyntheticModel.generate(tmp.resolve("m"), new SyntheticModel.Spec(64 << 10, 1, "BF16", 8, 4));
+    Reference ref = Reference.parse("oci:" + tmp.resolve("layout") + ":v1");
+    TrustPolicy policy = new TrustPolicy(List.of(new TrustRule("*", Require.SIGSTORE,
+        List.of(new TrustedKey("cosign.pub", TrustedKey.parse(CosignSpec.publicPem(CosignSpec.p256().getPublic())))))));
+    try (OciLayout layout = OciLayout.create(ref)) {
+      Digest d = ModelPusher.push(tmp.resolve("m"), layout, "v1", new PushOptions(false, 1, "m"));
+      // A signature tag whose payload blob was never uploaded, and a referrers tag that is not JSON.
+      String missing = "sha256:" + "0".repeat(64);
+      layout.putManifest("sha256-" + d.hex() + ".sig", ("{\"schemaVersion\":2,\"layers\":[{\"mediaType\":\""
+          + SimpleSigning.MEDIA_TYPE + "\",\"digest\":\"" + missing + "\",\"size\":3,\"annotations\":{\""
+          + SimpleSigning.SIGNATURE_ANNOTATION + "\":\"AAAA\"}}]}").getBytes(java.nio.charset.StandardCharsets.UTF_8),
+          "application/vnd.oci.image.manifest.v1+json");
+      layout.putManifest("sha256-" + d.hex(), "not json".getBytes(java.nio.charset.StandardCharsets.UTF_8),
+          "application/vnd.oci.image.index.v1+json");
+      assertEquals(List.of(), SignatureFinder.find(layout, d));
+      ModelCacheException e = assertThrows(ModelCacheException.class, () -> TrustGate.admit(layout, ref, "v1", "m", policy));
+      assertEquals("m (" + d + "): not trusted: no signature", e.getMessage());
+    }
+  }
+
+  @Test
   void signedLayoutModelIsAdmittedAndIndependentlyValid() throws Exception {
     SyntheticModel.generate(tmp.resolve("m"), new SyntheticModel.Spec(64 << 10, 1, "BF16", 8, 3));
     Reference ref = Reference.parse("oci:" + tmp.resolve("layout") + ":v1");

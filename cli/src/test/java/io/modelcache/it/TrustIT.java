@@ -36,8 +36,8 @@ import org.junit.jupiter.api.io.TempDir;
  * Issue 14's signature policy on a real docker-registry, a real daemon and real FUSE mounts: models
  * signed by {@code modelcache sign} and by the test's own spec-built signatures (cosign tag form and a
  * sigstore DSSE bundle in the referrers tag) mount and read exact; an unsigned model, one signed by
- * another key and one whose signature names another digest are refused by mount and by pull with one
- * line and exit 12, and the registry's own log shows no GET of any blob of theirs.
+ * another key and one whose signature names another digest are refused by mount and by pull (to a
+ * directory, and the daemon's cache warming) with one line and exit 12, and the registry's own log shows no GET of any blob of theirs.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class TrustIT {
@@ -145,6 +145,9 @@ class TrustIT {
     assertEquals(12, p.exit(), p.err());
     assertEquals(line, p.errLine());
     assertFalse(Files.exists(into) && Files.list(into).findAny().isPresent(), "pull wrote into " + into);
+    Cli.Result warm = Cli.run(120, "pull", "--home", d.home.toString(), m.ref()); // the daemon warms: its policy
+    assertEquals(12, warm.exit(), warm.err());
+    assertEquals(line, warm.errLine());
     assertEquals(List.of(), blobGets(logSince(before), blobs(m)), "blob GETs of a refused model");
     try (var s = Files.list(mp)) {
       assertFalse(s.findAny().isPresent());
