@@ -27,7 +27,6 @@ import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.proxy.HttpProxyHandler;
 import io.netty.resolver.NoopAddressResolverGroup;
 import io.netty.handler.ssl.SslContext;
-import io.netty.handler.ssl.SslContextBuilder;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.DefaultThreadFactory;
@@ -38,12 +37,6 @@ import java.net.InetSocketAddress;
 import java.net.URI;
 import java.net.UnknownHostException;
 import java.nio.channels.ClosedChannelException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import java.time.Clock;
-import java.time.Duration;
-import java.time.Instant;
-import java.util.Base64;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentLinkedDeque;
@@ -51,15 +44,13 @@ import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import javax.net.ssl.SSLException;
 import javax.net.ssl.SSLParameters;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The Netty adapter: HTTP/1.1 exchanges over keep-alive connections pooled per scheme/host/port, on one
  * process-wide event loop group of daemon threads. Thread-safe; each exchange owns its connection until
  * its {@link HttpReply} is closed. Through an HTTP proxy (the registry's explicit one, else the proxy
  * environment), plain-HTTP requests go in absolute form and HTTPS ones through a CONNECT tunnel; after
- * {@link #fallBackToDirect} the proxy is bypassed for {@link #BYPASS}.
+ * {@link #fallBackToDirect} the proxy is bypassed for a while ({@link ProxyRouting}).
  */
 final class HttpTransport implements AutoCloseable {
   private static final int IO_THREADS = Math.max(2, Math.min(4, Runtime.getRuntime().availableProcessors()));
@@ -72,17 +63,9 @@ final class HttpTransport implements AutoCloseable {
         IO_THREADS, new DefaultThreadFactory("modelcache-http", true), NioIoHandler.newFactory());
   }
 
-  private static final Logger LOG = LoggerFactory.getLogger(HttpTransport.class);
-  /** How long requests go direct after the proxy failed a whole retry budget. */
-  static final Duration BYPASS = Duration.ofSeconds(60);
-
-  private static volatile SslContext sslContext;
-
   private final String registry;
   private final Network.Route route;
-  private final ProxyEnv env;
-  private final Clock clock;
-  private volatile Instant bypassUntil = Instant.MIN;
+  private final ProxyRouting proxies;
 
   private final long connectMs;
   private final long firstByteMs;
@@ -103,8 +86,7 @@ final class HttpTransport implements AutoCloseable {
   HttpTransport(RegistryOptions o, String registry) {
     this.registry = registry;
     this.route = o.network().route(registry);
-    this.env = o.network().env();
-    this.clock = o.clock();
+    this.proxies = new ProxyRouting(registry, route, o.network().env(), o.clock());
     this.connectMs = Math.max(1, o.connectTimeout().toMillis());
     this.firstByteMs = Math.max(1, o.firstByteTimeout().toMillis());
     this.idleMs = Math.max(1, o.idleTimeout().toMillis());
@@ -121,7 +103,7 @@ final class HttpTransport implements AutoCloseable {
     // URI keeps IPv6 literals bracketed; sockets want them bare.
     String host = u.getHost().startsWith("[") ? u.getHost().substring(1, u.getHost().length() - 1) : u.getHost();
     int port = RedirectPolicy.port(u);
-    URI proxy = proxyFor(host, port, https);
+    URI proxy = proxies.proxyFor(host, port, https);
     String key = (https ? "https://" : "http://") + host + ":" + port
         + (proxy == null ? "" : " via " + proxy.getHost() + ":" + proxy.getPort());
     HostPool pool = pools.computeIfAbsent(key, k -> new HostPool(maxPerHost));
@@ -153,35 +135,9 @@ final class HttpTransport implements AutoCloseable {
     }
   }
 
-  /** The proxy for a request to {@code host:port}, or null: the registry's own, else the environment's. */
-  private URI proxyFor(String host, int port, boolean https) throws IOException {
-    if (clock.instant().isBefore(bypassUntil)) {
-      return null;
-    }
-    return route.proxy() != null ? route.proxy() : env.proxyFor(host, port, https);
-  }
-
-  /**
-   * Called when a whole retry budget failed: true when requests to {@code target} went through a proxy,
-   * which is then bypassed for {@link #BYPASS} (counted once per switch) so the caller retries directly.
-   */
+  /** See {@link ProxyRouting#fallBackToDirect}. */
   boolean fallBackToDirect(URI target, String cause) throws IOException {
-    boolean https = "https".equalsIgnoreCase(target.getScheme());
-    URI proxy = route.proxy() != null ? route.proxy() : env.proxyFor(target.getHost(), RedirectPolicy.port(target), https);
-    if (proxy == null) {
-      return false;
-    }
-    synchronized (this) {
-      Instant now = clock.instant();
-      if (!now.isBefore(bypassUntil)) {
-        bypassUntil = now.plus(BYPASS);
-        RegistryStats.proxyFallback();
-        String p = proxy.getHost() + ":" + proxy.getPort();
-        LOG.warn("{}: proxy {} failed ({}); going to the registry directly for {} s", registry, p,
-            cause.startsWith("proxy " + p + ": ") ? cause.substring(p.length() + 8) : cause, BYPASS.toSeconds());
-      }
-    }
-    return true;
+    return proxies.fallBackToDirect(target, cause);
   }
 
   private void acquirePermit(HostPool pool, String host) throws IOException {
@@ -209,8 +165,8 @@ final class HttpTransport implements AutoCloseable {
   }
 
   private Channel connect(boolean https, String host, int port, URI proxy) throws IOException {
-    SslContext ssl = https ? ssl(route.ca(), registry) : null;
-    HttpProxyHandler tunnel = proxy != null && https ? tunnel(proxy) : null;
+    SslContext ssl = https ? TlsContexts.forRegistry(route.ca(), registry) : null;
+    HttpProxyHandler tunnel = proxy != null && https ? ProxyTunnels.handler(proxy, connectMs + firstByteMs) : null;
     Bootstrap b = new Bootstrap()
         .group(Shared.GROUP)
         .channel(NioSocketChannel.class)
@@ -266,101 +222,9 @@ final class HttpTransport implements AutoCloseable {
       throw new TransportException(TransportException.Kind.UNREACHABLE, via + describe(t), true, t);
     }
     if (tunnel != null) {
-      awaitTunnel(f.channel(), tunnel, via);
+      ProxyTunnels.await(f.channel(), tunnel, via, connectMs + firstByteMs + 2000);
     }
     return f.channel();
-  }
-
-  private HttpProxyHandler tunnel(URI proxy) {
-    InetSocketAddress at = new InetSocketAddress(proxy.getHost(), proxy.getPort());
-    String[] user = userInfo(proxy);
-    HttpProxyHandler h = user == null ? new HttpProxyHandler(at) : new HttpProxyHandler(at, user[0], user[1]);
-    h.setConnectTimeoutMillis(connectMs + firstByteMs);
-    return h;
-  }
-
-  private void awaitTunnel(Channel ch, HttpProxyHandler tunnel, String via) throws IOException {
-    io.netty.util.concurrent.Future<Channel> t = tunnel.connectFuture();
-    boolean finished;
-    try {
-      finished = t.await(connectMs + firstByteMs + 2000);
-    } catch (InterruptedException e) {
-      ch.close();
-      Thread.currentThread().interrupt();
-      throw new java.io.InterruptedIOException("interrupted while opening a proxy tunnel");
-    }
-    if (!finished || !t.isSuccess()) {
-      ch.close();
-      String why = !finished ? "CONNECT timed out" : describeTunnel(t.cause());
-      throw new TransportException(TransportException.Kind.UNREACHABLE, via + why, true, t.cause());
-    }
-  }
-
-  /** "CONNECT refused (403 Forbidden)" from Netty's "..., status: 403 Forbidden", else the usual words. */
-  private static String describeTunnel(Throwable t) {
-    String m = t == null || t.getMessage() == null ? "" : t.getMessage();
-    int i = m.indexOf("status: ");
-    if (t instanceof io.netty.handler.proxy.ProxyConnectException && i >= 0) {
-      return "CONNECT refused (" + m.substring(i + 8).trim() + ")";
-    }
-    if (t instanceof io.netty.handler.proxy.ProxyConnectException && m.contains("timeout")) {
-      return "CONNECT timed out";
-    }
-    return describe(t);
-  }
-
-  /** user and password of a proxy URL's user information, decoded, or null. */
-  private static String[] userInfo(URI proxy) {
-    String ui = proxy.getUserInfo();
-    if (ui == null || ui.isEmpty()) {
-      return null;
-    }
-    int c = ui.indexOf(':');
-    return c < 0 ? new String[] {ui, ""} : new String[] {ui.substring(0, c), ui.substring(c + 1)};
-  }
-
-  private static final Map<Path, SslContext> CA_CONTEXTS = new ConcurrentHashMap<>();
-
-  /** The system trust store, plus the certificates of {@code ca} when a registry names one. */
-  private static SslContext ssl(Path ca, String registry) throws IOException {
-    if (ca == null) {
-      return ssl();
-    }
-    SslContext c = CA_CONTEXTS.get(ca);
-    if (c == null) {
-      synchronized (CA_CONTEXTS) {
-        c = CA_CONTEXTS.get(ca);
-        if (c == null) {
-          try {
-            c = SslContextBuilder.forClient().trustManager(TrustStores.systemPlus(ca)).build();
-          } catch (SSLException e) {
-            throw new IOException("cannot initialise TLS: " + e.getMessage(), e);
-          } catch (IllegalArgumentException e) {
-            throw new io.modelcache.error.ModelCacheException(io.modelcache.error.ModelCacheException.Kind.USAGE,
-                registry + ": CA file " + ca + ": " + e.getMessage());
-          }
-          CA_CONTEXTS.put(ca, c);
-        }
-      }
-    }
-    return c;
-  }
-
-  private static SslContext ssl() throws IOException {
-    SslContext c = sslContext;
-    if (c == null) {
-      synchronized (HttpTransport.class) {
-        if (sslContext == null) {
-          try {
-            sslContext = SslContextBuilder.forClient().build();
-          } catch (SSLException e) {
-            throw new IOException("cannot initialise TLS: " + e.getMessage(), e);
-          }
-        }
-        c = sslContext;
-      }
-    }
-    return c;
   }
 
   private HttpReply exchange(Channel ch, HttpCall call, HostPool pool, URI viaProxy) throws IOException {
@@ -413,10 +277,9 @@ final class HttpTransport implements AutoCloseable {
     int defaultPort = "https".equalsIgnoreCase(u.getScheme()) ? 443 : 80;
     req.headers().set("Host", u.getPort() < 0 || u.getPort() == defaultPort ? u.getHost() : u.getHost() + ":" + u.getPort());
     req.headers().set("User-Agent", USER_AGENT);
-    String[] proxyUser = viaProxy == null ? null : userInfo(viaProxy);
-    if (proxyUser != null) {
-      req.headers().set("Proxy-Authorization", "Basic " + Base64.getEncoder()
-          .encodeToString((proxyUser[0] + ":" + proxyUser[1]).getBytes(StandardCharsets.UTF_8)));
+    String proxyAuth = viaProxy == null ? null : ProxyTunnels.authorization(viaProxy);
+    if (proxyAuth != null) {
+      req.headers().set("Proxy-Authorization", proxyAuth);
     }
     for (Map.Entry<String, String> h : call.headers()) {
       req.headers().add(h.getKey(), h.getValue());
