@@ -51,6 +51,11 @@ final class FuseLoop {
     int fuse_session_exited(Pointer session);
 
     void fuse_session_exit(Pointer session);
+
+    /** A channel over an already mounted /dev/fuse descriptor (for mounts made with mount(2) here). */
+    Pointer fuse_kern_chan_new(int fd);
+
+    void fuse_destroy(Pointer fuse);
   }
 
   private static volatile LibFuseSession lib;
@@ -84,6 +89,52 @@ final class FuseLoop {
       return 1;
     }
     try {
+      serveAll(l, fuse, threads, name);
+      return 0;
+    } finally {
+      l.fuse_teardown(fuse, mountpoint.getValue());
+    }
+  }
+
+  /**
+   * Serves a mount already made with mount(2) on {@code devFd} (see {@link OwnedMount}) until it is
+   * unmounted; {@code libArgs} are libfuse's own options (-o kernel_cache,attr_timeout=...). Returns 0
+   * after a clean unmount, 1 if libfuse would not start; the descriptor is closed either way.
+   */
+  static int runMounted(int devFd, String[] libArgs, FuseOperations ops, long opsSize, int threads, String name) {
+    LibFuseSession l = lib();
+    jnr.ffi.Runtime rt = jnr.ffi.Runtime.getRuntime(l);
+    Pointer chan = l.fuse_kern_chan_new(devFd);
+    if (chan == null) {
+      NativeLibc.close(devFd);
+      return 1;
+    }
+    // fuse_args keep nothing after fuse_new; the operations are copied into struct fuse, their
+    // callbacks stay alive with ops. Heap-backed struct memory is copied to native memory first.
+    Pointer opsMem = jnr.ffi.Struct.getMemory(ops);
+    Pointer nativeOps = opsMem;
+    if (!opsMem.isDirect()) {
+      nativeOps = Memory.allocateDirect(rt, opsSize, true);
+      byte[] copy = new byte[(int) opsSize];
+      opsMem.get(0, copy, 0, copy.length);
+      nativeOps.put(0, copy, 0, copy.length);
+    }
+    long address = FuseNew.call(chan.address(), libArgs, nativeOps.address(), opsSize);
+    java.lang.ref.Reference.reachabilityFence(nativeOps);
+    Pointer fuse = address == 0 ? null : Pointer.wrap(rt, address);
+    if (fuse == null) {
+      return 1; // the descriptor is left open: libfuse may or may not have closed it already
+    }
+    try {
+      serveAll(l, fuse, threads, name);
+      return 0;
+    } finally {
+      l.fuse_destroy(fuse); // destroys the session and its channel, closing the descriptor
+    }
+  }
+
+  private static void serveAll(LibFuseSession l, Pointer fuse, int threads, String name) {
+    { // one scope, as before the split
       Pointer session = l.fuse_get_session(fuse);
       Pointer chan = l.fuse_session_next_chan(session, null);
       long bufsize = l.fuse_chan_bufsize(chan);
@@ -103,9 +154,6 @@ final class FuseLoop {
           break;
         }
       }
-      return 0;
-    } finally {
-      l.fuse_teardown(fuse, mountpoint.getValue());
     }
   }
 

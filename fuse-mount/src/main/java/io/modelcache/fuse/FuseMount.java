@@ -92,7 +92,8 @@ public final class FuseMount {
 
   /**
    * Mounts {@code tree} read-only on {@code mountpoint} (an existing, empty directory) and returns
-   * once the mount is listable. Mount options: ro, default_permissions, kernel_cache, allow_other
+   * once the mount is listable. With an owner other than root, the mount is that user's
+   * ({@link OwnedMount}): nosuid, nodev, and readable by others only with allowOther. Mount options: ro, default_permissions, kernel_cache, allow_other
    * (when set), fsname, subtype, max_read=128 KiB, 3600 s attr/entry/negative timeouts; libfuse2
    * runs multithreaded on a daemon thread. Read-ahead is then set through /sys/class/bdi.
    *
@@ -107,6 +108,9 @@ public final class FuseMount {
     if (isStaleMount(abs)) {
       throw new IOException("cannot mount on " + abs
           + ": a stale FUSE mount is there (transport endpoint is not connected); lazyUnmount it first");
+    }
+    if (options.ownerUid() != 0) {
+      return OwnedMount.mount(abs, tree, options); // a user's: mount(2) with her user_id, nosuid, nodev
     }
     if (!Files.isDirectory(abs)) {
       throw new IOException("cannot mount on " + abs + ": not a directory");
@@ -252,10 +256,15 @@ public final class FuseMount {
    * detached: libfuse keeps serving open files until the last one is closed.
    */
   static boolean unmount(Path mountpoint) throws IOException {
+    return unmount(mountpoint, 0);
+  }
+
+  /** As {@link #unmount(Path)}, with extra umount2 flags (UMOUNT_NOFOLLOW for a user's mount). */
+  static boolean unmount(Path mountpoint, int flags) throws IOException {
     String mp = mountpoint.toAbsolutePath().normalize().toString();
     int errno;
     try {
-      errno = NativeLibc.umount2(mp, 0);
+      errno = NativeLibc.umount2(mp, flags);
     } catch (Throwable t) {
       LOG.warn("umount2 unavailable ({}); falling back to commands", t.toString());
       errno = -1;
@@ -265,7 +274,10 @@ public final class FuseMount {
     }
     if (errno == ErrorCodes.EBUSY()) {
       LOG.warn("{} is busy (files still open or mapped); detaching it lazily", mp);
-      lazyUnmount(mountpoint);
+      int lazy = NativeLibc.umount2(mp, NativeLibc.MNT_DETACH | flags);
+      if (lazy != 0) {
+        lazyUnmount(mountpoint);
+      }
       return true;
     }
     if (errno == ErrorCodes.EINVAL() && !isMountPoint(mountpoint)) {

@@ -19,13 +19,20 @@ public final class Mounted implements AutoCloseable {
   private final ReadOnlyFuseFs fs;
   private final CompletableFuture<Integer> loop;
   private final long device;
+  /** A user's mount ({@link OwnedMount}): its path is under her control, so unmount with care. */
+  private final boolean owned;
   private final AtomicBoolean closed = new AtomicBoolean();
 
   Mounted(Path mountpoint, ReadOnlyFuseFs fs, CompletableFuture<Integer> loop, long device) {
+    this(mountpoint, fs, loop, device, false);
+  }
+
+  Mounted(Path mountpoint, ReadOnlyFuseFs fs, CompletableFuture<Integer> loop, long device, boolean owned) {
     this.mountpoint = mountpoint;
     this.fs = fs;
     this.loop = loop;
     this.device = device;
+    this.owned = owned;
   }
 
   /** The absolute, real path where the tree is mounted. */
@@ -56,7 +63,14 @@ public final class Mounted implements AutoCloseable {
     }
     boolean detachedOnly = false;
     try {
-      detachedOnly = FuseMount.unmount(mountpoint);
+      if (owned && OwnedMount.mountedDevice(mountpoint) != device) {
+        // The user moved her directory (or put a link in its path): what is there now is not this
+        // mount, so do not unmount it; ending the connection ends this mount wherever it went.
+        LOG.warn("{} is no longer this mount (device {}); aborting its FUSE connection instead", mountpoint, device);
+        FuseMount.abortConnection(device);
+      } else {
+        detachedOnly = FuseMount.unmount(mountpoint, owned ? NativeLibc.UMOUNT_NOFOLLOW : 0);
+      }
     } catch (Throwable t) {
       LOG.warn("unmounting {} failed: {}", mountpoint, t.toString());
     }

@@ -64,6 +64,16 @@ final class ReadOnlyFuseFs extends FuseStubFS {
     }
   }
 
+  /** Serves a mount made with mount(2) on {@code devFd} (an {@link OwnedMount}) until it is unmounted. */
+  int runMounted(int devFd, String[] libArgs, int threads, String name) {
+    mounted.set(true);
+    try {
+      return FuseLoop.runMounted(devFd, libArgs, fuseOperations, Struct.size(fuseOperations), threads, name);
+    } finally {
+      mounted.set(false);
+    }
+  }
+
   /** Calls per operation name so far. */
   Map<String, Long> counts() {
     Map<String, Long> out = new java.util.TreeMap<>();

@@ -52,7 +52,7 @@ class FuseMountTest {
     assertEquals(1024, d.readAheadKb());
     assertEquals(Duration.ofSeconds(1), d.slowCallThreshold());
     FuseOptions o = d.withReadAheadKb(128).withSubtype("x").withSlowCallThreshold(Duration.ofMillis(5));
-    assertEquals(new FuseOptions(true, 128, "modelcache", "x", false, null, Duration.ofMillis(5)), o);
+    assertEquals(new FuseOptions(true, 128, "modelcache", "x", false, null, Duration.ofMillis(5), 0, 0), o);
     assertThrows(IllegalArgumentException.class, () -> d.withFsName("a,allow_root"));
     assertThrows(IllegalArgumentException.class, () -> d.withSubtype(""));
     assertThrows(IllegalArgumentException.class, () -> d.withReadAheadKb(-1));
