@@ -35,19 +35,21 @@ public record Settings(
     Path credentials,
     Path mountsDir,
     List<RegistrySettings> registries,
-    List<TrustRule> trust) {
+    List<TrustRule> trust,
+    String controlGroup,
+    String controlAdminGroup) {
 
   public static final Path DEFAULT_FILE = Path.of("/etc/modelcache/config.yaml");
 
   public static Settings defaults(Path home) {
     return new Settings(home, 100L << 30, 4 << 20, Duration.ofSeconds(30), 8, 1024, true, true, true,
-        "127.0.0.1:9464", null, null, List.of(), List.of());
+        "127.0.0.1:9464", null, null, List.of(), List.of(), null, null);
   }
 
   private static final Set<String> SCALAR_KEYS = Set.of(
       "home", "cache.size", "cache.chunkSize", "fetch.timeout", "fetch.concurrency", "readAhead.kernelKb",
       "readAhead.prefetch", "readAhead.backgroundFill", "mounts.allowOther", "mounts.dir", "metrics.address",
-      "credentials");
+      "credentials", "control.group", "control.adminGroup");
   private static final Pattern TRUST_KEY = Pattern.compile("trust\\.(\\d+)\\.(scope|require|keys)");
   private static final Pattern REGISTRY_KEY = Pattern.compile("registries\\.(\\d+)\\.(host|mirrors|plainHttp|proxy|ca)");
 
@@ -125,6 +127,8 @@ public record Settings(
           case "mounts.dir" -> s.with(h -> h.mountsDir = Path.of(x));
           case "metrics.address" -> s.with(h -> h.metricsAddress = address(x));
           case "credentials" -> s.with(h -> h.credentials = Path.of(x));
+          case "control.group" -> s.with(h -> h.controlGroup = groupName(x));
+          case "control.adminGroup" -> s.with(h -> h.controlAdminGroup = groupName(x));
           default -> throw t.error(key, "unknown key");
         };
       } catch (ModelCacheException ex) {
@@ -239,6 +243,15 @@ public record Settings(
     throw new ModelCacheException(ModelCacheException.Kind.USAGE, "expected a positive whole number, got '" + x + "'");
   }
 
+  /** A group name as groupadd accepts it (control.group, control.adminGroup). */
+  static String groupName(String x) throws ModelCacheException {
+    String g = x.trim();
+    if (!g.matches("[A-Za-z_][A-Za-z0-9_.-]{0,31}")) {
+      throw new ModelCacheException(ModelCacheException.Kind.USAGE, "expected a group name, got '" + x + "'");
+    }
+    return g;
+  }
+
   /** A chunk size: a power of two from 64 KiB to 64 MiB. */
   public static int chunk(String x) throws ModelCacheException {
     long n = Sizes.parse("chunk size", x);
@@ -283,6 +296,8 @@ public record Settings(
     public Path mountsDir;
     public List<RegistrySettings> registries;
     public List<TrustRule> trust;
+    public String controlGroup;
+    public String controlAdminGroup;
 
     Builder(Settings s) {
       home = s.home;
@@ -299,11 +314,14 @@ public record Settings(
       mountsDir = s.mountsDir;
       registries = s.registries;
       trust = s.trust;
+      controlGroup = s.controlGroup;
+      controlAdminGroup = s.controlAdminGroup;
     }
 
     Settings build() {
       return new Settings(home, cacheSizeBytes, chunkSizeBytes, fetchTimeout, fetchConcurrency, readAheadKb, prefetch,
-          backgroundFill, allowOther, metricsAddress, credentials, mountsDir, registries, trust);
+          backgroundFill, allowOther, metricsAddress, credentials, mountsDir, registries, trust,
+          controlGroup, controlAdminGroup);
     }
   }
 

@@ -15,6 +15,8 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFileAttributes;
+import java.nio.file.attribute.PosixFilePermission;
 
 /**
  * The CLI's side of the control socket: one JSON request line, one JSON response line. A failed
@@ -49,6 +51,9 @@ public final class ControlClient {
   public JsonNode call(ObjectNode request) throws ModelCacheException {
     Path socket = ControlServer.socketPath(home);
     if (!Files.exists(socket)) {
+      if (Files.isDirectory(home) && !Files.isExecutable(home)) {
+        throw denied(socket, home); // the socket may well be there: we cannot look
+      }
       throw noDaemon(socket);
     }
     java.util.concurrent.atomic.AtomicBoolean timedOut = new java.util.concurrent.atomic.AtomicBoolean();
@@ -82,6 +87,9 @@ public final class ControlClient {
     try {
       ch.connect(UnixDomainSocketAddress.of(socket));
     } catch (IOException e) {
+      if (String.valueOf(e.getMessage()).contains("Permission denied")) {
+        throw denied(socket, socket);
+      }
       throw noDaemon(socket);
     }
     OutputStream out = Channels.newOutputStream(ch);
@@ -104,6 +112,29 @@ public final class ControlClient {
       throw new ModelCacheException(kind, resp.path("error").asText("daemon error"));
     }
     return resp;
+  }
+
+  /**
+   * Permission denied on the socket (or on the home that holds it): says so, and which group the
+   * daemon opened it to, read from {@code where}'s group when its group may use it.
+   */
+  static ModelCacheException denied(Path socket, Path where) {
+    String group = null;
+    try {
+      PosixFileAttributes a = Files.readAttributes(where, PosixFileAttributes.class);
+      boolean groupMay = a.permissions().contains(Files.isDirectory(where)
+          ? PosixFilePermission.GROUP_EXECUTE : PosixFilePermission.GROUP_WRITE);
+      String g = a.group().getName();
+      if (groupMay && !g.equals("root") && !g.equals("0")) {
+        group = g;
+      }
+    } catch (IOException | RuntimeException e) {
+      // unknown: say what an administrator can do
+    }
+    return new ModelCacheException(ModelCacheException.Kind.DENIED, "permission denied on the control socket " + socket
+        + (group != null
+            ? ": members of group " + group + " may use it (ask an administrator to add you, then log in again)"
+            : ": only root may use it (an administrator can open it to a group with control.group in the daemon's config)"));
   }
 
   private ModelCacheException noDaemon(Path socket) {

@@ -6,6 +6,10 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.modelcache.access.AccessPolicy;
+import io.modelcache.access.Caller;
+import io.modelcache.access.Decision;
+import io.modelcache.access.MountMode;
 import io.modelcache.cache.CacheConfig;
 import io.modelcache.cache.ChunkCache;
 import io.modelcache.config.Settings;
@@ -66,18 +70,20 @@ public final class Daemon implements Closeable {
   private final ControlServer control;
   private final ScheduledExecutorService reconciler;
   private final OperatorOps ops;
+  private final AccessPolicy policy;
   private final CountDownLatch stopped = new CountDownLatch(1);
   private volatile boolean closed;
 
-  private Daemon(DaemonConfig config, ChunkCache cache, DaemonMetrics metrics, MetricsServer metricsServer)
-      throws IOException {
+  private Daemon(DaemonConfig config, ChunkCache cache, DaemonMetrics metrics, MetricsServer metricsServer,
+      AccessPolicy policy) throws IOException {
     this.config = config;
+    this.policy = policy;
     this.cache = cache;
     this.metrics = metrics;
     this.metricsServer = metricsServer;
     this.ops = new OperatorOps(config, cache, metrics, this::activeMounts, this::metricsPort);
     restoreMounts();
-    this.control = new ControlServer(config.home(), this::handle);
+    this.control = new ControlServer(config.home(), policy.rules().group(), this::handle);
     this.reconciler = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "mounts.d");
       t.setDaemon(true);
@@ -129,6 +135,13 @@ public final class Daemon implements Closeable {
           String n = p.getFileName().toString();
           return !n.startsWith(".") && (n.endsWith(".yaml") || n.endsWith(".yml")) && Files.isRegularFile(p);
         }).sorted().toList();
+        files = files.stream().filter(f -> {
+          String why = Access.notRootsFile(f);
+          if (why != null) {
+            reportOnce(f.toString(), "ignoring " + f + ": " + why + " (mounts.d files must be root's)");
+          }
+          return why == null;
+        }).toList();
       } catch (IOException e) {
         reportOnce(dir.toString(), "cannot list " + dir + ": " + e.getMessage());
         continue;
@@ -225,7 +238,7 @@ public final class Daemon implements Closeable {
       if (!s.metricsAddress().isEmpty()) {
         server = MetricsServer.start(s.metricsAddress(), metrics.registry());
       }
-      Daemon d = new Daemon(config, cache, metrics, server);
+      Daemon d = new Daemon(config, cache, metrics, server, Access.policy(config));
       // After start, not during it: on 2 vCPUs, running it beside the cache's opening delayed "ready".
       FirstMountPrep.start(config.registryOptions(), JSON);
       return d;
@@ -260,12 +273,16 @@ public final class Daemon implements Closeable {
     stopped.await();
   }
 
-  private ObjectNode handle(JsonNode req) throws Exception {
+  private ObjectNode handle(JsonNode req, Caller caller) throws Exception {
     String op = req.path("op").asText("");
+    Access.check(policy.operation(caller, op));
+    Boolean plainHttp = req.hasNonNull("plainHttp") ? req.get("plainHttp").asBoolean() : null;
+    if (op.equals("warm") && req.hasNonNull("ref")) {
+      Access.check(policy.warm(caller, req.get("ref").asText(), plainHttp));
+    }
     return switch (op) {
-      case "mount" -> mount(req.path("ref").asText(), Path.of(req.path("dir").asText()),
-          req.hasNonNull("plainHttp") ? req.get("plainHttp").asBoolean() : null);
-      case "umount" -> umount(Path.of(req.path("dir").asText()));
+      case "mount" -> mount(req.path("ref").asText(), Path.of(req.path("dir").asText()), plainHttp, caller);
+      case "umount" -> umount(Path.of(req.path("dir").asText()), caller);
       case "ls" -> list();
       case "ping" -> JSON.createObjectNode().put("pid", ProcessHandle.current().pid());
       case "status", "warm", "progress", "cache-ls", "cache-verify", "cache-evict", "cache-gc" -> ops.handle(op, req);
@@ -274,14 +291,30 @@ public final class Daemon implements Closeable {
     };
   }
 
-  /** Mounts {@code ref} at {@code dir}; returns once the mount is live and listable. */
-  public synchronized ObjectNode mount(String refText, Path dir, Boolean plainHttp) throws IOException {
+  /** Mounts {@code ref} at {@code dir} as root; returns once the mount is live and listable. */
+  public ObjectNode mount(String refText, Path dir, Boolean plainHttp) throws IOException {
+    return mount(refText, dir, plainHttp, Caller.root(ProcessHandle.current().pid()));
+  }
+
+  /**
+   * Mounts {@code ref} at {@code dir} for {@code caller} if the access policy allows it (a user's
+   * mount belongs to her: see {@link AccessPolicy#mountMode}); returns once it is live.
+   */
+  public synchronized ObjectNode mount(String refText, Path dir, Boolean plainHttp, Caller caller) throws IOException {
     if (closed) {
       throw new ModelCacheException(Kind.DAEMON, "daemon is shutting down");
     }
+    Path mp = dir.toAbsolutePath().normalize();
+    if (!caller.isRoot()) {
+      Access.check(policy.mount(caller, refText, plainHttp, Access.inspect(mp)));
+    }
     Reference ref = Reference.parse(refText);
-    Path mp = checkMountpoint(dir);
-    Active a = doMount(new MountRecord(refText, null, mp.toString(), plainHttp), ref);
+    checkMountpoint(mp);
+    MountMode mode = policy.mountMode(caller);
+    Integer uid = mode.isRoot() ? null : mode.ownerUid();
+    Integer gid = mode.isRoot() ? null : mode.ownerGid();
+    Active a = doMount(new MountRecord(refText, null, mp.toString(), plainHttp, null, uid, gid), ref);
+    LOG.info("mount of {} at {} for {}", refText, mp, caller.describe());
     persist();
     return describe(a);
   }
@@ -361,6 +394,7 @@ public final class Daemon implements Closeable {
       try {
         fuse = FuseMount.mount(mp, model, FuseOptions.defaults()
             .withAllowOther(config.settings().allowOther())
+            .withOwner(rec.owner(), rec.ownerGid() == null ? 0 : rec.ownerGid())
             .withReadAheadKb(config.settings().readAheadKb())
             .withListener(tracker)
             .withFsName("modelcache:" + ref));
@@ -389,7 +423,7 @@ public final class Daemon implements Closeable {
         }
       });
       MountRecord pinned = new MountRecord(rec.reference(), art.manifest().digest().toString(), mp.toString(),
-          rec.plainHttp(), rec.declaredBy());
+          rec.plainHttp(), rec.declaredBy(), rec.ownerUid(), rec.ownerGid());
       Active a = new Active(pinned, model, source, fuse, admission.state());
       mounts.put(mp, a);
       LOG.info("mounted {} ({}) at {}", rec.reference(), art.manifest().digest(), mp);
@@ -408,18 +442,25 @@ public final class Daemon implements Closeable {
     return new ModelCacheException(Kind.FUSE_UNAVAILABLE, "cannot mount " + mp + ": " + e.getMessage(), e);
   }
 
-  public synchronized ObjectNode umount(Path dir) throws IOException {
+  public ObjectNode umount(Path dir) throws IOException {
+    return umount(dir, Caller.root(ProcessHandle.current().pid()));
+  }
+
+  /** Unmounts the mount at {@code dir} if {@code caller} is root or the user who mounted it. */
+  public synchronized ObjectNode umount(Path dir, Caller caller) throws IOException {
     Path mp = dir.toAbsolutePath().normalize();
     Active a = mounts.get(mp);
     if (a == null) {
       throw new ModelCacheException(Kind.USAGE, mp + " is not a ModelCache mount");
     }
+    Access.check(policy.umount(caller, mp.toString(), a.record().owner()));
     if (a.record().declaredBy() != null && Files.exists(Path.of(a.record().declaredBy()))) {
       throw new ModelCacheException(Kind.USAGE, mp + " is declared by " + a.record().declaredBy()
           + "; remove that file to unmount it");
     }
     release(a);
     mounts.remove(mp);
+    LOG.info("unmount of {} for {}", mp, caller.describe());
     persist();
     return JSON.createObjectNode().put("mountpoint", mp.toString());
   }
@@ -508,6 +549,9 @@ public final class Daemon implements Closeable {
         Reference ref = Reference.parse(rec.reference());
         if (rec.digest() != null) {
           ref = ref.withDigest(Digest.parse(rec.digest()));
+        }
+        if (rec.owner() != 0) {
+          Access.checkStillOwned(mp, rec.owner());
         }
         checkMountpoint(mp);
         doMount(rec, ref);

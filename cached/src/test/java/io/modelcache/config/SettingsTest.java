@@ -66,6 +66,17 @@ class SettingsTest {
   }
 
   @Test
+  void controlGroupsAreReadAndChecked() throws Exception {
+    Settings s = parse("control:\n  group: modelcache\n  adminGroup: mc-admin\n");
+    assertEquals("modelcache", s.controlGroup());
+    assertEquals("mc-admin", s.controlAdminGroup());
+    assertEquals(null, BASE.controlGroup());
+    assertEquals(null, BASE.controlAdminGroup());
+    assertEquals("config.yaml line 2: control.group: expected a group name, got 'two words'",
+        assertThrows(ModelCacheException.class, () -> parse("control:\n  group: two words\n")).getMessage());
+  }
+
+  @Test
   void emptyFileKeepsDefaults() throws Exception {
     assertEquals(BASE, parse(""));
     assertEquals(Path.of("/var/lib/modelcache/mounts.d"), BASE.effectiveMountsDir());

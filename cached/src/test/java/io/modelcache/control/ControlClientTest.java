@@ -16,7 +16,7 @@ import org.junit.jupiter.api.io.TempDir;
 class ControlClientTest {
   @Test
   void answersAndErrorsCrossTheSocket(@TempDir Path home) throws Exception {
-    try (ControlServer server = new ControlServer(home, req -> {
+    try (ControlServer server = new ControlServer(home, (req, caller) -> {
       if (req.path("op").asText().equals("fail")) {
         throw new ModelCacheException(ModelCacheException.Kind.USAGE, "mountpoint /x is not empty");
       }
@@ -28,6 +28,43 @@ class ControlClientTest {
       assertEquals(ModelCacheException.Kind.USAGE, e.kind());
       assertEquals("mountpoint /x is not empty", e.getMessage());
     }
+  }
+
+  @Test
+  void theServerKnowsWhoCallsAndLetsOnlyItsGroupIn(@TempDir Path home) throws Exception {
+    long uid = new com.sun.security.auth.module.UnixSystem().getUid();
+    try (ControlServer server = new ControlServer(home, (req, caller) -> ControlClient.request("who")
+        .put("uid", caller.uid()).put("gid", caller.gid()).put("pid", caller.pid()))) {
+      var r = new ControlClient(home).call(ControlClient.request("ping"));
+      assertEquals(uid, r.path("uid").asLong());
+      assertEquals(new com.sun.security.auth.module.UnixSystem().getGid(), r.path("gid").asLong());
+      assertEquals(ProcessHandle.current().pid(), r.path("pid").asLong());
+      assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(
+          java.nio.file.Files.getPosixFilePermissions(ControlServer.socketPath(home))));
+    }
+    Path probe = java.nio.file.Files.createFile(home.resolve("probe"));
+    String group = ((java.nio.file.attribute.GroupPrincipal) java.nio.file.Files.getAttribute(probe, "posix:group")).getName();
+    try (ControlServer server = new ControlServer(home, group, (req, caller) -> ControlClient.request("pong"))) {
+      Path sock = ControlServer.socketPath(home);
+      assertEquals("rw-rw----", java.nio.file.attribute.PosixFilePermissions.toString(java.nio.file.Files.getPosixFilePermissions(sock)));
+      assertEquals(group, ((java.nio.file.attribute.GroupPrincipal) java.nio.file.Files.getAttribute(sock, "posix:group")).getName());
+    }
+  }
+
+  @Test
+  void permissionDeniedNamesTheGroupThatMayUseTheSocket(@TempDir Path home) throws Exception {
+    Path sock = ControlServer.socketPath(home);
+    java.nio.file.Files.createFile(sock);
+    java.nio.file.Files.setPosixFilePermissions(sock, java.nio.file.attribute.PosixFilePermissions.fromString("rw-rw----"));
+    String group = ((java.nio.file.attribute.GroupPrincipal) java.nio.file.Files.getAttribute(sock, "posix:group")).getName();
+    ModelCacheException e = ControlClient.denied(sock, sock);
+    assertEquals(ModelCacheException.Kind.DENIED, e.kind());
+    String expected = group.equals("root")
+        ? "permission denied on the control socket " + sock + ": only root may use it (an administrator can open it to a "
+            + "group with control.group in the daemon's config)"
+        : "permission denied on the control socket " + sock + ": members of group " + group
+            + " may use it (ask an administrator to add you, then log in again)";
+    assertEquals(expected, e.getMessage());
   }
 
   @Test
