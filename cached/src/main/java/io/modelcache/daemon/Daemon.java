@@ -542,7 +542,10 @@ public final class Daemon implements Closeable {
     for (MountRecord rec : recs) {
       Path mp = Path.of(rec.mountpoint());
       try {
-        if (FuseMount.isStaleMount(mp)) {
+        // A user's mount that root may not enter looks alive to statfs even when its server died:
+        // any modelcache mount there now is a previous daemon's (this one has none yet).
+        if (FuseMount.isStaleMount(mp) || (rec.owner() != 0
+            && String.valueOf(FuseMount.mountSource(mp)).startsWith("modelcache:"))) {
           LOG.info("lazily unmounting stale mount {}", mp);
           FuseMount.lazyUnmount(mp);
         }

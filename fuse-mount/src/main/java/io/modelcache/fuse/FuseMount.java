@@ -369,6 +369,28 @@ public final class FuseMount {
     return false;
   }
 
+  /**
+   * The source ("fsname") of the topmost mount at {@code path} in /proc/self/mountinfo, or null when
+   * nothing is mounted there. Unlike a stat, this works on a user's mount that root may not enter.
+   */
+  public static String mountSource(Path path) {
+    String want = path.toAbsolutePath().normalize().toString();
+    String source = null;
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+        String[] f = line.split(" ", 6);
+        int sep = line.indexOf(" - ");
+        if (f.length > 4 && sep > 0 && unescape(f[4]).equals(want)) {
+          String[] tail = line.substring(sep + 3).split(" ");
+          source = tail.length > 1 ? unescape(tail[1]) : "";
+        }
+      }
+    } catch (IOException e) {
+      LOG.warn("cannot read /proc/self/mountinfo: {}", e.toString());
+    }
+    return source;
+  }
+
   /** Decodes mountinfo's octal escapes (\040 for a space, ...). */
   static String unescape(String s) {
     if (s.indexOf('\\') < 0) {

@@ -39,6 +39,17 @@ class FuseMountTest {
   }
 
   @Test
+  void aUsersMountIsHersForTheKernelAndKeepsRootsCaching() {
+    FuseOptions hers = FuseOptions.defaults().withOwner(1001, 100).withAllowOther(false);
+    assertEquals("fd=7,rootmode=40000,user_id=1001,group_id=100,default_permissions,max_read=131072",
+        OwnedMount.kernelOptions(7, hers));
+    assertEquals("fd=7,rootmode=40000,user_id=1001,group_id=100,default_permissions,allow_other,max_read=131072",
+        OwnedMount.kernelOptions(7, hers.withAllowOther(true)));
+    assertArrayEquals(new String[] {"modelcache", "-o", "kernel_cache,attr_timeout=3600,entry_timeout=3600,negative_timeout=3600"},
+        OwnedMount.libOptions(hers));
+  }
+
+  @Test
   void unescapesMountinfo() {
     assertEquals("/tmp/a b\\c", FuseMount.unescape("/tmp/a\\040b\\134c"));
     assertEquals("/plain", FuseMount.unescape("/plain"));
