@@ -159,8 +159,9 @@ public final class RegistryHarness implements AutoCloseable {
   }
 
   /**
-   * Replaces the password in the htpasswd file. Distribution 2.8 reads htpasswd once at start: call
-   * {@link #restart()} for the registry to use it.
+   * Replaces the password in the htpasswd file. Debian's docker-registry re-reads the file when its
+   * modification time changes (seen on a request 1 s later); tests that need the change to hold at once,
+   * whatever the file system's timestamp granularity, also {@link #restart()} it.
    */
   public synchronized void changePassword(String newPassword) throws IOException {
     if (user == null) {

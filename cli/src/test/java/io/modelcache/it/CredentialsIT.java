@@ -103,7 +103,7 @@ class CredentialsIT {
 
   private static void rotate(RegistryHarness registry, Path secret, String password) throws Exception {
     registry.changePassword(password);
-    registry.restart(); // Distribution 2.8 reads htpasswd at start only
+    registry.restart(); // it re-reads htpasswd by mtime too; a restart makes the change certain at once
     Files.writeString(secret, password);
   }
 }
