@@ -70,4 +70,25 @@ class CredentialRotationIT {
       }
     }
   }
+
+  @Test
+  void aPasswordRotatedWithoutARegistryRestartIsPickedUpOnTheRefusal() throws Exception {
+    Path cfg = dir.resolve("docker/config.json");
+    try (RegistryHarness registry = RegistryHarness.startWithBasicAuth(dir.resolve("reg-live"), "bob", "old-pw")) {
+      DockerConfig.store(cfg, registry.hostPort(), "bob", "old-pw");
+      RegistryOptions o = RegistryOptions.defaults().withDockerConfig(cfg)
+          .withRetries(2, Duration.ofMillis(5), Duration.ofMillis(5));
+      byte[] a = "before".getBytes(StandardCharsets.UTF_8);
+      byte[] b = "after the rotation".getBytes(StandardCharsets.UTF_8);
+      try (RegistryClient c = RegistryClient.open(Reference.parse(registry.hostPort() + "/live/m:v1"), o)) {
+        c.putBlob(Digest.of(a), a.length, () -> new ByteArrayInputStream(a));
+        c.putBlob(Digest.of(b), b.length, () -> new ByteArrayInputStream(b));
+        assertArrayEquals(a, c.fetchBlob(Digest.of(a), 1 << 10));
+        registry.changePassword("new-pw");
+        registry.awaitRefused("old-pw"); // the registry took the new htpasswd; the client still holds old-pw
+        DockerConfig.store(cfg, registry.hostPort(), "bob", "new-pw");
+        assertArrayEquals(b, c.fetchBlob(Digest.of(b), 1 << 10));
+      }
+    }
+  }
 }

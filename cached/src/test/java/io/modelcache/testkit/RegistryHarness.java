@@ -171,6 +171,29 @@ public final class RegistryHarness implements AutoCloseable {
     writeConfig();
   }
 
+  /**
+   * Waits (bounded, 20 s) until the registry refuses {@code oldPassword} with 401, i.e. it has read the
+   * htpasswd file written by {@link #changePassword}. Plain HTTP registries only.
+   */
+  public void awaitRefused(String oldPassword) throws IOException {
+    String basic = "Basic " + java.util.Base64.getEncoder()
+        .encodeToString((user + ":" + oldPassword).getBytes(StandardCharsets.UTF_8));
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+    while (System.nanoTime() < deadline) {
+      HttpURLConnection c = (HttpURLConnection) URI.create("http://" + hostPort() + "/v2/").toURL().openConnection();
+      c.setConnectTimeout(1000);
+      c.setReadTimeout(5000);
+      c.setRequestProperty("Authorization", basic);
+      int code = c.getResponseCode();
+      c.disconnect();
+      if (code == 401) {
+        return;
+      }
+      sleep(100);
+    }
+    throw new IOException("registry " + hostPort() + " still accepts the old password 20 s after the change");
+  }
+
   private boolean answers() {
     if (tls != null) {
       // HTTPS with a private CA: a listening socket is the registry up (it listens after loading the key).
