@@ -49,6 +49,16 @@ final class Blob {
   /** Verified once: {@link #crc} holds known-good values for every chunk, present or not. */
   volatile boolean trusted;
   volatile BlobFetcher lastFetcher;
+  /**
+   * The chunk digest index's digests for this file: every chunk fetched is checked against them
+   * before it is published. Null when the blob has no index, or after the index proved wrong for it.
+   */
+  volatile ChunkDigests digests;
+  /** The index was found wrong for this blob (its whole digest matched bytes the index rejected). */
+  volatile boolean indexRejected;
+  /** Chunks published after passing the index check (cleared when they leave). */
+  final AtomicLongArray indexVerified;
+  final AtomicInteger indexVerifiedCount = new AtomicInteger();
   /** Guards {@link #hasher} and {@link #hashedChunks}. */
   final Object hashLock = new Object();
   /**
@@ -80,6 +90,7 @@ final class Blob {
     this.crc = new int[nChunks];
     this.prefetched = new AtomicLongArray((nChunks + 63) >>> 6);
     this.diskLoaded = new AtomicLongArray((nChunks + 63) >>> 6);
+    this.indexVerified = new AtomicLongArray((nChunks + 63) >>> 6);
     this.pins = new AtomicIntegerArray(nChunks);
     this.access = new AtomicLongArray(nChunks);
   }
@@ -133,9 +144,29 @@ final class Blob {
       if (present.compareAndSet(w, v, v & ~bit)) {
         presentCount.decrementAndGet();
         cachedBytes.addAndGet(-chunkLen(i));
+        clearIndexVerified(i); // a copy fetched later is checked again
         return true;
       }
     }
+  }
+
+  void setIndexVerified(int i) {
+    long bit = 1L << i;
+    if ((indexVerified.getAndUpdate(i >>> 6, v -> v | bit) & bit) == 0) {
+      indexVerifiedCount.incrementAndGet();
+    }
+  }
+
+  void clearIndexVerified(int i) {
+    long bit = 1L << i;
+    if ((indexVerified.getAndUpdate(i >>> 6, v -> v & ~bit) & bit) != 0) {
+      indexVerifiedCount.decrementAndGet();
+    }
+  }
+
+  /** Every chunk is present and passed the index check: the index vouches for the whole file. */
+  boolean allIndexVerified() {
+    return digests != null && indexVerifiedCount.get() == nChunks && allPresent();
   }
 
   boolean wasDiskLoaded(int i) {

@@ -15,4 +15,12 @@ public interface BlobFetcher {
    * end when {@code length} is -1. The stream may return fewer bytes only if the blob ends.
    */
   InputStream open(long blobOffset, long length) throws IOException;
+
+  /**
+   * As {@link #open(long, long)} for the {@code attempt}-th refetch of bytes that failed their check
+   * (0 for the first fetch): a fetcher with several sources may start at the next one.
+   */
+  default InputStream open(long blobOffset, long length, int attempt) throws IOException {
+    return open(blobOffset, length);
+  }
 }

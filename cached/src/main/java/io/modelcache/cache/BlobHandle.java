@@ -55,4 +55,16 @@ public interface BlobHandle extends Closeable {
 
   @Override
   void close();
+
+  /**
+   * Checks every chunk fetched from now on against {@code digests} (the file's entry of a chunk
+   * digest index accepted for the model) before serving it. No effect if the blob already has an
+   * index, or one was found wrong for it.
+   *
+   * @throws IllegalArgumentException if the digests describe a file of another length
+   */
+  void verifyWith(ChunkDigests digests);
+
+  /** Whether chunks of this blob are checked against a chunk digest index. */
+  boolean chunkVerified();
 }

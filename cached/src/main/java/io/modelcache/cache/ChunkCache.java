@@ -68,6 +68,12 @@ public final class ChunkCache implements Closeable {
   final LongAdder evictions = new LongAdder();
   final LongAdder evictedBytes = new LongAdder();
   final LongAdder verifyFailures = new LongAdder();
+  /** Chunks that did not match their chunk index digest when they arrived. */
+  final LongAdder chunkVerifyFailures = new LongAdder();
+  /** Fetches again of chunks that failed their check. */
+  final LongAdder chunkRefetches = new LongAdder();
+  /** Blobs for which the chunk index proved wrong. */
+  final LongAdder indexRejections = new LongAdder();
   volatile boolean closed;
   /** Just-fetched chunks until a reader takes them, and the fetch buffers. */
   final HotChunks hot;
@@ -83,6 +89,7 @@ public final class ChunkCache implements Closeable {
 
   final ReadPath reads;
   final Ingest ingest;
+  final CheckedIngest checked;
   final StreamIngest streams;
   final Verifier verifier;
   final Eviction eviction;
@@ -117,6 +124,7 @@ public final class ChunkCache implements Closeable {
     // The parts copy the shared state above; they reach each other through this object at run time.
     this.reads = new ReadPath(this);
     this.ingest = new Ingest(this);
+    this.checked = new CheckedIngest(this);
     this.streams = new StreamIngest(this);
     this.verifier = new Verifier(this);
     this.eviction = new Eviction(this);
@@ -214,6 +222,10 @@ public final class ChunkCache implements Closeable {
     }
     return new CacheStats(hits.sum(), misses.sum(), bytesFetched.sum(), evictions.sum(),
         evictedBytes.sum(), verifyFailures.sum(), inflight);
+  }
+
+  public ChunkCheckStats chunkChecks() {
+    return new ChunkCheckStats(chunkVerifyFailures.sum(), chunkRefetches.sum(), indexRejections.sum());
   }
 
   public List<CachedBlobInfo> list() {

@@ -254,23 +254,11 @@ final class Ingest {
       begin(f);
       b.acquire();
       acquired = true;
-      int a = f.claims.get(0).chunk;
-      int z = f.claims.get(f.claims.size() - 1).chunk;
-      long start = b.chunkStart(a);
-      long end = b.chunkStart(z) + b.chunkLen(z);
-      ByteBuffer buf = hot.take();
-      try (InputStream in = fetcher.open(b.spec.contentOffset() + start, end - start)) {
-        f.stream(in);
-        byte[] staging = in instanceof ReadableByteChannel ? null : new byte[64 << 10];
-        for (Pending p : f.claims) {
-          int n = b.chunkLen(p.chunk);
-          readFully(in, staging, buf, n, f, b.spec.contentOffset() + b.chunkStart(p.chunk));
-          if (storeChunk(f, p, buf, n)) {
-            buf = hot.take();
-          }
-        }
-      } finally {
-        hot.give(buf);
+      ChunkDigests d = b.digests;
+      if (d != null) {
+        cache.checked.fetch(f, fetcher, d);
+      } else {
+        fetchPlain(f, fetcher, f.claims);
       }
       f.finish();
     } catch (Throwable t) {
@@ -284,6 +272,29 @@ final class Ingest {
     cache.eviction.maybeEvict();
     cache.verifier.maybeVerify(b, fetcher);
   }
+  /** Fetches and publishes consecutive claims of a blob without an index, in one ranged request. */
+  void fetchPlain(Fetch f, BlobFetcher fetcher, List<Pending> claims) throws IOException {
+    Blob b = f.blob;
+    int a = claims.get(0).chunk;
+    int z = claims.get(claims.size() - 1).chunk;
+    long start = b.chunkStart(a);
+    long end = b.chunkStart(z) + b.chunkLen(z);
+    ByteBuffer buf = hot.take();
+    try (InputStream in = fetcher.open(b.spec.contentOffset() + start, end - start)) {
+      f.stream(in);
+      byte[] staging = in instanceof ReadableByteChannel ? null : new byte[64 << 10];
+      for (Pending p : claims) {
+        int n = b.chunkLen(p.chunk);
+        readFully(in, staging, buf, n, f, b.spec.contentOffset() + b.chunkStart(p.chunk));
+        if (storeChunk(f, p, buf, n)) {
+          buf = hot.take();
+        }
+      }
+    } finally {
+      hot.give(buf);
+    }
+  }
+
   IOException asIo(Blob b, Throwable t) {
     if (t instanceof IOException e) {
       return e;
@@ -328,6 +339,15 @@ final class Ingest {
    * limit n). Returns true if the in-memory tier kept the buffer (the caller needs a new one).
    */
   boolean storeChunk(Fetch f, Pending p, ByteBuffer data, int n) throws IOException {
+    return store(f, p, data, n, true, false);
+  }
+
+  /**
+   * Checks and writes one fetched chunk; with {@code publish} also makes it visible to readers (else
+   * it stays invisible until {@link #publish}: its granule of the chunk index is not checked yet).
+   * {@code indexVerified}: it passed the index check. Returns true if memory kept the buffer.
+   */
+  boolean store(Fetch f, Pending p, ByteBuffer data, int n, boolean publish, boolean indexVerified) throws IOException {
     Blob b = f.blob;
     int i = p.chunk;
     if (f.isDone() || cache.closed) {
@@ -342,43 +362,76 @@ final class Ingest {
           + " does not match the checksum recorded when the blob was verified");
     }
     cfg.chunkListener().accepted(b.spec, i, data.asReadOnlyBuffer());
-    boolean kept;
+    boolean kept = false;
     b.rw.readLock().lock();
     try {
-      if (b.removed) {
-        throw new IOException("blob " + b.key + " was evicted while fetching");
-      }
-      if (b.state == BlobState.FAILED) {
-        throw Verifier.failure(b);
-      }
+      checkLive(b);
       write(b, i, data.duplicate());
       b.crc[i] = crc;
-      kept = admit(b, i, data, n, f.priority);
-      if (b.setPresent(i)) {
-        used.addAndGet(n);
-        synchronized (policy) {
-          if (f.priority == FetchPriority.FILL) {
-            // Fill brings in what nobody asked for yet: first in line for eviction, so it never
-            // pushes out chunks a reader is using.
-            policy.add(new ChunkRef(b, i), n, 0L);
-          } else {
-            policy.add(new ChunkRef(b, i), n);
-          }
-        }
-        if (f.priority != FetchPriority.DEMAND) {
-          b.setPrefetched(i);
-        }
-      }
       b.dirty = true;
+      if (publish) {
+        kept = admit(b, i, data, n, f.priority);
+        publishLocked(b, i, n, f.priority, indexVerified);
+      }
     } finally {
       b.rw.readLock().unlock();
     }
-    cache.recovery.persistGroup(b, i >>> 6);
+    if (publish) {
+      published(f, p);
+    }
+    return kept;
+  }
+
+  /** Makes a chunk written by {@link #store} without publishing visible, once its granule passed. */
+  void publish(Fetch f, Pending p, boolean indexVerified) throws IOException {
+    Blob b = f.blob;
+    b.rw.readLock().lock();
+    try {
+      checkLive(b);
+      publishLocked(b, p.chunk, b.chunkLen(p.chunk), f.priority, indexVerified);
+    } finally {
+      b.rw.readLock().unlock();
+    }
+    published(f, p);
+  }
+
+  private static void checkLive(Blob b) throws IOException {
+    if (b.removed) {
+      throw new IOException("blob " + b.key + " was evicted while fetching");
+    }
+    if (b.state == BlobState.FAILED) {
+      throw Verifier.failure(b);
+    }
+  }
+
+  /** Sets the presence bit (which publishes the bytes and CRC written before it). Caller holds rw read. */
+  private void publishLocked(Blob b, int i, int n, FetchPriority priority, boolean indexVerified) {
+    if (indexVerified) {
+      b.setIndexVerified(i);
+    }
+    if (b.setPresent(i)) {
+      used.addAndGet(n);
+      synchronized (policy) {
+        if (priority == FetchPriority.FILL) {
+          // Fill brings in what nobody asked for yet: first in line for eviction, so it never
+          // pushes out chunks a reader is using.
+          policy.add(new ChunkRef(b, i), n, 0L);
+        } else {
+          policy.add(new ChunkRef(b, i), n);
+        }
+      }
+      if (priority != FetchPriority.DEMAND) {
+        b.setPrefetched(i);
+      }
+    }
+  }
+
+  private void published(Fetch f, Pending p) {
+    cache.recovery.persistGroup(f.blob, p.chunk >>> 6);
     f.chunkDone(p);
     if (used.get() > cfg.budgetBytes()) {
       cache.eviction.maybeEvict();
     }
-    return kept;
   }
 
   /** Writes chunk i: whole file-system blocks through O_DIRECT (no page-cache pages), else buffered. */

@@ -220,6 +220,28 @@ final class ReadPath {
     }
 
     @Override
+    public void verifyWith(ChunkDigests digests) {
+      if (digests.length() != b.contentLength()) {
+        throw new IllegalArgumentException("chunk digests of a " + digests.length() + "-byte file do not fit blob "
+            + b.spec.digest() + " (" + b.contentLength() + " bytes)");
+      }
+      synchronized (b) {
+        if (b.digests != null || b.indexRejected) {
+          return;
+        }
+        b.digests = digests;
+      }
+      if (b.presentCount.get() == 0) {
+        b.dropHash(); // every chunk will be checked on arrival; see Verifier for why no whole hash
+      }
+    }
+
+    @Override
+    public boolean chunkVerified() {
+      return b.digests != null;
+    }
+
+    @Override
     public void close() {
       if (!closedFlag.compareAndSet(false, true)) {
         return;

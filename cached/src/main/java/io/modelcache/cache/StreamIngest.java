@@ -7,7 +7,10 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.security.MessageDigest;
+import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.List;
+import java.util.concurrent.atomic.LongAdder;
 import java.util.Map;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.zip.GZIPInputStream;
@@ -19,17 +22,22 @@ import java.util.zip.GZIPInputStream;
  * the middle, so the first miss starts one sequential fetch of the whole blob that decompresses on
  * the fly, writes the file's range and publishes chunks as they complete; readers wait only for
  * the chunks they need. The compressed bytes are hashed as the decompressor pulls them, so the
- * layer digest is checked at the end of the same pass.
+ * layer digest is checked at the end of the same pass. With a chunk digest index, each chunk is also
+ * checked as it is decompressed and published only if it passes; one that fails stays unpublished
+ * (its readers retry) unless the whole blob then matches its digest, which proves the index wrong for
+ * it (logged once, counted, the index dropped for the blob) and publishes the held chunks.
  *
  * <p>Threading: runs on the cache's executor, one task per blob stream.
  */
 final class StreamIngest {
   private final ChunkCache cache;
+  private final LongAdder chunkVerifyFailures;
   private final LongAdder bytesFetched;
   private final HotChunks hot;
 
   StreamIngest(ChunkCache cache) {
     this.cache = cache;
+    this.chunkVerifyFailures = cache.chunkVerifyFailures;
     this.bytesFetched = cache.bytesFetched;
     this.hot = cache.hot;
   }
@@ -46,6 +54,9 @@ final class StreamIngest {
       b.acquire();
       acquired = true;
       MessageDigest md = Digest.sha256();
+      ChunkDigests d = b.digests;
+      List<Pending> suspect = new ArrayList<>();
+      int failedGranule = -1;
       try (InputStream raw = fetcher.open(0, b.spec.blobSize())) {
         f.stream(raw);
         HashingStream hashed = new HashingStream(raw, md, f);
@@ -55,13 +66,46 @@ final class StreamIngest {
           skipFully(dec, b.spec.contentOffset(), b);
           byte[] staging = new byte[1 << 16];
           ByteBuffer buf = hot.take();
+          ChunkVerifier v = d == null ? null : new ChunkVerifier(d, b.chunkSize);
+          List<Pending> held = new ArrayList<>();
+          if (v != null) {
+            v.restartAt(0);
+          }
           try {
             for (int i = 0; i < b.nChunks && !f.isDone(); i++) {
               int n = b.chunkLen(i);
               cache.ingest.readFully(dec, staging, buf, n, f, -1);
               Pending p = mine.get(i);
-              if (p != null && cache.ingest.storeChunk(f, p, buf, n)) {
-                buf = hot.take();
+              if (v == null) {
+                if (p != null && cache.ingest.storeChunk(f, p, buf, n)) {
+                  buf = hot.take();
+                }
+                continue;
+              }
+              ChunkVerifier.Result r = v.feed(i, buf);
+              if (r == ChunkVerifier.Result.PASS) {
+                for (Pending h : held) {
+                  cache.ingest.publish(f, h, true);
+                }
+                held.clear();
+                if (p != null && cache.ingest.store(f, p, buf, n, true, true)) {
+                  buf = hot.take();
+                }
+                continue;
+              }
+              if (p != null) {
+                cache.ingest.store(f, p, buf, n, false, false);
+                held.add(p);
+              }
+              if (r == ChunkVerifier.Result.FAIL) {
+                // Kept unpublished: if the whole blob matches its digest below, the index was wrong.
+                chunkVerifyFailures.increment();
+                failedGranule = v.failedGranule();
+                suspect.addAll(held);
+                held.clear();
+                if (i + 1 < b.nChunks) {
+                  v.restartAt(i + 1);
+                }
               }
             }
           } finally {
@@ -88,6 +132,12 @@ final class StreamIngest {
           cache.verifier.failBlob(b);
           f.fail(Verifier.failure(b));
         } else {
+          if (!suspect.isEmpty()) {
+            cache.checked.reject(b, d, failedGranule);
+            for (Pending p : suspect) {
+              cache.ingest.publish(f, p, false);
+            }
+          }
           f.finish();
           cache.verifier.markVerified(b);
         }

@@ -38,7 +38,9 @@ import org.slf4j.LoggerFactory;
  * &lt;digest&gt; failed verification". Once a blob has been verified, its chunks' CRC32C values are
  * known good and kept (persisted) even after those chunks are evicted, so a refetch that does not
  * match is rejected. (A blob larger than the budget is never whole at once, so it never gets this
- * far: per-chunk verification through {@link ChunkListener} closes that gap.)
+ * far: a chunk digest index closes that gap, see {@link CheckedIngest}.)
+ *
+ * <p><b>Why no whole-blob hash for a blob every chunk of which matched its chunk index.</b> DECISION
  *
  * <p>Threading: the automatic check runs on the cache's executor, at most one per blob at a time.
  */
@@ -70,6 +72,10 @@ final class Verifier {
   /** Schedules the whole-blob check of a raw blob once all its chunks are present. */
   void maybeVerify(Blob b, BlobFetcher fetcher) {
     if (cache.closed || b.spec.encoding() != Encoding.RAW || b.state != BlobState.PARTIAL || !b.allPresent()) {
+      return;
+    }
+    if (b.allIndexVerified()) {
+      markVerified(b); // every chunk matched the index accepted for this manifest: see the essay
       return;
     }
     if (!b.verifying.compareAndSet(false, true)) {
@@ -156,6 +162,39 @@ final class Verifier {
         b.pins.decrementAndGet(i);
       }
     }
+  }
+
+  /**
+   * Whether the index, not the bytes, is wrong: fetches the whole blob once and returns true if it
+   * matches its layer digest and its granule {@code g} hashes to {@code got}, the digest the index
+   * rejected (twice). Any failure to tell counts as "the bytes are wrong" (the caller refetches).
+   */
+  boolean indexIsWrong(Blob b, BlobFetcher fetcher, ChunkDigests d, int g, byte[] got) {
+    BlobSpec s = b.spec;
+    long gStart = s.contentOffset() + d.granuleStart(g);
+    long gEnd = gStart + d.granuleLength(g);
+    MessageDigest whole = Digest.sha256();
+    MessageDigest part = Digest.sha256();
+    long pos = 0;
+    byte[] buf = new byte[1 << 16];
+    try (InputStream in = fetcher.open(0, s.blobSize())) {
+      int r;
+      while (pos < s.blobSize() && (r = in.read(buf, 0, (int) Math.min(buf.length, s.blobSize() - pos))) > 0) {
+        whole.update(buf, 0, r);
+        long from = Math.max(pos, gStart);
+        long to = Math.min(pos + r, gEnd);
+        if (from < to) {
+          part.update(buf, (int) (from - pos), (int) (to - from));
+        }
+        pos += r;
+      }
+    } catch (IOException | RuntimeException e) {
+      LOG.debug("cannot check blob {} whole: {}", s.digest(), e.toString());
+      return false;
+    }
+    bytesFetched.add(pos);
+    return pos == s.blobSize() && Digest.of(whole).equals(s.digest())
+        && MessageDigest.isEqual(part.digest(), got);
   }
 
   private long hashUpstream(BlobFetcher fetcher, long off, long len, MessageDigest md, Blob b) throws IOException {

@@ -12,6 +12,7 @@ import io.modelcache.access.Decision;
 import io.modelcache.access.MountMode;
 import io.modelcache.cache.CacheConfig;
 import io.modelcache.cache.ChunkCache;
+import io.modelcache.cache.ChunkDigests;
 import io.modelcache.config.Settings;
 import io.modelcache.control.ControlServer;
 import io.modelcache.error.ModelCacheException;
@@ -90,6 +91,17 @@ public final class Daemon implements Closeable {
       return t;
     });
     reconciler.scheduleWithFixedDelay(this::reconcileQuietly, 0, RECONCILE_EVERY.toMillis(), TimeUnit.MILLISECONDS);
+    reconciler.scheduleWithFixedDelay(this::recheckIndexes, IndexLookup.RECHECK_SECONDS, IndexLookup.RECHECK_SECONDS,
+        TimeUnit.SECONDS);
+  }
+
+  /** Mounts served without a chunk index look again: one may have been pushed since (modelcache index). */
+  private void recheckIndexes() {
+    for (Active a : activeMounts()) {
+      if (!closed && a.model().verification().equals("lazy")) {
+        IndexLookup.attachLate(a.record().mountpoint(), a.model().artifact(), a.source(), a.model());
+      }
+    }
   }
 
   /** How often mounts.d is compared with the live mounts: ConfigMap updates arrive as file swaps. */
@@ -364,6 +376,7 @@ public final class Daemon implements Closeable {
       ModelArtifact art = ModelReader.read(source, admission.target(asked));
       String registryLabel = ref.isLayout() ? "oci-layout" : ref.registry();
       OperatorOps.MountTracker tracker = ops.track(mp, metrics);
+      Map<String, ChunkDigests> digests = IndexLookup.find(mp.toString(), art, source, false);
       model = ModelMount.withReadAheadDeferred(art, source, cache, new ModelMount.FetchObserver() {
         @Override
         public void fetched(long bytes) {
@@ -389,7 +402,7 @@ public final class Daemon implements Closeable {
             public void used(long bytes) {
               metrics.prefetchUsed(bytes);
             }
-          }));
+          }), digests);
       Mounted fuse;
       try {
         fuse = FuseMount.mount(mp, model, FuseOptions.defaults()
@@ -420,6 +433,11 @@ public final class Daemon implements Closeable {
         @Override
         public double firstByteSeconds() {
           return m.firstByteSeconds();
+        }
+
+        @Override
+        public String verification() {
+          return m.verification();
         }
       });
       MountRecord pinned = new MountRecord(rec.reference(), art.manifest().digest().toString(), mp.toString(),
@@ -508,7 +526,8 @@ public final class Daemon implements Closeable {
         .put("totalBytes", total)
         .put("cachedBytes", cached)
         .put("bytesRead", a.model().bytesRead())
-        .put("signature", a.signature());
+        .put("signature", a.signature())
+        .put("verification", a.model().verification());
   }
 
   private Path tablePath() {

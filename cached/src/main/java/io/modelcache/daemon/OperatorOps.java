@@ -215,7 +215,8 @@ final class OperatorOps {
           .put("bytesRead", a.model().bytesRead())
           .put("fetchRateBytesPerSec", t == null ? 0 : Math.round(t.fetchRate.perSecond()))
           .put("readErrors", t == null ? 0 : t.errors())
-          .put("signature", a.signature());
+          .put("signature", a.signature())
+          .put("verification", a.model().verification());
       if (t != null && t.lastError() != null) {
         m.put("lastError", t.lastError());
       }

@@ -78,6 +78,12 @@ public final class DaemonMetrics implements OperationListener {
     FunctionCounter.builder("modelcache.cache.evicted", cache, c -> c.stats().evictedBytes()).baseUnit("bytes")
         .description("Bytes evicted to stay within the budget").register(registry);
     counter("modelcache.verify.failures", "Blobs whose digest failed verification", cache, c -> c.stats().verifyFailures());
+    counter("modelcache.chunk.verify.failures", "Chunks that did not match their chunk index digest on arrival",
+        cache, c -> c.chunkChecks().failures());
+    counter("modelcache.chunk.refetches", "Chunks fetched again after failing their check", cache,
+        c -> c.chunkChecks().refetches());
+    counter("modelcache.chunk.index.rejected", "Blobs for which the chunk index proved wrong", cache,
+        c -> c.chunkChecks().indexRejected());
     Gauge.builder("modelcache.cache.inflight.chunks", cache, c -> c.stats().inflightChunks())
         .description("Chunks being fetched now").register(registry);
   }
@@ -112,7 +118,15 @@ public final class DaemonMetrics implements OperationListener {
 
     /** Seconds from mount to the first byte served, or NaN before that. */
     double firstByteSeconds();
+
+    /** How served bytes are verified: one of {@link #VERIFICATION_MODES}. */
+    default String verification() {
+      return "lazy";
+    }
   }
+
+  /** The values of the mount verification gauge's {@code mode} label. */
+  public static final List<String> VERIFICATION_MODES = List.of("chunks", "lazy");
 
   public void bindMount(String mountpoint, MountView m) {
     mountViews.put(mountpoint, m);
@@ -124,6 +138,12 @@ public final class DaemonMetrics implements OperationListener {
         .description("Fraction of each mounted model's bytes present in the cache").register(registry));
     meters.add(Gauge.builder("modelcache.mount.first.byte", m, MountView::firstByteSeconds).baseUnit("seconds").tags(tags)
         .description("Time from mount to the first byte served").register(registry));
+    for (String mode : VERIFICATION_MODES) {
+      meters.add(Gauge.builder("modelcache.mount.verification", m, v -> mode.equals(v.verification()) ? 1 : 0)
+          .tags(tags.and("mode", mode))
+          .description("How each mount verifies served bytes (1 for its mode): chunks against a chunk index, "
+              + "or lazy (whole blobs once complete)").register(registry));
+    }
     List<Meter> old = mountMeters.put(mountpoint, meters);
     if (old != null) {
       old.forEach(registry::remove);

@@ -6,7 +6,13 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.modelcache.error.ModelCacheException;
 import io.modelcache.error.ModelCacheException.Kind;
+import io.modelcache.cache.ChunkDigests;
+import io.modelcache.chunkindex.ChunkHasher;
+import io.modelcache.chunkindex.ChunkIndex;
+import io.modelcache.chunkindex.IndexStore;
 import io.modelcache.oci.ArtifactSink;
+import io.modelcache.oci.ArtifactSource;
+import io.modelcache.oci.Descriptor;
 import io.modelcache.oci.Digest;
 import io.modelcache.oci.MediaTypes;
 import java.io.ByteArrayInputStream;
@@ -61,7 +67,8 @@ public final class ModelPusher {
   record Entry(Path file, String path, FileKind kind, long size, int mode, int uid, int gid, Instant mtime) {}
 
   /** A prepared layer: its descriptor JSON and how to stream its blob. */
-  record Layer(Entry entry, Digest digest, long size, String mediaType, ArtifactSink.BlobBody body) {}
+  record Layer(Entry entry, Digest digest, long size, String mediaType, ArtifactSink.BlobBody body,
+      long contentOffset, ChunkDigests chunks) {}
 
   public static Digest push(Path dir, ArtifactSink sink, String tag, PushOptions opts) throws IOException {
     return push(dir, sink, tag, opts, Clock.systemUTC());
@@ -93,7 +100,7 @@ public final class ModelPusher {
     try {
       List<Callable<Layer>> prepare = new ArrayList<>();
       for (Entry e : entries) {
-        prepare.add(() -> prepare(e, opts.tar()));
+        prepare.add(() -> prepare(e, opts.tar(), opts.indexChunkSize()));
       }
       List<Layer> layers = runAll(pool, prepare);
       Map<Digest, Layer> unique = new LinkedHashMap<>();
@@ -136,7 +143,20 @@ public final class ModelPusher {
         ann.put(MediaTypes.ANNOTATION_MODELFILE, mf.text());
       }
       ann.put(ModelReader.ANNOTATION_CREATED, created);
-      return sink.putManifest(tag, JSON.writeValueAsBytes(m), MediaTypes.OCI_MANIFEST);
+      byte[] manifest = JSON.writeValueAsBytes(m);
+      Digest md = sink.putManifest(tag, manifest, MediaTypes.OCI_MANIFEST);
+      if (opts.indexChunkSize() > 0) {
+        List<Digest> layerDigests = new ArrayList<>();
+        List<ChunkIndex.FileEntry> files = new ArrayList<>();
+        for (Layer l : layers) {
+          layerDigests.add(l.digest());
+          files.add(new ChunkIndex.FileEntry(l.entry().path(), l.digest(), l.contentOffset(), l.chunks()));
+        }
+        ChunkIndex index = new ChunkIndex(new Descriptor(MediaTypes.OCI_MANIFEST, md, manifest.length), layerDigests,
+            opts.indexChunkSize(), files);
+        IndexStore.publish(sink, sink instanceof ArtifactSource src ? src : null, index);
+      }
+      return md;
     } finally {
       pool.shutdownNow();
     }
@@ -211,36 +231,48 @@ public final class ModelPusher {
   }
 
   static Layer prepare(Entry e, boolean tar) throws IOException {
-    return prepare(e, tar, () -> Files.newInputStream(e.file()));
+    return prepare(e, tar, ChunkIndex.DEFAULT_CHUNK_SIZE);
   }
 
-  private static Layer prepare(Entry e, boolean tar, ArtifactSink.BlobBody content) throws IOException {
+  /** Hashes the layer and, in the same read, the file's chunks ({@code indexChunkSize} 0: none). */
+  static Layer prepare(Entry e, boolean tar, int indexChunkSize) throws IOException {
+    return prepare(e, tar, indexChunkSize, () -> Files.newInputStream(e.file()));
+  }
+
+  private static Layer prepare(Entry e, boolean tar, int indexChunkSize, ArtifactSink.BlobBody content)
+      throws IOException {
     LayerFormat format = tar ? LayerFormat.TAR : LayerFormat.RAW;
     String mediaType = e.kind().layerMediaType(format);
     ArtifactSink.BlobBody body;
     long size;
+    long offset = 0;
     if (tar) {
       byte[] header = TarWriter.header(e.path(), e.size(), e.mode(), e.uid(), e.gid(), e.mtime());
       size = TarWriter.tarSize(header, e.size());
+      offset = header.length;
       body = () -> TarWriter.stream(header, e.size(), content.open());
     } else {
       size = e.size();
       body = content;
     }
     MessageDigest md = Digest.sha256();
+    ChunkHasher chunks = indexChunkSize > 0 ? new ChunkHasher(offset, e.size(), indexChunkSize) : null;
     long n = 0;
     try (InputStream in = body.open()) {
       byte[] buf = new byte[1 << 20];
       int r;
       while ((r = in.read(buf)) > 0) {
         md.update(buf, 0, r);
+        if (chunks != null) {
+          chunks.update(n, buf, 0, r);
+        }
         n += r;
       }
     }
-    if (n != size) {
+    if (n != size || (chunks != null && !chunks.complete())) {
       throw new ModelCacheException(Kind.IO, e.file() + ": changed while packing (" + n + " bytes, expected " + size + ")");
     }
-    return new Layer(e, Digest.of(md), size, mediaType, body);
+    return new Layer(e, Digest.of(md), size, mediaType, body, offset, chunks == null ? null : chunks.finish());
   }
 
   private static ObjectNode layerJson(Layer l) throws IOException {

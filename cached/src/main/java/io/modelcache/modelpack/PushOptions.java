@@ -1,17 +1,35 @@
 package io.modelcache.modelpack;
 
+import io.modelcache.cache.ChunkDigests;
+import io.modelcache.chunkindex.ChunkIndex;
+
 /**
  * Options of {@code modelcache push}: {@code tar} wraps each file in its own tar layer instead of a raw
  * layer; {@code parallelism} blob uploads at once; {@code name} for the config (null: the Modelfile's
  * NAME, else the directory name). Files are pushed byte for byte: padding safetensors headers to a
  * 4 KiB data start was measured and did not speed up mmap loads (docs/performance.md), so it is not
- * offered.
+ * offered. {@code indexChunkSize}: the chunk size of the chunk digest index pushed after the model
+ * (a power of two from 4 KiB to 1 GiB), 0 for no index.
  */
-public record PushOptions(boolean tar, int parallelism, String name) {
+public record PushOptions(boolean tar, int parallelism, String name, int indexChunkSize) {
   public PushOptions {
     if (parallelism < 1) {
       throw new IllegalArgumentException("parallelism must be at least 1");
     }
+    if (indexChunkSize != 0 && (indexChunkSize < ChunkDigests.MIN_GRANULE || indexChunkSize > ChunkDigests.MAX_GRANULE
+        || Integer.bitCount(indexChunkSize) != 1)) {
+      throw new IllegalArgumentException("index chunk size must be a power of two from 4 KiB to 1 GiB, got "
+          + indexChunkSize);
+    }
+  }
+
+  /** With the default chunk digest index (4 MiB chunks). */
+  public PushOptions(boolean tar, int parallelism, String name) {
+    this(tar, parallelism, name, ChunkIndex.DEFAULT_CHUNK_SIZE);
+  }
+
+  public PushOptions withIndexChunkSize(int size) {
+    return new PushOptions(tar, parallelism, name, size);
   }
 
   public static PushOptions defaults() {

@@ -3,6 +3,7 @@ package io.modelcache.mount;
 import io.modelcache.cache.BlobHandle;
 import io.modelcache.cache.BlobSpec;
 import io.modelcache.cache.ChunkCache;
+import io.modelcache.cache.ChunkDigests;
 import io.modelcache.cache.Encoding;
 import io.modelcache.fetch.MountPrefetcher;
 import io.modelcache.fetch.PrefetchObserver;
@@ -49,6 +50,7 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
   private final MountPrefetcher prefetcher;
   private final AtomicBoolean readAheadStarted = new AtomicBoolean();
   private final PrefetchObserver prefetchObserver;
+  private volatile boolean indexed;
 
   /** Receives what the mount fetched from upstream; the daemon plugs metrics in here. */
   public interface FetchObserver {
@@ -91,11 +93,26 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
    */
   public static ModelMount withReadAheadDeferred(ModelArtifact artifact, ArtifactSource source, ChunkCache cache,
       FetchObserver observer, ReadAheadOptions readAhead) throws IOException {
-    return new ModelMount(artifact, source, cache, observer, readAhead, false);
+    return new ModelMount(artifact, source, cache, observer, readAhead, false, null);
+  }
+
+  /**
+   * As {@link #withReadAheadDeferred(ModelArtifact, ArtifactSource, ChunkCache, FetchObserver,
+   * ReadAheadOptions)}, checking every chunk against {@code digests} (an accepted chunk digest index,
+   * by path; null: none) from the first fetch on, headers read at mount included.
+   */
+  public static ModelMount withReadAheadDeferred(ModelArtifact artifact, ArtifactSource source, ChunkCache cache,
+      FetchObserver observer, ReadAheadOptions readAhead, Map<String, ChunkDigests> digests) throws IOException {
+    return new ModelMount(artifact, source, cache, observer, readAhead, false, digests);
   }
 
   private ModelMount(ModelArtifact artifact, ArtifactSource source, ChunkCache cache, FetchObserver observer,
       ReadAheadOptions readAhead, boolean startReadAhead) throws IOException {
+    this(artifact, source, cache, observer, readAhead, startReadAhead, null);
+  }
+
+  private ModelMount(ModelArtifact artifact, ArtifactSource source, ChunkCache cache, FetchObserver observer,
+      ReadAheadOptions readAhead, boolean startReadAhead, Map<String, ChunkDigests> digests) throws IOException {
     this.artifact = artifact;
     this.prefetchObserver = readAhead.observer();
     MeteredStream.Sink sink = new MeteredStream.Sink() {
@@ -117,6 +134,10 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
           return new MeteredStream(source.openBlob(f.layer().digest(), off, len), sink, t0);
         });
         handles.add(h);
+        if (digests != null && digests.containsKey(f.path())) {
+          h.verifyWith(digests.get(f.path()));
+          indexed = true;
+        }
         NodeAttributes attrs = new NodeAttributes(false, f.size(), f.mode() & 07777, f.uid(), f.gid(),
             f.mtime().getEpochSecond(), f.mtime().getNano());
         entries.add(new TreeIndex.Entry<>(f.path(), attrs, new MountedFile(f, h)));
@@ -260,6 +281,28 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
 
   public Map<String, MountedFile> files() {
     return tree.files();
+  }
+
+  /**
+   * From now on, checks every chunk fetched for these files against their chunk digests (an index
+   * accepted for this model, by path) before serving it.
+   */
+  public void verifyWith(Map<String, ChunkDigests> byPath) {
+    for (MountedFile f : tree.files().values()) {
+      ChunkDigests d = byPath.get(f.file().path());
+      if (d != null) {
+        f.handle().verifyWith(d);
+      }
+    }
+    indexed = true;
+  }
+
+  /**
+   * How served bytes are verified: {@code chunks} (every chunk against a chunk digest index before it
+   * is served) or {@code lazy} (served as they arrive, checked against the layer digest when whole).
+   */
+  public String verification() {
+    return indexed ? "chunks" : "lazy";
   }
 
   @Override

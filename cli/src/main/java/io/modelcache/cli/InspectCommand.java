@@ -15,8 +15,11 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code modelcache inspect REF}: name, digest and every file with its size, media type and digest. */
-@Command(name = "inspect", description = "Show a model's name, manifest digest and files.")
+/**
+ * {@code modelcache inspect REF}: name, digest, whether a chunk digest index covers it, and every
+ * file with its size, media type and digest.
+ */
+@Command(name = "inspect", description = "Show a model's name, manifest digest, chunk index and files.")
 final class InspectCommand implements Callable<Integer> {
   @Mixin RegistryFlags registry;
 
@@ -31,6 +34,7 @@ final class InspectCommand implements Callable<Integer> {
     Reference r = Reference.parse(ref);
     try (ArtifactSource src = registry.openSource(r)) {
       ModelArtifact art = ModelReader.read(src, r.tagOrDigest());
+      IndexState index = IndexState.of(src, art);
       if (json) {
         ObjectMapper m = new ObjectMapper();
         ObjectNode o = m.createObjectNode()
@@ -39,6 +43,7 @@ final class InspectCommand implements Callable<Integer> {
             .put("digest", art.manifest().digest().toString())
             .put("mediaType", art.manifest().mediaType())
             .put("totalBytes", art.totalBytes());
+        o.set("chunkIndex", index.json(m));
         ArrayNode files = o.putArray("files");
         for (ModelFile f : art.files()) {
           files.addObject().put("path", f.path()).put("size", f.size()).put("mediaType", f.layer().mediaType())
@@ -50,6 +55,7 @@ final class InspectCommand implements Callable<Integer> {
       System.out.println("Name:   " + art.name());
       System.out.println("Digest: " + art.manifest().digest());
       System.out.println("Files:  " + art.files().size() + " (" + art.totalBytes() + " bytes)");
+      System.out.println("Index:  " + index.text());
       System.out.printf(Locale.ROOT, "%-48s %14s  %-48s %s%n", "PATH", "SIZE", "MEDIA TYPE", "DIGEST");
       for (ModelFile f : art.files()) {
         System.out.printf(Locale.ROOT, "%-48s %14d  %-48s %s%n", f.path(), f.size(), f.layer().mediaType(),

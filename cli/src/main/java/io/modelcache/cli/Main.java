@@ -27,6 +27,7 @@ public final class Main implements Runnable {
       CacheCommand.class,
       ProfileCommand.class,
       PushCommand.class,
+      IndexCommand.class,
       PullCommand.class,
       SignCommand.class,
       InspectCommand.class,
