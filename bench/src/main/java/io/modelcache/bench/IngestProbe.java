@@ -1,11 +1,15 @@
 package io.modelcache.bench;
 
+
 import io.modelcache.cache.BlobFetcher;
 import io.modelcache.cache.BlobHandle;
 import io.modelcache.cache.BlobSpec;
 import io.modelcache.cache.CacheConfig;
 import io.modelcache.cache.ChunkCache;
+import io.modelcache.cache.ChunkDigests;
 import io.modelcache.cache.FetchPriority;
+import io.modelcache.chunkindex.ChunkHasher;
+import io.modelcache.chunkindex.ChunkIndex;
 import io.modelcache.oci.Digest;
 import io.modelcache.oci.Reference;
 import io.modelcache.registry.RegistryClient;
@@ -27,7 +31,8 @@ import java.util.SplittableRandom;
  * between the registry and the cache file? Pushes one random blob to a loopback docker-registry and
  * times, page cache dropped before each step: curl, the registry client (one stream; sequential
  * 16 MiB ranges), and the chunk cache (one thread reading 1 MiB at a time, with and without a
- * read-ahead of the whole blob). No FUSE. Run with {@code bench/probe [SIZE_MIB]}.
+ * read-ahead of the whole blob), and the cost of checking chunks against a chunk digest index with
+ * and without the whole-blob sha256 on top. No FUSE. Run with {@code bench/probe [SIZE_MIB]}.
  */
 public final class IngestProbe {
   private IngestProbe() {}
@@ -38,7 +43,9 @@ public final class IngestProbe {
     Path work = Files.createTempDirectory("modelcache-probe");
     try (BenchRegistry reg = BenchRegistry.start(work.resolve("registry"))) {
       Path blob = work.resolve("blob");
-      Digest d = writeRandom(blob, size);
+      ChunkHasher chunks = new ChunkHasher(0, size, ChunkIndex.DEFAULT_CHUNK_SIZE);
+      Digest d = writeRandom(blob, size, chunks);
+      ChunkDigests digests = chunks.finish();
       Reference ref = Reference.parse(reg.hostPort() + "/probe/blob:latest");
       RegistryOptions opts = RegistryOptions.defaults();
       try (RegistryClient c = RegistryClient.open(ref, opts)) {
@@ -63,28 +70,55 @@ public final class IngestProbe {
           report("client, sequential 16 MiB ranges", size, t);
           BlobFetcher f = (off, len) -> c.openBlob(d, off, len);
           for (boolean ahead : new boolean[] {false, true}) {
-            Path dir = work.resolve("cache-" + run + "-" + ahead);
-            CacheConfig cfg = CacheConfig.defaults(dir).withBudgetBytes(4 * size);
-            try (ChunkCache cache = ChunkCache.open(cfg);
-                BlobHandle h = cache.open(BlobSpec.raw(d, size), f)) {
-              dropCaches();
-              t = time(() -> {
-                if (ahead) {
-                  h.prefetch(0, size, FetchPriority.READ_AHEAD);
-                }
-                ByteBuffer buf = ByteBuffer.allocateDirect(1 << 20);
-                for (long off = 0; off < size; ) {
-                  buf.clear();
-                  off += h.read(off, buf);
-                }
-              });
-              report("cache, 1 MiB reads" + (ahead ? ", whole-blob read-ahead" : ", demand only"), size, t);
+            for (Check check : Check.values()) {
+              if (check != Check.WHOLE_BLOB && !ahead) {
+                continue; // the index cases are about CPU: one configuration is enough
+              }
+              Path dir = work.resolve("cache-" + run + "-" + ahead + "-" + check);
+              CacheConfig cfg = CacheConfig.defaults(dir).withBudgetBytes(4 * size);
+              try (ChunkCache cache = ChunkCache.open(cfg);
+                  BlobHandle h = cache.open(BlobSpec.raw(d, size), f)) {
+                dropCaches();
+                t = time(() -> {
+                  ByteBuffer buf = ByteBuffer.allocateDirect(1 << 20);
+                  long off = 0;
+                  if (check == Check.INDEX) {
+                    h.verifyWith(digests);
+                  } else if (check == Check.INDEX_AND_WHOLE_BLOB) {
+                    off += h.read(0, buf); // chunk 0 arrives before the index: the blob's in-order hash stays on
+                    h.verifyWith(digests);
+                  }
+                  if (ahead) {
+                    h.prefetch(off, size - off, FetchPriority.READ_AHEAD);
+                  }
+                  while (off < size) {
+                    buf.clear();
+                    off += h.read(off, buf);
+                  }
+                  if (!h.isComplete()) {
+                    throw new IllegalStateException("blob not verified after a full read");
+                  }
+                });
+                report("cache, 1 MiB reads" + (ahead ? ", whole-blob read-ahead" : ", demand only") + check.label,
+                    size, t);
+              }
             }
           }
         }
       }
     } finally {
       Procs.run(60, List.of("rm", "-rf", work.toString()));
+    }
+  }
+
+  /** How the cache checks the blob: its layer digest only, or a chunk digest index (with or without it). */
+  enum Check {
+    WHOLE_BLOB(""), INDEX(", chunk index"), INDEX_AND_WHOLE_BLOB(", chunk index + whole sha256");
+
+    final String label;
+
+    Check(String label) {
+      this.label = label;
     }
   }
 
@@ -123,7 +157,7 @@ public final class IngestProbe {
     Procs.bash(60, "sync; echo 3 > /proc/sys/vm/drop_caches");
   }
 
-  private static Digest writeRandom(Path file, long size) throws IOException {
+  private static Digest writeRandom(Path file, long size, ChunkHasher chunks) throws IOException {
     MessageDigest md = Digest.sha256();
     SplittableRandom r = new SplittableRandom(42);
     byte[] buf = new byte[1 << 20];
@@ -139,6 +173,7 @@ public final class IngestProbe {
         int n = (int) Math.min(buf.length, size - off);
         out.write(buf, 0, n);
         md.update(buf, 0, n);
+        chunks.update(off, buf, 0, n);
       }
     }
     unused.clear();

@@ -98,6 +98,39 @@ final class Ingest {
     return claim;
   }
 
+  /**
+   * Claims chunk i as {@link #claim} does, adding it to {@code out}; when the blob's chunk index has
+   * granules spanning several cache chunks, claims every other free chunk of i's granule with it
+   * (under the blob's claim lock), so that one fetch owns each granule it must read whole and a
+   * sequential reader does not make each granule be fetched once per cache chunk.
+   */
+  static Pending claimWithGranule(Blob b, int i, List<Pending> out) {
+    ChunkDigests d = b.digests;
+    int per = d == null ? 1 : Math.max(1, d.granule() >>> b.chunkShift);
+    if (per == 1) {
+      Pending c = claim(b, i);
+      if (c != null) {
+        out.add(c);
+      }
+      return c;
+    }
+    synchronized (b.inflight) {
+      Pending c = claim(b, i);
+      if (c == null) {
+        return null;
+      }
+      out.add(c);
+      int g0 = i - i % per;
+      for (int j = g0; j < Math.min(b.nChunks, g0 + per); j++) {
+        Pending o = j == i ? null : claim(b, j);
+        if (o != null) {
+          out.add(o);
+        }
+      }
+      return c;
+    }
+  }
+
   /** Makes chunks [first, last] present (the caller has pinned them) or throws. */
   void ensureChunks(Blob b, BlobFetcher fetcher, int first, int last) throws IOException {
     long now = cfg.clock().getAsLong();
@@ -111,22 +144,17 @@ final class Ingest {
         continue;
       }
       misses.increment();
-      Pending p = b.inflight.get(i);
-      if (p == null) {
-        Pending c = new Pending(i);
-        p = b.inflight.putIfAbsent(i, c);
-        if (p == null) {
-          if (b.isPresent(i)) {
-            b.inflight.remove(i, c);
-            c.future.complete(null);
-            continue;
-          }
-          p = c;
-          if (mine == null) {
-            mine = new ArrayList<>();
-          }
-          mine.add(c);
+      Pending p;
+      while ((p = b.inflight.get(i)) == null && !b.isPresent(i)) {
+        if (mine == null) {
+          mine = new ArrayList<>();
         }
+        if ((p = claimWithGranule(b, i, mine)) != null) {
+          break;
+        }
+      }
+      if (p == null) {
+        continue; // arrived meanwhile
       }
       if (waits == null) {
         waits = new ArrayList<>();
@@ -217,6 +245,8 @@ final class Ingest {
       submit(f, () -> cache.streams.runStream(f, fetcher));
       return;
     }
+    claims = new ArrayList<>(claims);
+    claims.sort((x, y) -> Integer.compare(x.chunk, y.chunk)); // granule claims come unordered
     int maxRun = Math.max(1, (64 << 20) / b.chunkSize);
     int start = 0;
     for (int i = 1; i <= claims.size(); i++) {

@@ -154,10 +154,10 @@ final class ReadPath {
       long bytes = 0;
       for (int i = first; i <= last; i++) {
         if (!b.isPresent(i)) {
-          Pending claim = Ingest.claim(b, i);
-          if (claim != null) {
-            mine.add(claim);
-            bytes += b.chunkLen(i);
+          int before = mine.size();
+          Ingest.claimWithGranule(b, i, mine);
+          for (int k = before; k < mine.size(); k++) {
+            bytes += b.chunkLen(mine.get(k).chunk);
           }
         }
       }

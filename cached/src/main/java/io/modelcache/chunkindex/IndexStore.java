@@ -61,7 +61,15 @@ public final class IndexStore {
    * but not yet accepted for a model ({@link ChunkIndex#acceptFor}).
    */
   public static Found find(ArtifactSource src, Digest manifest) throws IOException {
-    byte[] api = src.referrers(manifest);
+    byte[] api;
+    try {
+      api = src.referrers(manifest);
+    } catch (ModelCacheException e) {
+      if (e.kind() == ModelCacheException.Kind.AUTH) {
+        throw e;
+      }
+      api = null; // the API's host is down or confused (a mirror may still serve the tag): read the tag
+    }
     if (api != null) {
       List<Digest> listed = IndexArtifact.listed(api);
       if (!listed.isEmpty()) {

@@ -198,6 +198,9 @@ final class OperatorOps {
         .put("evictions", s.evictions())
         .put("evictedBytes", s.evictedBytes())
         .put("verifyFailures", s.verifyFailures())
+        .put("chunkVerifyFailures", cache.chunkChecks().failures())
+        .put("chunkRefetches", cache.chunkChecks().refetches())
+        .put("chunkIndexRejected", cache.chunkChecks().indexRejected())
         .put("inflightChunks", s.inflightChunks());
     ArrayNode arr = out.putArray("mounts");
     for (Daemon.Active a : mounts.get()) {

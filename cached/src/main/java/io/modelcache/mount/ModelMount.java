@@ -1,5 +1,6 @@
 package io.modelcache.mount;
 
+import io.modelcache.cache.BlobFetcher;
 import io.modelcache.cache.BlobHandle;
 import io.modelcache.cache.BlobSpec;
 import io.modelcache.cache.ChunkCache;
@@ -16,6 +17,7 @@ import io.modelcache.oci.ArtifactSource;
 import io.modelcache.oci.Digest;
 import java.io.Closeable;
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.NoSuchFileException;
@@ -129,9 +131,17 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
     List<TreeIndex.Entry<MountedFile>> entries = new ArrayList<>();
     try {
       for (ModelFile f : artifact.files()) {
-        BlobHandle h = cache.open(specOf(f), (off, len) -> {
-          long t0 = System.nanoTime();
-          return new MeteredStream(source.openBlob(f.layer().digest(), off, len), sink, t0);
+        BlobHandle h = cache.open(specOf(f), new BlobFetcher() {
+          @Override
+          public InputStream open(long off, long len) throws IOException {
+            return open(off, len, 0);
+          }
+
+          @Override
+          public InputStream open(long off, long len, int attempt) throws IOException {
+            long t0 = System.nanoTime();
+            return new MeteredStream(source.openBlob(f.layer().digest(), off, len, attempt), sink, t0);
+          }
         });
         handles.add(h);
         if (digests != null && digests.containsKey(f.path())) {

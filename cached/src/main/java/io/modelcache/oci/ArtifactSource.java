@@ -29,6 +29,14 @@ public interface ArtifactSource extends Closeable {
   InputStream openBlob(Digest digest, long offset, long length) throws IOException;
 
   /**
+   * As {@link #openBlob(Digest, long, long)} for the {@code attempt}-th refetch of bytes that failed
+   * their check (0: the first fetch); a source with mirrors starts at the next one.
+   */
+  default InputStream openBlob(Digest digest, long offset, long length, int attempt) throws IOException {
+    return openBlob(digest, offset, length);
+  }
+
+  /**
    * The OCI 1.1 referrers index of {@code subject} from the distribution-spec referrers API, or null
    * where the source has no such API (the caller then reads the referrers tag {@code sha256-<hex>}).
    */

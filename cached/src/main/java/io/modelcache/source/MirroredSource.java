@@ -49,8 +49,13 @@ public final class MirroredSource implements ArtifactSource {
   }
 
   private <T> T first(Call<T> call) throws IOException {
+    return first(call, 0);
+  }
+
+  /** As {@link #first(Call)}, starting at source {@code start} (then the ones after it, then the upstream). */
+  private <T> T first(Call<T> call, int start) throws IOException {
     IOException last = null;
-    for (int i = 0; i < sources.size(); i++) {
+    for (int i = Math.min(start, sources.size() - 1); i < sources.size(); i++) {
       ArtifactSource s = sources.get(i);
       boolean upstream = i == sources.size() - 1;
       long now = nanoClock.getAsLong();
@@ -107,6 +112,12 @@ public final class MirroredSource implements ArtifactSource {
   @Override
   public byte[] referrers(Digest subject) throws IOException {
     return sources.get(sources.size() - 1).referrers(subject);
+  }
+
+  /** A refetch of bytes that failed their check starts at the next mirror, and ends at the registry itself. */
+  @Override
+  public InputStream openBlob(Digest digest, long offset, long length, int attempt) throws IOException {
+    return first(s -> s.openBlob(digest, offset, length), attempt);
   }
 
   @Override

@@ -142,6 +142,23 @@ class ChunkVerifyTest {
   }
 
   @Test
+  void aSequentialReaderFetchesEachByteOnceWhenIndexChunksSpanCacheChunks() throws IOException {
+    byte[] data = ChunkVerifierTest.random(20 * CS + 1234, 5);
+    ChunkCache cache = open();
+    FakeFetcher up = new FakeFetcher(data);
+    try (BlobHandle h = cache.open(BlobSpec.raw(Digest.of(data), data.length), up)) {
+      h.verifyWith(ChunkVerifierTest.digestsOf(data, 4 * CS));
+      for (long off = 0; off < data.length; off += 4096) { // page by page, as a kernel reader does
+        assertArrayEquals(ChunkCacheTest.slice(data, off, 4096), ChunkCacheTest.read(h, off, 4096));
+      }
+      assertTrue(h.isComplete());
+    }
+    long fetched = up.ranges.stream().mapToLong(r -> r[1]).sum();
+    assertEquals(data.length, fetched, "one fetch per index chunk, each byte once");
+    assertEquals(6, up.opens.get());
+  }
+
+  @Test
   void digestsOfAnotherLengthAreRefused() throws IOException {
     byte[] data = ChunkVerifierTest.random(2 * CS, 4);
     ChunkCache cache = open();

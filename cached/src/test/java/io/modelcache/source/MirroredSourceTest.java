@@ -76,6 +76,19 @@ class MirroredSourceTest {
   }
 
   @Test
+  void aRefetchOfBadBytesStartsAtTheNextMirrorAndEndsUpstream() throws Exception {
+    Fake first = new Fake(null);
+    Fake second = new Fake(null);
+    Fake upstream = new Fake(null);
+    MirroredSource s = new MirroredSource(null, List.of(first, second, upstream));
+    s.openBlob(D, 0, 3, 0).close();
+    s.openBlob(D, 0, 3, 1).close();
+    s.openBlob(D, 0, 3, 2).close();
+    s.openBlob(D, 0, 3, 7).close();
+    assertEquals(List.of(1, 1, 2), List.of(first.calls.get(), second.calls.get(), upstream.calls.get()));
+  }
+
+  @Test
   void missingOrDownMirrorsFallThrough() throws Exception {
     Fake missing = new Fake(Kind.NOT_FOUND);
     Fake down = new Fake(Kind.UNREACHABLE);

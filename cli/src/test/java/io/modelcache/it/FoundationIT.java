@@ -72,6 +72,7 @@ class FoundationIT {
 
     JsonNode inspect = new ObjectMapper().readTree(Cli.ok("inspect", ref, "--json").out());
     assertEquals(digest, inspect.path("digest").asText());
+    assertTrue(inspect.path("chunkIndex").path("accepted").asBoolean(), "push pushes the chunk index: " + inspect);
     assertEquals(sourceSha.size(), inspect.path("files").size());
     for (JsonNode f : inspect.path("files")) {
       Path src = model.resolve(f.path("path").asText());
