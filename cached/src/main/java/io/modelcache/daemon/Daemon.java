@@ -522,6 +522,7 @@ public final class Daemon implements Closeable {
         .put("reference", a.record().reference())
         .put("digest", a.record().digest())
         .put("mountpoint", a.record().mountpoint())
+        .put("ownerUid", a.record().owner())
         .put("files", a.model().artifact().files().size())
         .put("totalBytes", total)
         .put("cachedBytes", cached)

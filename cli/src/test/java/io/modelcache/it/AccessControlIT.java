@@ -158,6 +158,11 @@ class AccessControlIT {
     Cli.Result ls = as(alice, "ls", "--home", home);
     assertEquals(0, ls.exit(), ls.err());
     assertTrue(ls.out().contains(rootMnt.toString()) && ls.out().contains(mine.toString()), ls.out());
+    var mounts = new com.fasterxml.jackson.databind.ObjectMapper()
+        .readTree(as(alice, "ls", "--json", "--home", home).out()).path("mounts");
+    Map<String, Integer> owners = new java.util.TreeMap<>();
+    mounts.forEach(n -> owners.put(n.path("mountpoint").asText(), n.path("ownerUid").asInt(-1)));
+    assertEquals(Map.of(rootMnt.toString(), 0, mine.toString(), aliceUid), owners);
 
     // A user outside the group is told which group grants access.
     assertRefused("modelcache: permission denied on the control socket " + daemon.home.resolve("modelcache.sock")
