@@ -17,7 +17,7 @@ import picocli.CommandLine;
 /** Every command that talks to a registry reads the daemon's config file (--config), the same way. */
 class RegistryFlagsTest {
   /** The commands that open registry connections themselves; a new one (index, ...) belongs here. */
-  private static final List<String> REGISTRY_COMMANDS = List.of("push", "pull", "sign", "inspect", "login");
+  private static final List<String> REGISTRY_COMMANDS = List.of("push", "index", "pull", "sign", "inspect", "login");
 
   private static List<String> commandsWithRegistryFlags() {
     List<String> names = new ArrayList<>();
@@ -51,6 +51,7 @@ class RegistryFlagsTest {
         {"inspect", "--config", missing.toString(), "127.0.0.1:1/m:v"},
         {"pull", "--config", missing.toString(), "127.0.0.1:1/m:v", tmp.resolve("out").toString()},
         {"push", "--config", missing.toString(), model.toString(), "127.0.0.1:1/m:v"},
+        {"index", "--config", missing.toString(), "127.0.0.1:1/m:v"},
         {"sign", "--config", missing.toString(), "127.0.0.1:1/m:v", "--key", tmp.resolve("cosign.key").toString()},
         {"login", "--config", missing.toString(), "127.0.0.1:1", "-u", "alice", "--password-stdin"}};
     for (String[] args : runs) {
