@@ -25,6 +25,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.Callable;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicLong;
@@ -69,11 +70,17 @@ public final class ModelPuller {
       t.setDaemon(true);
       return t;
     });
+    // Starts each file's write-back while its download goes on (BlobFileWriter).
+    ExecutorService flusher = Executors.newSingleThreadExecutor(r -> {
+      Thread t = new Thread(r, "modelcache-pull-flush");
+      t.setDaemon(true);
+      return t;
+    });
     try {
       List<Callable<Void>> tasks = new ArrayList<>();
       for (List<ModelFile> fs : byBlob.values()) {
         tasks.add(() -> {
-          Path blob = download(src, art, fs.get(0), partial, done, totalBytes, report);
+          Path blob = download(src, art, fs.get(0), partial, done, totalBytes, report, flusher);
           place(art, fs, blob, root, partial, done, totalBytes, report);
           Files.deleteIfExists(blob);
           return null;
@@ -82,6 +89,7 @@ public final class ModelPuller {
       ModelPusher.runAll(pool, tasks);
     } finally {
       pool.shutdownNow();
+      flusher.shutdownNow();
     }
     try (var s = Files.list(partial)) {
       if (s.findAny().isEmpty()) {
@@ -92,7 +100,7 @@ public final class ModelPuller {
 
   /** Fetches (or finishes fetching) one blob and verifies it; returns the partial file holding it. */
   static Path download(ArtifactSource src, ModelArtifact art, ModelFile first, Path partialDir, AtomicLong done,
-      long total, Consumer<Progress> report) throws IOException {
+      long total, Consumer<Progress> report, Executor flusher) throws IOException {
     Descriptor layer = first.layer();
     Digest d = layer.digest();
     Path part = partialDir.resolve(d.hex());
@@ -122,16 +130,11 @@ public final class ModelPuller {
       out.position(have);
       if (have < layer.size()) {
         try (InputStream in = src.openBlob(d, have, layer.size() - have)) {
-          int r;
-          while ((r = in.read(buf)) > 0) {
-            md.update(buf, 0, r);
-            ByteBuffer bb = ByteBuffer.wrap(buf, 0, r);
-            while (bb.hasRemaining()) {
-              out.write(bb);
-            }
-            pos += r;
-            report.accept(new Progress(first.path(), pos, layer.size(), done.addAndGet(r), total, false));
-          }
+          long[] at = {have};
+          pos += new BlobFileWriter(out, md, flusher).copy(in, n -> {
+            at[0] += n;
+            report.accept(new Progress(first.path(), at[0], layer.size(), done.addAndGet(n), total, false));
+          });
         }
       }
       out.force(true);
