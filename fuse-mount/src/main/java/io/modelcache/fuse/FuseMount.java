@@ -21,9 +21,10 @@ import ru.serce.jnrfuse.struct.FileStat;
 import ru.serce.jnrfuse.struct.Statvfs;
 
 /**
- * Mounts a {@link ReadOnlyTree} with libfuse2 (jnr-fuse) and cleans up mounts, including stale ones
- * left by a crashed process. Meant to run as root: unmounting uses umount2(2) directly because
- * libfuse2's fusermount is not installed; fusermount3 and umount(8) are fallbacks.
+ * Mounts a {@link ReadOnlyTree} (with the jnr-fuse transport unless a {@link FuseTransport} is
+ * chosen) and cleans up mounts of either transport, including stale ones left by a crashed process.
+ * Meant to run as root: unmounting uses umount2(2) directly because libfuse2's fusermount is not
+ * installed; fusermount3 and umount(8) are fallbacks.
  */
 public final class FuseMount {
   private static final Logger LOG = LoggerFactory.getLogger(FuseMount.class);
@@ -91,27 +92,27 @@ public final class FuseMount {
   }
 
   /**
-   * Mounts {@code tree} read-only on {@code mountpoint} (an existing, empty directory) and returns
-   * once the mount is listable. With an owner other than root, the mount is that user's
-   * ({@link OwnedMount}): nosuid, nodev, and readable by others only with allowOther. Mount options: ro, default_permissions, kernel_cache, allow_other
-   * (when set), fsname, subtype, max_read=128 KiB, 3600 s attr/entry/negative timeouts; libfuse2
-   * runs multithreaded on a daemon thread. Read-ahead is then set through /sys/class/bdi.
-   *
-   * @throws FuseUnavailableException when /dev/fuse or libfuse2 is missing or unusable
-   * @throws IOException when the mountpoint is unusable, libfuse fails, or the mount does not
-   *     become live within {@link #MOUNT_TIMEOUT}
+   * Mounts {@code tree} read-only on {@code mountpoint} with the jnr-fuse transport (see
+   * {@link JnrTransport#mount}); {@link FuseTransport#named} picks a transport by name.
    */
   public static Mounted mount(Path mountpoint, ReadOnlyTree tree, FuseOptions options)
       throws IOException {
-    FusePrerequisites.require(FusePrerequisites.DEVICE, true);
-    Path abs = mountpoint.toAbsolutePath().normalize();
+    return JnrTransport.INSTANCE.mount(mountpoint, tree, options);
+  }
+
+  /** Refuses a mountpoint where a stale FUSE mount is (both transports). */
+  static void refuseStale(Path abs) throws IOException {
     if (isStaleMount(abs)) {
       throw new IOException("cannot mount on " + abs
           + ": a stale FUSE mount is there (transport endpoint is not connected); lazyUnmount it first");
     }
-    if (options.ownerUid() != 0) {
-      return OwnedMount.mount(abs, tree, options); // a user's: mount(2) with her user_id, nosuid, nodev
-    }
+  }
+
+  /**
+   * Checks a mountpoint for a mount of root's: an existing, empty directory where nothing is
+   * mounted; returns its real path. The lines are the same for both transports.
+   */
+  static Path checkRootMountpoint(Path abs) throws IOException {
     if (!Files.isDirectory(abs)) {
       throw new IOException("cannot mount on " + abs + ": not a directory");
     }
@@ -124,59 +125,7 @@ public final class FuseMount {
         throw new IOException("cannot mount on " + mp + ": the directory is not empty");
       }
     }
-    long devBefore = device(mp);
-    ReadOnlyFuseFs fs = new ReadOnlyFuseFs(tree, options);
-    String[] args = args(mp, options);
-    LOG.debug("fuse_main {}", String.join(" ", args));
-
-    CompletableFuture<Integer> loop = new CompletableFuture<>();
-    Thread t = new Thread(() -> {
-      try {
-        loop.complete(fs.runFuseMain(args, WORKERS, "modelcache-fuse " + mp));
-      } catch (Throwable e) {
-        loop.completeExceptionally(e);
-      }
-    }, "modelcache-fuse " + mp);
-    t.setDaemon(true);
-    t.start();
-
-    Mounted mounted = new Mounted(mp, fs, loop, -1); // no device known yet: nothing to abort
-    long deadline = System.nanoTime() + MOUNT_TIMEOUT.toNanos();
-    IOException lastListing = null;
-    while (true) {
-      if (loop.isDone()) {
-        if (loop.isCompletedExceptionally() && loop.exceptionNow() instanceof LinkageError) {
-          // The library went away (or broke) after the check: the same one line as the check's.
-          throw new FuseUnavailableException(
-              "FUSE library " + FusePrerequisites.LIBFUSE2 + " cannot be loaded (install libfuse2)", loop.exceptionNow());
-        }
-        throw new IOException("FUSE mount on " + mp + " failed: libfuse exited with "
-            + describe(loop) + " (see its message on stderr)");
-      }
-      if (isMountPoint(mp)) {
-        try {
-          long dev = device(mp);
-          if (dev != devBefore) {
-            try (Stream<Path> s = Files.list(mp)) {
-              s.findFirst();
-            }
-            mounted = new Mounted(mp, fs, loop, dev);
-            setReadAhead(mp, dev, options.readAheadKb());
-            LOG.info("mounted {} on {} (device {}:{})", options.fsName(), mp, major(dev), minor(dev));
-            return mounted;
-          }
-        } catch (IOException e) {
-          lastListing = e;
-        }
-      }
-      if (System.nanoTime() > deadline) {
-        mounted.close();
-        throw new IOException("FUSE mount on " + mp + " did not become live within "
-            + MOUNT_TIMEOUT.toSeconds() + " s"
-            + (lastListing == null ? "" : ": " + lastListing.getMessage()));
-      }
-      sleep(5);
-    }
+    return mp;
   }
 
   static String[] args(Path mp, FuseOptions options) {
@@ -205,14 +154,6 @@ public final class FuseMount {
     o.append(",entry_timeout=").append(CACHE_TIMEOUT_SECONDS);
     o.append(",negative_timeout=").append(CACHE_TIMEOUT_SECONDS);
     return o.toString();
-  }
-
-  private static String describe(CompletableFuture<Integer> loop) {
-    try {
-      return "code " + loop.getNow(null);
-    } catch (Exception e) {
-      return e.getCause() == null ? e.toString() : e.getCause().toString();
-    }
   }
 
   /** Sets the mount's kernel read-ahead; logs, does not fail, when it cannot. */
@@ -253,7 +194,7 @@ public final class FuseMount {
   /**
    * Unmounts {@code mountpoint}: umount2(0); if busy, a lazy detach; if libc refuses, fusermount3
    * and umount(8). Not mounted is not an error. Returns true when the mount was busy and only
-   * detached: libfuse keeps serving open files until the last one is closed.
+   * detached: the transport keeps serving open files until the last one is closed.
    */
   static boolean unmount(Path mountpoint) throws IOException {
     return unmount(mountpoint, 0);
@@ -425,7 +366,7 @@ public final class FuseMount {
     }
   }
 
-  private static void sleep(long ms) throws IOException {
+  static void sleep(long ms) throws IOException {
     try {
       Thread.sleep(ms);
     } catch (InterruptedException e) {

@@ -9,25 +9,32 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-/** A live FUSE mount. {@link #close()} unmounts it: idempotent and bounded in time. */
+/** A live FUSE mount of either transport. {@link #close()} unmounts it: idempotent and bounded in time. */
 public final class Mounted implements AutoCloseable {
+  /** What serves a mount: its call counts, and the readers to close once it is gone. */
+  interface Served {
+    Map<String, Long> counts();
+
+    void closeAll();
+  }
+
   private static final Logger LOG = LoggerFactory.getLogger(Mounted.class);
   static final Duration LOOP_EXIT_WAIT = Duration.ofSeconds(5);
   static final Duration BUSY_WAIT = Duration.ofMillis(200);
 
   private final Path mountpoint;
-  private final ReadOnlyFuseFs fs;
+  private final Served fs;
   private final CompletableFuture<Integer> loop;
   private final long device;
   /** A user's mount ({@link OwnedMount}): its path is under her control, so unmount with care. */
   private final boolean owned;
   private final AtomicBoolean closed = new AtomicBoolean();
 
-  Mounted(Path mountpoint, ReadOnlyFuseFs fs, CompletableFuture<Integer> loop, long device) {
+  Mounted(Path mountpoint, Served fs, CompletableFuture<Integer> loop, long device) {
     this(mountpoint, fs, loop, device, false);
   }
 
-  Mounted(Path mountpoint, ReadOnlyFuseFs fs, CompletableFuture<Integer> loop, long device, boolean owned) {
+  Mounted(Path mountpoint, Served fs, CompletableFuture<Integer> loop, long device, boolean owned) {
     this.mountpoint = mountpoint;
     this.fs = fs;
     this.loop = loop;
@@ -45,7 +52,7 @@ public final class Mounted implements AutoCloseable {
     return fs.counts();
   }
 
-  /** Whether close() has not been called and libfuse's loop still runs. */
+  /** Whether close() has not been called and the mount is still served. */
   public boolean isLive() {
     return !closed.get() && !loop.isDone();
   }

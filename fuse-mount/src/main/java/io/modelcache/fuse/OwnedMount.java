@@ -16,15 +16,22 @@ import org.slf4j.LoggerFactory;
  * the user owns; mount(2) then gets {@code user_id}/{@code group_id} of that user, {@code nosuid},
  * {@code nodev}, and {@code allow_other} only when asked. Without allow_other the kernel lets only
  * that user's processes in (not even root's), so readiness is judged from /proc/self/mountinfo,
- * never by looking inside. libfuse2 then serves the descriptor ({@link FuseLoop#runMounted}).
+ * never by looking inside. Either transport then serves the descriptor: libfuse2
+ * ({@link FuseLoop#runMounted}) or the kernel transport ({@link KernelTransport}).
  */
 final class OwnedMount {
   private static final Logger LOG = LoggerFactory.getLogger(OwnedMount.class);
-  private static final int ENOTDIR = 20;
 
   private OwnedMount() {}
 
-  static Mounted mount(Path abs, ReadOnlyTree tree, FuseOptions options) throws IOException {
+  /** A user's mount made with mount(2), not yet served: where it is and its /dev/fuse descriptor. */
+  record Made(Path mountpoint, int devFd) {}
+
+  /**
+   * Checks {@code abs} and mounts it for the owner in {@code options}, with the kernel options of
+   * the transport that will serve it ({@code maxRead}: libfuse2's 128 KiB cap, or 0 for none).
+   */
+  static Made make(Path abs, FuseOptions options, int maxRead) throws IOException {
     int pathFd = NativeLibc.open(abs.toString(), NativeLibc.O_PATH | NativeLibc.O_NOFOLLOW | NativeLibc.O_CLOEXEC);
     if (pathFd < 0) {
       throw new IOException("cannot mount on " + abs + ": cannot open it (errno " + -pathFd + ")");
@@ -49,15 +56,21 @@ final class OwnedMount {
         throw new IOException("cannot open /dev/fuse: errno " + -devFd);
       }
       int errno = NativeLibc.mount(options.fsName(), self.toString(), "fuse." + options.subtype(),
-          NativeLibc.MS_RDONLY | NativeLibc.MS_NOSUID | NativeLibc.MS_NODEV, kernelOptions(devFd, options));
+          NativeLibc.MS_RDONLY | NativeLibc.MS_NOSUID | NativeLibc.MS_NODEV, kernelOptions(devFd, options, maxRead));
       if (errno != 0) {
         NativeLibc.close(devFd);
-        throw new IOException("FUSE mount on " + mp + " failed: mount(2) errno " + errno
-            + (errno == ENOTDIR ? " (not a directory)" : ""));
+        throw KernelTransport.refused(mp, errno);
       }
     } finally {
       NativeLibc.close(pathFd);
     }
+    return new Made(mp, devFd);
+  }
+
+  static Mounted mount(Path abs, ReadOnlyTree tree, FuseOptions options) throws IOException {
+    Made made = make(abs, options, FuseMount.MAX_READ);
+    Path mp = made.mountpoint();
+    int devFd = made.devFd();
     long dev = mountedDevice(mp);
     ReadOnlyFuseFs fs = new ReadOnlyFuseFs(tree, options);
     CompletableFuture<Integer> loop = new CompletableFuture<>();
@@ -80,8 +93,13 @@ final class OwnedMount {
     return mounted;
   }
 
-  /** The mount(2) data: the kernel's own FUSE options. */
+  /** The mount(2) data for libfuse2 (max_read 128 KiB). */
   static String kernelOptions(int devFd, FuseOptions o) {
+    return kernelOptions(devFd, o, FuseMount.MAX_READ);
+  }
+
+  /** The mount(2) data: the kernel's own FUSE options; {@code maxRead} 0 leaves reads to INIT's max_pages. */
+  static String kernelOptions(int devFd, FuseOptions o, int maxRead) {
     StringBuilder b = new StringBuilder("fd=").append(devFd)
         .append(",rootmode=40000")
         .append(",user_id=").append(Integer.toUnsignedString(o.ownerUid()))
@@ -90,7 +108,10 @@ final class OwnedMount {
     if (o.allowOther()) {
       b.append(",allow_other");
     }
-    return b.append(",max_read=").append(FuseMount.MAX_READ).toString();
+    if (maxRead > 0) {
+      b.append(",max_read=").append(maxRead);
+    }
+    return b.toString();
   }
 
   /** What libfuse itself parses (fuse_new): caching and timeouts, as for root's mounts. */

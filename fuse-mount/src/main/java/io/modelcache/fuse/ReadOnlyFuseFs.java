@@ -6,7 +6,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.LongAdder;
 import jnr.ffi.Pointer;
 import jnr.ffi.Struct;
 import jnr.ffi.types.off_t;
@@ -22,32 +21,24 @@ import ru.serce.jnrfuse.struct.Statvfs;
 import ru.serce.jnrfuse.struct.Timespec;
 
 /**
- * The jnr-fuse callbacks over a {@link ReadOnlyTree}. Every callback goes through {@link #call}, which
- * times, counts, reports and maps exceptions, so no Throwable ever reaches native code.
+ * The jnr-fuse callbacks over a {@link ReadOnlyTree}. Every callback goes through {@link CallWrapper}
+ * (the kernel transport uses the same one), which times, counts, reports and maps exceptions, so no
+ * Throwable ever reaches native code.
  */
-final class ReadOnlyFuseFs extends FuseStubFS {
+final class ReadOnlyFuseFs extends FuseStubFS implements Mounted.Served {
   private static final Logger LOG = LoggerFactory.getLogger(ReadOnlyFuseFs.class);
   private static final int O_ACCMODE = 3;
   private static final int O_RDONLY = 0;
   private static final int BLOCK = 4096;
 
-  /** A callback body; may throw anything, {@link #call} maps it. */
-  @FunctionalInterface
-  interface Op {
-    int run() throws Exception;
-  }
-
   private final ReadOnlyTree tree;
-  private final OperationListener listener;
-  private final long slowNanos;
+  private final CallWrapper wrapper;
   private final Map<Long, ReadOnlyTree.FileReader> handles = new ConcurrentHashMap<>();
   private final AtomicLong nextHandle = new AtomicLong(1);
-  private final Map<String, LongAdder> counts = new ConcurrentHashMap<>();
 
   ReadOnlyFuseFs(ReadOnlyTree tree, FuseOptions options) {
     this.tree = tree;
-    this.listener = options.listener();
-    this.slowNanos = options.slowCallThreshold().toNanos();
+    this.wrapper = new CallWrapper(options);
   }
 
   /**
@@ -75,51 +66,18 @@ final class ReadOnlyFuseFs extends FuseStubFS {
   }
 
   /** Calls per operation name so far. */
-  Map<String, Long> counts() {
-    Map<String, Long> out = new java.util.TreeMap<>();
-    counts.forEach((k, v) -> out.put(k, v.sum()));
-    return out;
+  @Override
+  public Map<String, Long> counts() {
+    return wrapper.counts();
   }
 
   int openHandles() {
     return handles.size();
   }
 
-  /** The one wrapper: time, count, notify, log slow calls, map every Throwable to an errno. */
-  int call(String op, String path, Op body) {
-    long start = System.nanoTime();
-    int result;
-    try {
-      result = body.run();
-    } catch (Throwable t) {
-      result = Errno.of(t);
-      try {
-        if (result == -ErrorCodes.EIO()) {
-          LOG.warn("FUSE {} {} failed: {}", op, path, t.toString(), t);
-        } else {
-          LOG.debug("FUSE {} {} -> {}: {}", op, path, result, t.toString());
-        }
-      } catch (Throwable ignored) {
-        // Logging must not break the callback either.
-      }
-    }
-    long nanos = System.nanoTime() - start;
-    try {
-      counts.computeIfAbsent(op, k -> new LongAdder()).increment();
-      if (listener != null) {
-        listener.completed(op, nanos, result);
-      }
-      if (nanos > slowNanos) {
-        LOG.warn("slow FUSE {} {}: {} ms, result {}", op, path, nanos / 1_000_000, result);
-      }
-    } catch (Throwable t) {
-      try {
-        LOG.warn("FUSE bookkeeping for {} {} failed", op, path, t);
-      } catch (Throwable ignored) {
-        // Nothing more we can do without risking native code.
-      }
-    }
-    return result;
+  /** The one wrapper ({@link CallWrapper}): time, count, notify, map every Throwable to an errno. */
+  int call(String op, String path, CallWrapper.Op body) {
+    return wrapper.call(op, path, body);
   }
 
   private static int erofs() {
@@ -215,21 +173,7 @@ final class ReadOnlyFuseFs extends FuseStubFS {
 
   /** Reads until {@code dst} is full or a short read says end of file; returns bytes read. */
   static int readFully(ReadOnlyTree.FileReader reader, long offset, ByteBuffer dst) throws Exception {
-    int want = dst.limit();
-    int total = 0;
-    while (total < want) {
-      dst.limit(want).position(total);
-      int requested = want - total;
-      int n = reader.read(offset + total, dst);
-      if (n <= 0) {
-        break;
-      }
-      total += n;
-      if (n < requested) {
-        break; // short read: end of file
-      }
-    }
-    return total;
+    return ReadOnlyTree.FileReader.readFully(reader, offset, dst);
   }
 
   @Override
@@ -377,7 +321,8 @@ final class ReadOnlyFuseFs extends FuseStubFS {
   }
 
   /** Closes readers the kernel never released (after an unmount with files still open). */
-  void closeAll() {
+  @Override
+  public void closeAll() {
     for (Long fh : List.copyOf(handles.keySet())) {
       ReadOnlyTree.FileReader r = handles.remove(fh);
       if (r != null) {

@@ -6,7 +6,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * What a read-only filesystem shows: the small interface that {@link FuseMount} serves. It knows
+ * What a read-only filesystem shows: the small interface that both FUSE transports serve. It knows
  * nothing of where bytes come from. Paths are absolute, '/'-separated, normalized ("/" is the root).
  *
  * <p>Threading: called concurrently from FUSE worker threads; implementations must be thread-safe.
@@ -39,5 +39,24 @@ public interface ReadOnlyTree {
 
     @Override
     default void close() {}
+
+    /** Reads until {@code dst} is full or a short read says end of file; returns bytes read. */
+    static int readFully(FileReader reader, long offset, ByteBuffer dst) throws IOException {
+      int want = dst.limit();
+      int total = 0;
+      while (total < want) {
+        dst.limit(want).position(total);
+        int requested = want - total;
+        int n = reader.read(offset + total, dst);
+        if (n <= 0) {
+          break;
+        }
+        total += n;
+        if (n < requested) {
+          break; // short read: end of file
+        }
+      }
+      return total;
+    }
   }
 }

@@ -4,29 +4,28 @@ import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.TreeMap;
-import ru.serce.jnrfuse.ErrorCodes;
 
 /**
- * The size-probe protocol of getxattr/listxattr, without FUSE: a size-0 query returns the length
+ * The size-probe protocol of getxattr/listxattr for both transports, without FUSE: a size-0 query returns the length
  * needed, a too-small buffer gets ERANGE, otherwise the caller copies the bytes and returns their
  * length.
  */
-final class Xattrs {
+public final class Xattrs {
   private Xattrs() {}
 
   /**
    * What getxattr/listxattr returns for a value of {@code needed} bytes and a caller buffer of
    * {@code size} bytes: {@code needed} (copy when size > 0), or -ERANGE.
    */
-  static int result(int needed, long size) {
+  public static int result(int needed, long size) {
     if (size == 0 || size >= needed) {
       return needed;
     }
-    return -ErrorCodes.ERANGE();
+    return -Errno.ERANGE;
   }
 
   /** The listxattr payload: every name followed by a NUL, in a stable (sorted) order. */
-  static byte[] nameList(Map<String, byte[]> xattrs) {
+  public static byte[] nameList(Map<String, byte[]> xattrs) {
     ByteArrayOutputStream out = new ByteArrayOutputStream();
     for (String name : new TreeMap<>(xattrs).keySet()) {
       out.writeBytes(name.getBytes(StandardCharsets.UTF_8));
@@ -36,7 +35,7 @@ final class Xattrs {
   }
 
   /** The errno when an attribute is missing: ENODATA on Linux. */
-  static int missing() {
-    return -ErrorCodes.ENODATA();
+  public static int missing() {
+    return -Errno.ENODATA;
   }
 }

@@ -42,10 +42,10 @@ final class ChildJvm {
     }
   }
 
-  /** Child main: mounts the sample tree on args[0], prints MOUNTED, then waits to be killed. */
+  /** Child main: mounts the sample tree on args[0] (transport args[1]), prints MOUNTED, waits to be killed. */
   static final class MountAndWait {
     public static void main(String[] args) throws Exception {
-      FuseMount.mount(Path.of(args[0]), MemoryTree.sample(), FuseOptions.defaults().withFsName("stale-test"));
+      FuseTransport.named(args.length > 1 ? args[1] : "jnr").mount(Path.of(args[0]), MemoryTree.sample(), FuseOptions.defaults().withFsName("stale-test"));
       System.out.println("MOUNTED");
       System.out.flush();
       Thread.sleep(600_000);

@@ -10,18 +10,20 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.io.TempDir;
 
 /** A serving process killed with SIGKILL leaves a stale mount; it is detected and cleared. */
 class StaleMountIT {
   @TempDir Path tmp;
 
-  @Test
-  void staleMountAfterKillIsDetectedAndCleared() throws Exception {
+  @ParameterizedTest
+  @ValueSource(strings = {"kernel", "jnr"})
+  void staleMountAfterKillIsDetectedAndCleared(String transport) throws Exception {
     FuseTestSupport.assumeFuse();
-    Path mp = Files.createDirectory(tmp.resolve("stale")).toRealPath();
-    Process child = ChildJvm.start(ChildJvm.MountAndWait.class, mp.toString());
+    Path mp = Files.createDirectory(tmp.resolve("stale-" + transport)).toRealPath();
+    Process child = ChildJvm.start(ChildJvm.MountAndWait.class, mp.toString(), transport);
     try {
       for (int i = 0; i < 600 && !FuseMount.isMountPoint(mp) && child.isAlive(); i++) {
         Thread.sleep(50);
@@ -37,7 +39,7 @@ class StaleMountIT {
     assertTrue(FuseMount.isMountPoint(mp));
     assertTrue(FuseMount.isStaleMount(mp));
     IOException e = assertThrows(IOException.class,
-        () -> FuseMount.mount(mp, MemoryTree.sample(), FuseOptions.defaults()));
+        () -> FuseTransport.named(transport).mount(mp, MemoryTree.sample(), FuseOptions.defaults()));
     assertEquals("cannot mount on " + mp + ": a stale FUSE mount is there (transport endpoint is not "
         + "connected); lazyUnmount it first", e.getMessage());
 
@@ -46,7 +48,7 @@ class StaleMountIT {
     assertFalse(FuseMount.isStaleMount(mp));
     FuseMount.lazyUnmount(mp); // nothing mounted: a no-op
 
-    try (Mounted again = FuseMount.mount(mp, MemoryTree.sample(), FuseOptions.defaults())) {
+    try (Mounted again = FuseTransport.named(transport).mount(mp, MemoryTree.sample(), FuseOptions.defaults())) {
       assertTrue(Files.exists(mp.resolve("README.md")));
     }
     try (Stream<Path> s = Files.list(mp)) {

@@ -21,7 +21,10 @@ import org.junit.jupiter.api.io.TempDir;
  * one for a caller: hers for the kernel (user_id), nosuid, nodev, read-only; without allow_other not
  * even root may enter it, with it everyone may; a directory she does not own or a link is refused.
  */
-class OwnedMountIT {
+abstract class OwnedMountSuite {
+  /** The transport under test ({@link OwnedMountKernelIT}, {@link OwnedMountJnrIT}). */
+  abstract FuseTransport transport();
+
   static final int NOBODY = 65534;
   @TempDir Path tmp;
   Path mp;
@@ -42,7 +45,7 @@ class OwnedMountIT {
   @Test
   void onlyHerProcessesEnterWithoutAllowOther() throws Exception {
     MemoryTree tree = MemoryTree.sample();
-    try (Mounted m = FuseMount.mount(mp, tree, hers(false))) {
+    try (Mounted m = transport().mount(mp, tree, hers(false))) {
       String info = mountInfo(mp);
       assertTrue(info.contains(" ro,nosuid,nodev") && info.contains("user_id=65534") && info.contains("group_id=65534")
           && !info.contains("allow_other"), info);
@@ -58,7 +61,7 @@ class OwnedMountIT {
 
   @Test
   void everyoneReadsWithAllowOther() throws Exception {
-    try (Mounted m = FuseMount.mount(mp, MemoryTree.sample(), hers(true))) {
+    try (Mounted m = transport().mount(mp, MemoryTree.sample(), hers(true))) {
       assertTrue(mountInfo(mp).contains("allow_other"), mountInfo(mp));
       assertEquals("hello model\n", Files.readString(mp.resolve("README.md")));
     }
@@ -68,10 +71,10 @@ class OwnedMountIT {
   @Test
   void aDirectoryOfAnotherUserOrALinkIsRefused() throws Exception {
     Path roots = Files.createDirectory(tmp.resolve("roots")).toRealPath();
-    IOException e = assertThrows(IOException.class, () -> FuseMount.mount(roots, MemoryTree.sample(), hers(false)));
+    IOException e = assertThrows(IOException.class, () -> transport().mount(roots, MemoryTree.sample(), hers(false)));
     assertEquals("cannot mount on " + roots + ": not owned by uid 65534", e.getMessage());
     Path link = Files.createSymbolicLink(tmp.resolve("link"), mp);
-    e = assertThrows(IOException.class, () -> FuseMount.mount(link, MemoryTree.sample(), hers(false)));
+    e = assertThrows(IOException.class, () -> transport().mount(link, MemoryTree.sample(), hers(false)));
     assertEquals("cannot mount on " + link + ": not a directory (or a symbolic link)", e.getMessage());
     assertFalse(FuseMount.isMountPoint(roots) || FuseMount.isMountPoint(mp));
   }

@@ -25,16 +25,31 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-class FuseMountIT {
+/**
+ * What a mount must do for its users, run once per transport (the way Netty reruns its testsuite
+ * per transport): {@link FuseMountKernelIT} and {@link FuseMountJnrIT}. Real mounts read by the
+ * kernel: exact bytes of every file, mmap in another process, unaligned and concurrent preads,
+ * listings with modes and mtimes, xattrs, statfs, EROFS, EIO from a failing reader, unmount with
+ * and without open files, and another user reading through allow_other.
+ */
+abstract class FuseMountSuite {
+  /** The transport under test. */
+  abstract FuseTransport transport();
+
+  /** The largest read request this transport receives (max_pages or libfuse2's cap). */
+  abstract int maxRequestBytes();
+
   @TempDir Path tmp;
   Path mp;
   MemoryTree tree;
   Mounted mounted;
   final Map<String, LongAdder> heard = new ConcurrentHashMap<>();
+  final java.util.concurrent.atomic.AtomicInteger largestRead = new java.util.concurrent.atomic.AtomicInteger();
 
   @BeforeEach
   void mount() throws IOException {
@@ -46,8 +61,13 @@ class FuseMountIT {
         });
     FuseOptions options = FuseOptions.defaults()
         .withFsName("modelcache-test")
-        .withListener((op, nanos, result) -> heard.computeIfAbsent(op, k -> new LongAdder()).increment());
-    mounted = FuseMount.mount(mp, tree, options);
+        .withListener((op, nanos, result) -> {
+          heard.computeIfAbsent(op, k -> new LongAdder()).increment();
+          if (op.equals("read")) {
+            largestRead.accumulateAndGet(result, Math::max);
+          }
+        });
+    mounted = transport().mount(mp, tree, options);
   }
 
   @AfterEach
@@ -122,6 +142,27 @@ class FuseMountIT {
   }
 
   @Test
+  void sequentialReadsArriveInRequestsOfTheTransportsSize() throws IOException {
+    String p = "/models/llama/model-00002.safetensors";
+    assertEquals(FuseTestSupport.sha256(tree.nodes.get(p).bytes()), FuseTestSupport.sha256(Files.readAllBytes(at(p))));
+    assertEquals(maxRequestBytes(), largestRead.get());
+  }
+
+  @Test
+  void anotherUserReadsThroughAllowOther() throws Exception {
+    Assumptions.assumeTrue(Files.isExecutable(Path.of("/usr/bin/setpriv")), "setpriv (util-linux) is needed");
+    Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString("rwx--x--x")); // she may pass through
+    Process p = new ProcessBuilder("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
+        "sha256sum", at("/README.md").toString(), at("/models/config.json").toString()).redirectErrorStream(true).start();
+    p.getOutputStream().close();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertTrue(p.waitFor(60, TimeUnit.SECONDS));
+    assertEquals(0, p.exitValue(), out);
+    assertEquals(FuseTestSupport.sha256(tree.nodes.get("/README.md").bytes()) + "  " + at("/README.md") + "\n"
+        + FuseTestSupport.sha256(tree.nodes.get("/models/config.json").bytes()) + "  " + at("/models/config.json") + "\n", out);
+  }
+
+  @Test
   void randomUnalignedPreadsMatch() throws IOException {
     String p = "/models/llama/model-00002.safetensors";
     byte[] src = tree.nodes.get(p).bytes();
@@ -184,7 +225,7 @@ class FuseMountIT {
   void mountingOnANonEmptyDirectoryFailsClearly() throws IOException {
     Path dir = Files.createDirectory(tmp.resolve("full")).toRealPath();
     Files.writeString(dir.resolve("x"), "x");
-    IOException e = assertThrows(IOException.class, () -> FuseMount.mount(dir, tree, FuseOptions.defaults()));
+    IOException e = assertThrows(IOException.class, () -> transport().mount(dir, tree, FuseOptions.defaults()));
     assertEquals("cannot mount on " + dir + ": the directory is not empty", e.getMessage());
   }
 
@@ -270,9 +311,10 @@ class FuseMountIT {
   void prepareMountsNothingAndLaterMountsWork() throws IOException {
     FuseMount.prepare();
     FuseMount.prepare();
+    assertEquals(null, transport().unavailableReason());
     Path other = Files.createDirectory(tmp.resolve("other")).toRealPath();
     assertFalse(FuseMount.isMountPoint(other));
-    try (Mounted m = FuseMount.mount(other, MemoryTree.sample(), FuseOptions.defaults().withFsName("modelcache-test"))) {
+    try (Mounted m = transport().mount(other, MemoryTree.sample(), FuseOptions.defaults().withFsName("modelcache-test"))) {
       try (Stream<Path> s = Files.list(other)) {
         assertEquals(MemoryTree.sample().list("/").size(), s.count());
       }
@@ -283,7 +325,7 @@ class FuseMountIT {
   @Test
   void mountingTwiceFailsClearly() {
     IOException e = assertThrows(IOException.class,
-        () -> FuseMount.mount(mp, tree, FuseOptions.defaults()));
+        () -> transport().mount(mp, tree, FuseOptions.defaults()));
     assertEquals("cannot mount on " + mp + ": something is already mounted there",
         e.getMessage());
   }

@@ -1,0 +1,172 @@
+package io.modelcache.fuse;
+
+import io.modelcache.fuse.kernel.InitConfig;
+import io.modelcache.fuse.kernel.KernelFs;
+import io.modelcache.fuse.kernel.Negotiated;
+import io.modelcache.fuse.kernel.NodeTable;
+import io.modelcache.fuse.kernel.OpenHook;
+import io.modelcache.fuse.kernel.sys.Sys;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The default transport: the FUSE kernel protocol spoken on /dev/fuse from Java (FFM, no libfuse).
+ * A mount is mount(2) with {@code fd=N} (root's with user_id 0, a user's through {@link OwnedMount}
+ * with hers), a {@link KernelSession} on that descriptor served by the process's one
+ * {@link KernelServer}, and a {@link KernelFs} answering the requests over the tree. INIT asks for
+ * 1 MiB requests (max_pages 256), async reads, parallel dirops, readdirplus, and passthrough only
+ * when configured; what was negotiated is logged once per process.
+ *
+ * <p>Needs root (mount(2)); fusermount3 for unprivileged mounts is not implemented, so a non-root
+ * process reports {@link #unavailableReason} and the daemon falls back to jnr.
+ *
+ * <p>Threading: thread-safe; mounts may be made concurrently.
+ */
+public final class KernelTransport implements FuseTransport {
+  private static final Logger LOG = LoggerFactory.getLogger(KernelTransport.class);
+  private static final AtomicBoolean LOGGED_INIT = new AtomicBoolean();
+  private static final KernelTransport DEFAULTS = new KernelTransport(InitConfig.defaults(), (tree, fd) -> OpenHook.DAEMON_PATH);
+
+  /** Makes the {@link OpenHook} of a mount, given its tree and its connection's descriptor. */
+  @FunctionalInterface
+  public interface OpenHooks {
+    OpenHook forMount(ReadOnlyTree tree, int deviceFd);
+  }
+
+  private final InitConfig init;
+  private final OpenHooks hooks;
+
+  public KernelTransport(InitConfig init, OpenHooks hooks) {
+    this.init = init;
+    this.hooks = hooks;
+  }
+
+  static KernelTransport defaults() {
+    return DEFAULTS;
+  }
+
+  @Override
+  public String name() {
+    return "kernel";
+  }
+
+  @Override
+  public String unavailableReason() {
+    try {
+      Sys.bind();
+      int euid = Sys.geteuid();
+      if (euid != 0) {
+        return "the kernel transport mounts with mount(2), which needs root (running as uid "
+            + Integer.toUnsignedString(euid) + ")";
+      }
+      return null;
+    } catch (Throwable t) {
+      return "the kernel transport cannot bind libc through the FFM API: " + t;
+    }
+  }
+
+  @Override
+  public Mounted mount(Path mountpoint, ReadOnlyTree tree, FuseOptions options) throws IOException {
+    FusePrerequisites.require(FusePrerequisites.DEVICE, false);
+    String why = unavailableReason();
+    if (why != null) {
+      throw new FuseUnavailableException(why);
+    }
+    Path abs = mountpoint.toAbsolutePath().normalize();
+    FuseMount.refuseStale(abs);
+    NodeTable nodes = NodeTable.of(tree);
+    KernelServer server = KernelServer.shared();
+    boolean owned = options.ownerUid() != 0;
+    Path mp;
+    int devFd;
+    if (owned) {
+      OwnedMount.Made made = OwnedMount.make(abs, options, 0);
+      mp = made.mountpoint();
+      devFd = made.devFd();
+    } else {
+      mp = FuseMount.checkRootMountpoint(abs);
+      devFd = mountAsRoot(mp, options);
+    }
+    KernelFs fs = new KernelFs(tree, nodes, new CallWrapper(options), init, hooks.forMount(tree, devFd));
+    KernelSession session;
+    try {
+      session = KernelSession.start(devFd, fs, server, mp.toString());
+    } catch (IOException | RuntimeException e) {
+      Sys.close(devFd); // the connection ends; the mount turns stale and is detached now
+      FuseMount.lazyUnmount(mp);
+      throw e;
+    }
+    Negotiated negotiated = awaitInit(session, mp);
+    if (LOGGED_INIT.compareAndSet(false, true)) {
+      LOG.info("{}", negotiated.describe());
+    }
+    long dev = OwnedMount.mountedDevice(mp);
+    if (dev >= 0) {
+      FuseMount.setReadAhead(mp, dev, options.readAheadKb());
+    }
+    if (owned) {
+      LOG.info("mounted {} on {} for uid {} (device {}:{}, kernel transport{})", options.fsName(), mp,
+          Integer.toUnsignedString(options.ownerUid()), FuseMount.major(dev), FuseMount.minor(dev),
+          options.allowOther() ? ", others may read" : ", only its owner may read");
+    } else {
+      LOG.info("mounted {} on {} (device {}:{}, kernel transport)", options.fsName(), mp,
+          FuseMount.major(dev), FuseMount.minor(dev));
+    }
+    return new Mounted(mp, session, session.ended(), dev, owned);
+  }
+
+  /** Opens /dev/fuse and mounts it on {@code mp} as root's; returns the connection's descriptor. */
+  private static int mountAsRoot(Path mp, FuseOptions options) throws IOException {
+    int fd = Sys.open(FusePrerequisites.DEVICE.toString(), Sys.O_RDWR | Sys.O_CLOEXEC);
+    if (fd < 0) {
+      throw new FuseUnavailableException("FUSE device " + FusePrerequisites.DEVICE + " is not usable: "
+          + errnoText(-fd) + " (install fuse3; in a container, pass " + FusePrerequisites.DEVICE + ")");
+    }
+    int rc = Sys.mount(options.fsName(), mp.toString(), "fuse." + options.subtype(),
+        Sys.MS_RDONLY | Sys.MS_NOSUID | Sys.MS_NODEV, OwnedMount.kernelOptions(fd, options, 0));
+    if (rc < 0) {
+      Sys.close(fd);
+      throw refused(mp, -rc);
+    }
+    return fd;
+  }
+
+  /** The one line for a mount(2) the kernel refused. */
+  static IOException refused(Path mp, int errno) {
+    String line = "FUSE mount on " + mp + " failed: mount(2) refused: " + errnoText(errno);
+    return errno == Sys.EPERM || errno == Sys.ENODEV ? new FuseUnavailableException(line) : new IOException(line);
+  }
+
+  static String errnoText(int errno) {
+    return switch (errno) {
+      case Sys.EPERM -> "operation not permitted (errno 1; needs root or CAP_SYS_ADMIN)";
+      case Sys.ENOENT -> "no such file or directory (errno 2)";
+      case 13 -> "permission denied (errno 13)";
+      case Sys.EBUSY -> "device or resource busy (errno 16)";
+      case Sys.ENODEV -> "no such device (errno 19; is the fuse module loaded?)";
+      case 20 -> "not a directory (errno 20)";
+      case Sys.EINVAL -> "invalid argument (errno 22)";
+      default -> "errno " + errno;
+    };
+  }
+
+  private static Negotiated awaitInit(KernelSession session, Path mp) throws IOException {
+    try {
+      return session.ready().get(FuseMount.MOUNT_TIMEOUT.toMillis(), TimeUnit.MILLISECONDS);
+    } catch (TimeoutException | ExecutionException e) {
+      FuseMount.lazyUnmount(mp);
+      throw new IOException("FUSE mount on " + mp + " did not complete INIT within "
+          + FuseMount.MOUNT_TIMEOUT.toSeconds() + " s");
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      FuseMount.lazyUnmount(mp);
+      throw new IOException("interrupted while waiting for a FUSE mount", e);
+    }
+  }
+}

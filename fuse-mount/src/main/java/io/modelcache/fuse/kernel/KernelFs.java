@@ -1,0 +1,573 @@
+package io.modelcache.fuse.kernel;
+
+import static io.modelcache.fuse.kernel.sys.FuseAbi.off;
+
+import io.modelcache.fuse.CallWrapper;
+import io.modelcache.fuse.Errno;
+import io.modelcache.fuse.NodeAttributes;
+import io.modelcache.fuse.ReadOnlyTree;
+import io.modelcache.fuse.Xattrs;
+import io.modelcache.fuse.kernel.sys.FuseAbi;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A read-only filesystem in the kernel's FUSE protocol: one request's bytes in, its reply's bytes
+ * out, over a {@link ReadOnlyTree}. No I/O here beyond the tree's own reads, so it is tested byte
+ * for byte without a kernel.
+ *
+ * <p>Every request goes through the one {@link CallWrapper} (timing, counting, slow-call log,
+ * Throwable to errno). Node ids come from a {@link NodeTable} (the tree's sorted paths); a file
+ * handle is {@code nodeId << 32 | n}, so a READ on a handle this process never gave out (a
+ * connection taken over from an earlier server) is served by opening the node the kernel names.
+ * Nothing is ever written: every operation that would change the tree is answered EROFS, unknown
+ * opcodes ENOSYS.
+ *
+ * <p>Threading: {@link #handle} is called concurrently from serving threads, each with its own
+ * buffers; state (open handles) is in concurrent maps.
+ */
+public final class KernelFs {
+  private static final Logger LOG = LoggerFactory.getLogger(KernelFs.class);
+  /** Files never change: the kernel may keep entries, misses and attributes for an hour. */
+  public static final long VALID_SECONDS = 3600;
+  static final int BLOCK = 4096;
+  private static final int O_ACCMODE = 3;
+  private static final int EPROTO = 71;
+
+  static final long H_LEN = off(FuseAbi.IN_HEADER, "len");
+  static final long H_OPCODE = off(FuseAbi.IN_HEADER, "opcode");
+  static final long H_UNIQUE = off(FuseAbi.IN_HEADER, "unique");
+  static final long H_NODEID = off(FuseAbi.IN_HEADER, "nodeid");
+  static final long H_EXTLEN = off(FuseAbi.IN_HEADER, "total_extlen");
+  static final int IN_SIZE = (int) FuseAbi.IN_HEADER.byteSize();
+  static final int OUT_SIZE = (int) FuseAbi.OUT_HEADER.byteSize();
+
+  private final ReadOnlyTree tree;
+  private final NodeTable nodes;
+  private final CallWrapper wrapper;
+  private final InitConfig config;
+  private final OpenHook hook;
+  private final Map<Long, Open> handles = new ConcurrentHashMap<>();
+  private final AtomicInteger opens = new AtomicInteger();
+  private final CompletableFuture<Negotiated> negotiated = new CompletableFuture<>();
+
+  private record Open(ReadOnlyTree.FileReader reader, OpenReply reply) {}
+
+  public KernelFs(ReadOnlyTree tree, NodeTable nodes, CallWrapper wrapper, InitConfig config, OpenHook hook) {
+    this.tree = tree;
+    this.nodes = nodes;
+    this.wrapper = wrapper;
+    this.config = config;
+    this.hook = hook;
+  }
+
+  /** Completed once INIT has been answered (or {@link #adopted} when the connection is taken over). */
+  public CompletableFuture<Negotiated> negotiated() {
+    return negotiated;
+  }
+
+  /** For a connection that was initialised by an earlier server: no INIT will come. */
+  public void adopted(Negotiated earlier) {
+    negotiated.complete(earlier);
+  }
+
+  public CallWrapper wrapper() {
+    return wrapper;
+  }
+
+  public NodeTable nodes() {
+    return nodes;
+  }
+
+  public int openHandles() {
+    return handles.size();
+  }
+
+  /** The opcode of the request in {@code req}. */
+  public static int opcode(MemorySegment req) {
+    return req.get(ValueLayout.JAVA_INT_UNALIGNED, H_OPCODE);
+  }
+
+  /**
+   * Handles the request in the first {@code len} bytes of {@code req} and writes its reply at the
+   * start of {@code reply}; returns the reply's length, or 0 for a request that takes no reply
+   * (FORGET, BATCH_FORGET, INTERRUPT). Never throws for a bad request or a failing tree.
+   */
+  public int handle(MemorySegment req, int len, MemorySegment reply) {
+    if (len < IN_SIZE) {
+      LOG.warn("FUSE request of {} bytes is shorter than its header; dropped", len);
+      return 0;
+    }
+    int opcode = u32(req, H_OPCODE);
+    long unique = u64(req, H_UNIQUE);
+    long nodeid = u64(req, H_NODEID);
+    int declared = u32(req, H_LEN);
+    int ext = Short.toUnsignedInt(req.get(ValueLayout.JAVA_SHORT_UNALIGNED, H_EXTLEN)) * 8;
+    if (declared != len || IN_SIZE + ext > len) {
+      LOG.warn("FUSE request {} (opcode {}) says {} bytes but {} arrived; answered EIO", unique, opcode, declared, len);
+      return header(reply, OUT_SIZE, -Errno.EIO, unique);
+    }
+    MemorySegment arg = req.asSlice(IN_SIZE, len - IN_SIZE - ext);
+    MemorySegment payload = reply.asSlice(OUT_SIZE);
+    int[] out = new int[1];
+    String path = nodes.path(nodeid);
+    String logPath = path == null ? "#" + nodeid : path;
+    switch (opcode) {
+      case FuseAbi.FORGET, FuseAbi.BATCH_FORGET, FuseAbi.INTERRUPT -> {
+        // Node ids live as long as the tree; nothing to forget. An interrupted read finishes anyway.
+        wrapper.call(name(opcode), logPath, () -> 0);
+        return 0;
+      }
+      default -> { }
+    }
+    int result = wrapper.call(name(opcode), logPath, () -> body(opcode, nodeid, path, arg, payload, out));
+    if (result < 0) {
+      return header(reply, OUT_SIZE, result, unique);
+    }
+    return header(reply, OUT_SIZE + out[0], 0, unique);
+  }
+
+  private int body(int opcode, long nodeid, String path, MemorySegment arg, MemorySegment p, int[] out)
+      throws Exception {
+    return switch (opcode) {
+      case FuseAbi.INIT -> init(arg, p, out);
+      case FuseAbi.LOOKUP -> lookup(path, arg, p, out);
+      case FuseAbi.GETATTR -> getattr(nodeid, path, p, out);
+      case FuseAbi.OPEN -> open(nodeid, path, arg, p, out);
+      case FuseAbi.READ -> read(nodeid, path, arg, p, out);
+      case FuseAbi.RELEASE -> release(arg);
+      case FuseAbi.OPENDIR -> opendir(nodeid, path, p, out);
+      case FuseAbi.READDIR -> readdir(nodeid, path, arg, p, out, false);
+      case FuseAbi.READDIRPLUS -> readdir(nodeid, path, arg, p, out, true);
+      case FuseAbi.RELEASEDIR, FuseAbi.FLUSH, FuseAbi.DESTROY -> 0;
+      case FuseAbi.STATFS -> statfs(p, out);
+      case FuseAbi.GETXATTR -> getxattr(path, arg, p, out);
+      case FuseAbi.LISTXATTR -> listxattr(path, arg, p, out);
+      case FuseAbi.ACCESS -> path == null || tree.stat(path) == null ? -Errno.ENOENT : 0;
+      case FuseAbi.SETATTR, FuseAbi.SYMLINK, FuseAbi.MKNOD, FuseAbi.MKDIR, FuseAbi.UNLINK, FuseAbi.RMDIR,
+          FuseAbi.RENAME, FuseAbi.LINK, FuseAbi.WRITE, FuseAbi.SETXATTR, FuseAbi.REMOVEXATTR, FuseAbi.CREATE,
+          FuseAbi.FALLOCATE, FuseAbi.RENAME2, FuseAbi.COPY_FILE_RANGE, FuseAbi.TMPFILE,
+          FuseAbi.COPY_FILE_RANGE_64 -> -Errno.EROFS;
+      default -> -Errno.ENOSYS;
+    };
+  }
+
+  /** The operation's name for counts, metrics and logs (jnr's names where both have one). */
+  static String name(int opcode) {
+    return switch (opcode) {
+      case FuseAbi.INIT -> "init";
+      case FuseAbi.LOOKUP -> "lookup";
+      case FuseAbi.FORGET -> "forget";
+      case FuseAbi.BATCH_FORGET -> "batch_forget";
+      case FuseAbi.GETATTR -> "getattr";
+      case FuseAbi.OPEN -> "open";
+      case FuseAbi.READ -> "read";
+      case FuseAbi.RELEASE -> "release";
+      case FuseAbi.OPENDIR -> "opendir";
+      case FuseAbi.READDIR -> "readdir";
+      case FuseAbi.READDIRPLUS -> "readdirplus";
+      case FuseAbi.RELEASEDIR -> "releasedir";
+      case FuseAbi.STATFS -> "statfs";
+      case FuseAbi.GETXATTR -> "getxattr";
+      case FuseAbi.LISTXATTR -> "listxattr";
+      case FuseAbi.ACCESS -> "access";
+      case FuseAbi.FLUSH -> "flush";
+      case FuseAbi.INTERRUPT -> "interrupt";
+      case FuseAbi.DESTROY -> "destroy";
+      case FuseAbi.SETATTR -> "setattr";
+      case FuseAbi.SYMLINK -> "symlink";
+      case FuseAbi.MKNOD -> "mknod";
+      case FuseAbi.MKDIR -> "mkdir";
+      case FuseAbi.UNLINK -> "unlink";
+      case FuseAbi.RMDIR -> "rmdir";
+      case FuseAbi.RENAME, FuseAbi.RENAME2 -> "rename";
+      case FuseAbi.LINK -> "link";
+      case FuseAbi.WRITE -> "write";
+      case FuseAbi.SETXATTR -> "setxattr";
+      case FuseAbi.REMOVEXATTR -> "removexattr";
+      case FuseAbi.CREATE -> "create";
+      default -> "opcode-" + opcode;
+    };
+  }
+
+  // ---- INIT ----
+
+  private static final long I_MAJOR = off(FuseAbi.INIT_IN, "major");
+  private static final long I_MINOR = off(FuseAbi.INIT_IN, "minor");
+  private static final long I_READAHEAD = off(FuseAbi.INIT_IN, "max_readahead");
+  private static final long I_FLAGS = off(FuseAbi.INIT_IN, "flags");
+  private static final long I_FLAGS2 = off(FuseAbi.INIT_IN, "flags2");
+
+  /** The flags this server takes when offered (passthrough only when configured). */
+  long wanted() {
+    return FuseAbi.ASYNC_READ | FuseAbi.PARALLEL_DIROPS | FuseAbi.MAX_PAGES | FuseAbi.DO_READDIRPLUS
+        | FuseAbi.INIT_EXT | (config.passthrough() ? FuseAbi.PASSTHROUGH : 0);
+  }
+
+  private int init(MemorySegment arg, MemorySegment p, int[] out) {
+    int major = u32(arg, I_MAJOR);
+    int minor = u32(arg, I_MINOR);
+    if (major != FuseAbi.KERNEL_VERSION) {
+      LOG.error("the kernel speaks FUSE protocol {}.{}; this server speaks 7.x only", major, minor);
+      return -EPROTO;
+    }
+    long offered = Integer.toUnsignedLong(u32(arg, I_FLAGS));
+    if ((offered & FuseAbi.INIT_EXT) != 0 && arg.byteSize() >= I_FLAGS2 + 4) {
+      offered |= Integer.toUnsignedLong(u32(arg, I_FLAGS2)) << 32;
+    }
+    long taken = offered & wanted();
+    int readahead = u32(arg, I_READAHEAD);
+    int ourMinor = Math.min(minor, FuseAbi.OUR_MINOR);
+    boolean passthrough = (taken & FuseAbi.PASSTHROUGH) != 0;
+    MemorySegment o = p.asSlice(0, FuseAbi.INIT_OUT.byteSize());
+    o.fill((byte) 0);
+    set32(o, off(FuseAbi.INIT_OUT, "major"), FuseAbi.KERNEL_VERSION);
+    set32(o, off(FuseAbi.INIT_OUT, "minor"), ourMinor);
+    set32(o, off(FuseAbi.INIT_OUT, "max_readahead"), readahead);
+    set32(o, off(FuseAbi.INIT_OUT, "flags"), (int) taken);
+    set16(o, off(FuseAbi.INIT_OUT, "max_background"), config.maxBackground());
+    set16(o, off(FuseAbi.INIT_OUT, "congestion_threshold"), config.maxBackground() * 3 / 4);
+    set32(o, off(FuseAbi.INIT_OUT, "max_write"), InitConfig.MAX_WRITE);
+    set32(o, off(FuseAbi.INIT_OUT, "time_gran"), 1);
+    set16(o, off(FuseAbi.INIT_OUT, "max_pages"), config.maxPages());
+    set32(o, off(FuseAbi.INIT_OUT, "flags2"), (int) (taken >>> 32));
+    set32(o, off(FuseAbi.INIT_OUT, "max_stack_depth"), passthrough ? 1 : 0);
+    out[0] = (int) FuseAbi.INIT_OUT.byteSize();
+    negotiated.complete(new Negotiated(major, minor, ourMinor, offered, taken, config.maxPages(), readahead));
+    return 0;
+  }
+
+  // ---- lookups and attributes ----
+
+  private static final long E_NODEID = off(FuseAbi.ENTRY_OUT, "nodeid");
+  private static final long E_ENTRY_VALID = off(FuseAbi.ENTRY_OUT, "entry_valid");
+  private static final long E_ATTR_VALID = off(FuseAbi.ENTRY_OUT, "attr_valid");
+  private static final long E_ATTR = off(FuseAbi.ENTRY_OUT, "attr");
+  private static final int ENTRY_SIZE = (int) FuseAbi.ENTRY_OUT.byteSize();
+
+  private int lookup(String dir, MemorySegment arg, MemorySegment p, int[] out) {
+    if (dir == null) {
+      return -Errno.ENOENT;
+    }
+    String child = NodeTable.child(dir, cstring(arg, 0));
+    long id = nodes.id(child);
+    NodeAttributes a = id == 0 ? null : tree.stat(child);
+    entry(p, id, a);
+    out[0] = ENTRY_SIZE;
+    return 0; // a miss is an entry with node id 0: the kernel caches it for entry_valid
+  }
+
+  /** {@code fuse_entry_out} for node {@code id}; a negative entry (id 0, no attributes) when a is null. */
+  static void entry(MemorySegment p, long id, NodeAttributes a) {
+    MemorySegment e = p.asSlice(0, ENTRY_SIZE);
+    e.fill((byte) 0);
+    set64(e, E_NODEID, a == null ? 0 : id);
+    set64(e, E_ENTRY_VALID, VALID_SECONDS);
+    if (a != null) {
+      set64(e, E_ATTR_VALID, VALID_SECONDS);
+      attr(e.asSlice(E_ATTR), id, a);
+    }
+  }
+
+  private static final long A_VALID = off(FuseAbi.ATTR_OUT, "attr_valid");
+  private static final long A_ATTR = off(FuseAbi.ATTR_OUT, "attr");
+
+  private int getattr(long nodeid, String path, MemorySegment p, int[] out) {
+    NodeAttributes a = path == null ? null : tree.stat(path);
+    if (a == null) {
+      return -Errno.ENOENT;
+    }
+    MemorySegment o = p.asSlice(0, FuseAbi.ATTR_OUT.byteSize());
+    o.fill((byte) 0);
+    set64(o, A_VALID, VALID_SECONDS);
+    attr(o.asSlice(A_ATTR), nodeid, a);
+    out[0] = (int) FuseAbi.ATTR_OUT.byteSize();
+    return 0;
+  }
+
+  private static final int S_IFDIR = 0040000;
+  private static final int S_IFREG = 0100000;
+
+  /** {@code struct fuse_attr}: ino is the node id; atime and ctime are the mtime. */
+  static void attr(MemorySegment s, long ino, NodeAttributes a) {
+    set64(s, off(FuseAbi.ATTR, "ino"), ino);
+    set64(s, off(FuseAbi.ATTR, "size"), a.size());
+    set64(s, off(FuseAbi.ATTR, "blocks"), (a.size() + 511) / 512);
+    for (String t : new String[] {"atime", "mtime", "ctime"}) {
+      set64(s, off(FuseAbi.ATTR, t), a.mtimeEpochSecond());
+      set32(s, off(FuseAbi.ATTR, t + "nsec"), a.mtimeNanos());
+    }
+    set32(s, off(FuseAbi.ATTR, "mode"), (a.directory() ? S_IFDIR : S_IFREG) | (a.mode() & 07777));
+    set32(s, off(FuseAbi.ATTR, "nlink"), a.directory() ? 2 : 1);
+    set32(s, off(FuseAbi.ATTR, "uid"), a.uid());
+    set32(s, off(FuseAbi.ATTR, "gid"), a.gid());
+    set32(s, off(FuseAbi.ATTR, "rdev"), 0);
+    set32(s, off(FuseAbi.ATTR, "blksize"), BLOCK);
+    set32(s, off(FuseAbi.ATTR, "flags"), 0);
+  }
+
+  // ---- files ----
+
+  private static final long OPEN_FLAGS = off(FuseAbi.OPEN_IN, "flags");
+  private static final long R_FH = off(FuseAbi.READ_IN, "fh");
+  private static final long R_OFFSET = off(FuseAbi.READ_IN, "offset");
+  private static final long R_SIZE = off(FuseAbi.READ_IN, "size");
+  private static final long REL_FH = off(FuseAbi.RELEASE_IN, "fh");
+
+  private int open(long nodeid, String path, MemorySegment arg, MemorySegment p, int[] out) throws Exception {
+    if ((u32(arg, OPEN_FLAGS) & O_ACCMODE) != 0) {
+      return -Errno.EROFS;
+    }
+    NodeAttributes a = path == null ? null : tree.stat(path);
+    if (a == null) {
+      return -Errno.ENOENT;
+    }
+    if (a.directory()) {
+      return -Errno.EISDIR;
+    }
+    ReadOnlyTree.FileReader reader = tree.open(path);
+    OpenReply reply;
+    try {
+      long fh = (nodeid << 32) | Integer.toUnsignedLong(opens.incrementAndGet());
+      reply = hook.opened(path, reader, new OpenReply(fh, FuseAbi.FOPEN_KEEP_CACHE, 0));
+      handles.put(reply.fh(), new Open(reader, reply));
+    } catch (Throwable t) {
+      reader.close();
+      throw t;
+    }
+    openOut(p, reply);
+    out[0] = (int) FuseAbi.OPEN_OUT.byteSize();
+    return 0;
+  }
+
+  static void openOut(MemorySegment p, OpenReply r) {
+    set64(p, off(FuseAbi.OPEN_OUT, "fh"), r.fh());
+    set32(p, off(FuseAbi.OPEN_OUT, "open_flags"), r.openFlags());
+    set32(p, off(FuseAbi.OPEN_OUT, "backing_id"), r.backingId());
+  }
+
+  private int read(long nodeid, String path, MemorySegment arg, MemorySegment p, int[] out) throws Exception {
+    long fh = u64(arg, R_FH);
+    long offset = u64(arg, R_OFFSET);
+    long size = Integer.toUnsignedLong(u32(arg, R_SIZE));
+    Open o = handles.get(fh);
+    if (o == null) {
+      // A handle given out by an earlier server of this connection: open the node it names.
+      if (path == null || fh >>> 32 != nodeid) {
+        return -Errno.EBADF;
+      }
+      Open mine = new Open(tree.open(path), new OpenReply(fh, FuseAbi.FOPEN_KEEP_CACHE, 0));
+      o = handles.putIfAbsent(fh, mine);
+      if (o == null) {
+        o = mine;
+      } else {
+        mine.reader().close();
+      }
+    }
+    int want = (int) Math.min(size, p.byteSize());
+    ByteBuffer dst = p.asSlice(0, want).asByteBuffer();
+    int n = ReadOnlyTree.FileReader.readFully(o.reader(), offset, dst);
+    out[0] = n;
+    return n;
+  }
+
+  private int release(MemorySegment arg) {
+    Open o = handles.remove(u64(arg, REL_FH));
+    if (o != null) {
+      try {
+        o.reader().close();
+      } finally {
+        hook.released(o.reply());
+      }
+    }
+    return 0;
+  }
+
+  /** Closes every reader the kernel never released (the connection is gone). */
+  public void closeAll() {
+    for (Long fh : List.copyOf(handles.keySet())) {
+      Open o = handles.remove(fh);
+      if (o != null) {
+        try {
+          o.reader().close();
+          hook.released(o.reply());
+        } catch (Throwable t) {
+          LOG.warn("closing a reader failed", t);
+        }
+      }
+    }
+  }
+
+  // ---- directories ----
+
+  private int opendir(long nodeid, String path, MemorySegment p, int[] out) {
+    NodeAttributes a = path == null ? null : tree.stat(path);
+    if (a == null) {
+      return -Errno.ENOENT;
+    }
+    if (!a.directory()) {
+      return -Errno.ENOTDIR;
+    }
+    openOut(p, new OpenReply(nodeid, 0, 0));
+    out[0] = (int) FuseAbi.OPEN_OUT.byteSize();
+    return 0;
+  }
+
+  private static final int DIRENT_SIZE = (int) FuseAbi.DIRENT.byteSize();
+
+  /**
+   * READDIR and READDIRPLUS: entry i is ".", "..", then the tree's names in its order; the offset
+   * of an entry is i + 1, so the kernel resumes where a full buffer stopped.
+   */
+  private int readdir(long nodeid, String path, MemorySegment arg, MemorySegment p, int[] out, boolean plus) {
+    List<String> names = path == null ? null : tree.list(path);
+    if (names == null) {
+      return path == null || tree.stat(path) == null ? -Errno.ENOENT : -Errno.ENOTDIR;
+    }
+    long start = u64(arg, R_OFFSET);
+    long size = Math.min(Integer.toUnsignedLong(u32(arg, R_SIZE)), p.byteSize());
+    int pos = 0;
+    for (long i = start; i < names.size() + 2L; i++) {
+      String name;
+      long id;
+      NodeAttributes a = null;
+      if (i < 2) {
+        name = i == 0 ? "." : "..";
+        id = i == 0 ? nodeid : nodes.parent(nodeid);
+      } else {
+        name = names.get((int) (i - 2));
+        String child = NodeTable.child(path, name);
+        id = nodes.id(child);
+        a = id == 0 ? null : tree.stat(child);
+        if (a == null) {
+          continue; // not part of this mount's tree
+        }
+      }
+      byte[] nb = name.getBytes(StandardCharsets.UTF_8);
+      int head = plus ? ENTRY_SIZE : 0;
+      int len = align8(head + DIRENT_SIZE + nb.length);
+      if (pos + len > size) {
+        break;
+      }
+      MemorySegment e = p.asSlice(pos, len);
+      e.fill((byte) 0);
+      if (plus && a != null) {
+        entry(e, id, a); // "." and ".." keep a zero entry: the kernel does not look them up
+      }
+      MemorySegment d = e.asSlice(head);
+      set64(d, off(FuseAbi.DIRENT, "ino"), id);
+      set64(d, off(FuseAbi.DIRENT, "off"), i + 1);
+      set32(d, off(FuseAbi.DIRENT, "namelen"), nb.length);
+      set32(d, off(FuseAbi.DIRENT, "type"), a == null || a.directory() ? FuseAbi.DT_DIR : FuseAbi.DT_REG);
+      MemorySegment.copy(nb, 0, d, ValueLayout.JAVA_BYTE, DIRENT_SIZE, nb.length);
+      pos += len;
+    }
+    out[0] = pos;
+    return 0;
+  }
+
+  static int align8(int n) {
+    return (n + 7) & ~7;
+  }
+
+  // ---- statfs and xattrs ----
+
+  private int statfs(MemorySegment p, int[] out) {
+    MemorySegment s = p.asSlice(0, FuseAbi.KSTATFS.byteSize());
+    s.fill((byte) 0);
+    set64(s, off(FuseAbi.KSTATFS, "blocks"), (tree.totalBytes() + BLOCK - 1) / BLOCK);
+    set32(s, off(FuseAbi.KSTATFS, "bsize"), BLOCK);
+    set32(s, off(FuseAbi.KSTATFS, "namelen"), 255);
+    set32(s, off(FuseAbi.KSTATFS, "frsize"), BLOCK);
+    out[0] = (int) FuseAbi.KSTATFS.byteSize();
+    return 0;
+  }
+
+  private static final long X_SIZE = off(FuseAbi.GETXATTR_IN, "size");
+  private static final int X_IN_SIZE = (int) FuseAbi.GETXATTR_IN.byteSize();
+
+  private int getxattr(String path, MemorySegment arg, MemorySegment p, int[] out) {
+    if (path == null || tree.stat(path) == null) {
+      return -Errno.ENOENT;
+    }
+    byte[] v = tree.xattrs(path).get(cstring(arg, X_IN_SIZE));
+    if (v == null) {
+      return Xattrs.missing();
+    }
+    return xattrReply(v, Integer.toUnsignedLong(u32(arg, X_SIZE)), p, out);
+  }
+
+  private int listxattr(String path, MemorySegment arg, MemorySegment p, int[] out) {
+    if (path == null || tree.stat(path) == null) {
+      return -Errno.ENOENT;
+    }
+    return xattrReply(Xattrs.nameList(tree.xattrs(path)), Integer.toUnsignedLong(u32(arg, X_SIZE)), p, out);
+  }
+
+  /** A size-0 probe gets {@code fuse_getxattr_out} with the size needed; else the bytes or ERANGE. */
+  private static int xattrReply(byte[] v, long size, MemorySegment p, int[] out) {
+    int r = Xattrs.result(v.length, size);
+    if (r < 0) {
+      return r;
+    }
+    if (size == 0) {
+      MemorySegment o = p.asSlice(0, FuseAbi.GETXATTR_OUT.byteSize());
+      o.fill((byte) 0);
+      set32(o, off(FuseAbi.GETXATTR_OUT, "size"), v.length);
+      out[0] = (int) FuseAbi.GETXATTR_OUT.byteSize();
+    } else {
+      MemorySegment.copy(v, 0, p, ValueLayout.JAVA_BYTE, 0, v.length);
+      out[0] = v.length;
+    }
+    return r;
+  }
+
+  // ---- encoding helpers ----
+
+  /** Writes {@code fuse_out_header}; returns {@code len}. */
+  static int header(MemorySegment reply, int len, int error, long unique) {
+    set32(reply, off(FuseAbi.OUT_HEADER, "len"), len);
+    set32(reply, off(FuseAbi.OUT_HEADER, "error"), error);
+    set64(reply, off(FuseAbi.OUT_HEADER, "unique"), unique);
+    return len;
+  }
+
+  /** The NUL-terminated UTF-8 string at {@code offset} of {@code s} (to its end when unterminated). */
+  static String cstring(MemorySegment s, long offset) {
+    long end = offset;
+    while (end < s.byteSize() && s.get(ValueLayout.JAVA_BYTE, end) != 0) {
+      end++;
+    }
+    byte[] b = s.asSlice(offset, end - offset).toArray(ValueLayout.JAVA_BYTE);
+    return new String(b, StandardCharsets.UTF_8);
+  }
+
+  static int u32(MemorySegment s, long off) {
+    return s.get(ValueLayout.JAVA_INT_UNALIGNED, off);
+  }
+
+  static long u64(MemorySegment s, long off) {
+    return s.get(ValueLayout.JAVA_LONG_UNALIGNED, off);
+  }
+
+  static void set16(MemorySegment s, long off, int v) {
+    s.set(ValueLayout.JAVA_SHORT_UNALIGNED, off, (short) v);
+  }
+
+  static void set32(MemorySegment s, long off, int v) {
+    s.set(ValueLayout.JAVA_INT_UNALIGNED, off, v);
+  }
+
+  static void set64(MemorySegment s, long off, long v) {
+    s.set(ValueLayout.JAVA_LONG_UNALIGNED, off, v);
+  }
+}

@@ -1,0 +1,24 @@
+package io.modelcache.fuse.kernel;
+
+import io.modelcache.fuse.ReadOnlyTree;
+
+/**
+ * Decides how an opened file is served: by this process (the default reply, reads arrive as READ
+ * requests) or by the kernel from a backing file (a passthrough reply with FOPEN_PASSTHROUGH and a
+ * backing id registered on the session's descriptor). Called on serving threads; thread-safe.
+ */
+public interface OpenHook {
+  /** Serve every file through this process. */
+  OpenHook DAEMON_PATH = new OpenHook() {};
+
+  /**
+   * The reply to send for an OPEN of {@code path}, given the daemon-path reply {@code daemonPath};
+   * return it unchanged to serve reads here.
+   */
+  default OpenReply opened(String path, ReadOnlyTree.FileReader reader, OpenReply daemonPath) {
+    return daemonPath;
+  }
+
+  /** The kernel released {@code reply}'s handle (its backing id, if any, may be closed now). */
+  default void released(OpenReply reply) {}
+}

@@ -1,0 +1,14 @@
+/**
+ * The FUSE kernel protocol as pure code: {@link io.modelcache.fuse.kernel.KernelFs} turns one
+ * request's bytes into its reply's bytes over a {@link io.modelcache.fuse.ReadOnlyTree} (INIT
+ * negotiation, lookups, attributes, opens, reads, directories, statfs, xattrs; EROFS for writes,
+ * ENOSYS for the rest), {@link io.modelcache.fuse.kernel.NodeTable} derives node ids from the tree,
+ * and {@link io.modelcache.fuse.kernel.OpenHook} is where an open may be answered with a
+ * passthrough backing id instead of the daemon path. Struct layouts and syscalls live in
+ * {@code io.modelcache.fuse.kernel.sys}; the serving threads and mounts in {@code io.modelcache.fuse}
+ * ({@code KernelTransport}).
+ *
+ * <p>Threading: no threads here. {@code KernelFs.handle} is thread-safe and is called from every
+ * serving thread with that thread's own buffers; it blocks only as long as the tree's read does.
+ */
+package io.modelcache.fuse.kernel;
