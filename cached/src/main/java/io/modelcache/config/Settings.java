@@ -37,19 +37,23 @@ public record Settings(
     List<RegistrySettings> registries,
     List<TrustRule> trust,
     String controlGroup,
-    String controlAdminGroup) {
+    String controlAdminGroup,
+    Duration restartGrace) {
 
   public static final Path DEFAULT_FILE = Path.of("/etc/modelcache/config.yaml");
 
+  /** How long kept FUSE connections wait for a daemon to take them back (restart.grace). */
+  public static final Duration DEFAULT_RESTART_GRACE = Duration.ofMinutes(5);
+
   public static Settings defaults(Path home) {
     return new Settings(home, 100L << 30, 4 << 20, Duration.ofSeconds(30), 8, 1024, true, true, true,
-        "127.0.0.1:9464", null, null, List.of(), List.of(), null, null);
+        "127.0.0.1:9464", null, null, List.of(), List.of(), null, null, DEFAULT_RESTART_GRACE);
   }
 
   private static final Set<String> SCALAR_KEYS = Set.of(
       "home", "cache.size", "cache.chunkSize", "fetch.timeout", "fetch.concurrency", "readAhead.kernelKb",
       "readAhead.prefetch", "readAhead.backgroundFill", "mounts.allowOther", "mounts.dir", "metrics.address",
-      "credentials", "control.group", "control.adminGroup");
+      "credentials", "control.group", "control.adminGroup", "restart.grace");
   private static final Pattern TRUST_KEY = Pattern.compile("trust\\.(\\d+)\\.(scope|require|keys)");
   private static final Pattern REGISTRY_KEY = Pattern.compile("registries\\.(\\d+)\\.(host|mirrors|plainHttp|proxy|ca)");
 
@@ -129,6 +133,7 @@ public record Settings(
           case "credentials" -> s.with(h -> h.credentials = Path.of(x));
           case "control.group" -> s.with(h -> h.controlGroup = groupName(x));
           case "control.adminGroup" -> s.with(h -> h.controlAdminGroup = groupName(x));
+          case "restart.grace" -> s.with(h -> h.restartGrace = Durations.parse("duration", x));
           default -> throw t.error(key, "unknown key");
         };
       } catch (ModelCacheException ex) {
@@ -298,6 +303,7 @@ public record Settings(
     public List<TrustRule> trust;
     public String controlGroup;
     public String controlAdminGroup;
+    public Duration restartGrace;
 
     Builder(Settings s) {
       home = s.home;
@@ -316,12 +322,13 @@ public record Settings(
       trust = s.trust;
       controlGroup = s.controlGroup;
       controlAdminGroup = s.controlAdminGroup;
+      restartGrace = s.restartGrace;
     }
 
     Settings build() {
       return new Settings(home, cacheSizeBytes, chunkSizeBytes, fetchTimeout, fetchConcurrency, readAheadKb, prefetch,
           backgroundFill, allowOther, metricsAddress, credentials, mountsDir, registries, trust,
-          controlGroup, controlAdminGroup);
+          controlGroup, controlAdminGroup, restartGrace);
     }
   }
 

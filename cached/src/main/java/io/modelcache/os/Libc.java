@@ -45,7 +45,11 @@ public final class Libc {
    * @throws IOException when the descriptor cannot be found or getsockopt fails
    */
   public static PeerCredentials peerCredentials(SocketChannel channel) throws IOException {
-    int fd = Descriptors.fdOf(channel);
+    return peerCredentials(Descriptors.fdOf(channel));
+  }
+
+  /** The credentials of the process at the other end of the connected Unix socket {@code fd}. */
+  public static PeerCredentials peerCredentials(int fd) throws IOException {
     try (Arena arena = Arena.ofConfined()) {
       MemorySegment cred = arena.allocate(UCRED_SIZE, 4);
       MemorySegment len = arena.allocate(ValueLayout.JAVA_INT);

@@ -119,6 +119,15 @@ class SettingsTest {
   }
 
   @Test
+  void restartGraceDefaultsToFiveMinutesAndTakesADuration() throws Exception {
+    assertEquals(Duration.ofMinutes(5), BASE.restartGrace());
+    assertEquals(Duration.ofSeconds(90), parse("restart:\n  grace: 90s\n").restartGrace());
+    assertEquals(Duration.ofMinutes(2), parse("restart:\n  grace: 2m\n").restartGrace());
+    ModelCacheException e = assertThrows(ModelCacheException.class, () -> parse("restart:\n  grace: soon\n"));
+    assertEquals("config.yaml line 2: restart.grace: invalid duration 'soon' (expected e.g. 500ms, 30s, 2m)", e.getMessage());
+  }
+
+  @Test
   void sizesAndDurations() throws Exception {
     assertEquals(1L << 40, Sizes.parse("s", "1T"));
     assertEquals(4096, Sizes.parse("s", "4096"));
