@@ -34,6 +34,7 @@ import io.modelcache.oci.Digest;
 import io.modelcache.oci.Reference;
 import io.modelcache.source.Artifacts;
 import io.modelcache.trust.TrustGate;
+import io.modelcache.trust.TrustRule;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -99,7 +100,13 @@ public final class Daemon implements Closeable {
   private void recheckIndexes() {
     for (Active a : activeMounts()) {
       if (!closed && a.model().verification().equals("lazy")) {
-        IndexLookup.attachLate(a.record().mountpoint(), a.model().artifact(), a.source(), a.model());
+        TrustRule rule;
+        try {
+          rule = config.settings().trustPolicy().ruleFor(Reference.parse(a.record().reference()));
+        } catch (ModelCacheException e) {
+          continue; // parsed when it was mounted; nothing to look again for
+        }
+        IndexLookup.attachLate(a.record().mountpoint(), a.model().artifact(), a.source(), rule, a.model());
       }
     }
   }
@@ -376,7 +383,8 @@ public final class Daemon implements Closeable {
       ModelArtifact art = ModelReader.read(source, admission.target(asked));
       String registryLabel = ref.isLayout() ? "oci-layout" : ref.registry();
       OperatorOps.MountTracker tracker = ops.track(mp, metrics);
-      Map<String, ChunkDigests> digests = IndexLookup.find(mp.toString(), art, source, false);
+      Map<String, ChunkDigests> digests = IndexLookup.find(mp.toString(), art, source,
+          config.settings().trustPolicy().ruleFor(ref), false);
       model = ModelMount.withReadAheadDeferred(art, source, cache, new ModelMount.FetchObserver() {
         @Override
         public void fetched(long bytes) {

@@ -6,6 +6,9 @@ import io.modelcache.modelpack.ModelArtifact;
 import io.modelcache.modelpack.ModelIndexer;
 import io.modelcache.mount.ModelMount;
 import io.modelcache.oci.ArtifactSource;
+import io.modelcache.trust.TrustGate;
+import io.modelcache.trust.TrustRule;
+import io.modelcache.trust.TrustVerdict;
 import java.io.IOException;
 import java.util.Map;
 import org.slf4j.Logger;
@@ -16,6 +19,7 @@ import org.slf4j.LoggerFactory;
  * manifest and its layer digests and lists every file where the manifest puts it), makes the mount
  * check every chunk against it. A missing, unreachable or rejected index never fails a mount: the
  * mount serves as a model without one and the daemon looks again later ({@link #RECHECK_SECONDS}).
+ * Under a {@code require: sigstore} trust rule the index must be signed by a trusted key too.
  * Stateless; called under no lock of the cache.
  */
 final class IndexLookup {
@@ -26,13 +30,22 @@ final class IndexLookup {
   private IndexLookup() {}
 
   /** The model's accepted index by path, or null (none, unreachable or rejected: logged unless quiet). */
-  static Map<String, ChunkDigests> find(String mountpoint, ModelArtifact art, ArtifactSource source, boolean quiet) {
+  static Map<String, ChunkDigests> find(String mountpoint, ModelArtifact art, ArtifactSource source, TrustRule rule,
+      boolean quiet) {
     try {
       IndexStore.Found f = IndexStore.find(source, art.manifest().digest());
       if (f == null) {
         if (!quiet) {
           LOG.info("{}: no chunk index for {}; serving chunks as they arrive, checked when their blob is whole",
               mountpoint, art.manifest().digest());
+        }
+        return null;
+      }
+      TrustVerdict trusted = TrustGate.admitIndex(source, f.artifact(), rule);
+      if (!trusted.admitted()) {
+        if (!quiet) {
+          LOG.warn("{}: chunk index {} not used: not trusted: {}; serving chunks as they arrive, checked when their blob is whole",
+              mountpoint, f.artifact(), trusted.reason());
         }
         return null;
       }
@@ -47,8 +60,9 @@ final class IndexLookup {
   }
 
   /** For a mount served without an index: attaches one found since; returns whether it did. */
-  static boolean attachLate(String mountpoint, ModelArtifact art, ArtifactSource source, ModelMount mount) {
-    Map<String, ChunkDigests> byPath = find(mountpoint, art, source, true);
+  static boolean attachLate(String mountpoint, ModelArtifact art, ArtifactSource source, TrustRule rule,
+      ModelMount mount) {
+    Map<String, ChunkDigests> byPath = find(mountpoint, art, source, rule, true);
     if (byPath == null) {
       return false;
     }

@@ -2,6 +2,7 @@ package io.modelcache.trust;
 
 import io.modelcache.error.ModelCacheException;
 import io.modelcache.oci.ArtifactSource;
+import io.modelcache.oci.Digest;
 import io.modelcache.oci.FetchedManifest;
 import io.modelcache.oci.Reference;
 import java.io.IOException;
@@ -42,5 +43,19 @@ public final class TrustGate {
           shownAs + " (" + fm.digest() + "): not trusted: " + v.reason());
     }
     return new Admission(fm.digest().toString(), v.state());
+  }
+
+  /**
+   * Whether a model's chunk index may be used under {@code rule}: under {@code require: sigstore} it
+   * must be signed by a trusted key like the model itself (an index decides which bytes are served,
+   * so an unsigned one could admit bytes the signed manifest never named, chunk by chunk, until the
+   * whole-blob check). Any other rule admits it: the index is then bound only to the manifest it names.
+   */
+  public static TrustVerdict admitIndex(ArtifactSource src, Digest index, TrustRule rule) throws IOException {
+    if (rule.require() != Require.SIGSTORE) {
+      return TrustVerdict.admit("not checked (policy " + rule.require().name().toLowerCase(java.util.Locale.ROOT) + ")");
+    }
+    FetchedManifest fm = src.fetchManifest(index.toString());
+    return SignatureCheck.check(rule, index, fm.bytes(), SignatureFinder.find(src, index));
   }
 }

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.modelcache.chunkindex.IndexStore;
 import io.modelcache.error.ModelCacheException;
 import io.modelcache.oci.Digest;
 import io.modelcache.oci.MediaTypes;
@@ -155,6 +156,11 @@ class TrustIT {
   }
 
   private void assertMountsExact(DaemonProcess d, PushedModel m, String state) throws Exception {
+    assertMountsExact(d, m, state, "chunks");
+  }
+
+  /** @param verification how the mount checks chunks: "chunks" with an accepted (signed) index, else "lazy" */
+  private void assertMountsExact(DaemonProcess d, PushedModel m, String state, String verification) throws Exception {
     Path mp = Files.createDirectories(tmp.resolve("mnt-" + m.ref().replaceAll("[^a-z0-9]", "_")));
     int before = registry.accessLog().size();
     Cli.Result r = Cli.ok("mount", "--home", d.home.toString(), m.ref(), mp.toString());
@@ -168,12 +174,15 @@ class TrustIT {
     assertFalse(blobGets(logSince(before), blobs(m)).isEmpty(), "no blob GET logged for an admitted mount");
     JsonNode ls = new ObjectMapper().readTree(Cli.ok("ls", "--home", d.home.toString(), "--json").out());
     String shown = null;
+    String checks = null;
     for (JsonNode n : ls.path("mounts")) {
       if (n.path("mountpoint").asText().equals(mp.toString())) {
         shown = n.path("signature").asText();
+        checks = n.path("verification").asText();
       }
     }
     assertEquals(state, shown);
+    assertEquals(verification, checks, m.ref());
     assertTrue(Cli.ok("status", "--home", d.home.toString()).out().contains("    signature: " + state + "\n"));
     Cli.ok("umount", "--home", d.home.toString(), mp.toString());
   }
@@ -189,10 +198,27 @@ class TrustIT {
     PushedModel outside = push("elsewhere", "outside", 17); // outside the sigstore rule's scope
 
     // modelcache sign, with cosign's key file and COSIGN_PASSWORD; the test's own verifier accepts it.
+    // The model was pushed with its chunk index: sign signs that too.
+    Digest index;
+    try (RegistryClient c = client(signed)) {
+      index = IndexStore.find(c, digest(signed)).artifact();
+    }
     Cli.Result s = sign(signed, trustedKeyFile, PASSWORD);
     assertEquals(0, s.exit(), s.err());
-    assertEquals("signed " + signed.ref() + " (" + digest(signed) + "): sha256-" + digest(signed).hex() + ".sig\n", s.out());
+    assertEquals("signed " + signed.ref() + " (" + digest(signed) + "): sha256-" + digest(signed).hex() + ".sig\n"
+        + "signed its chunk index " + index + ": sha256-" + index.hex() + ".sig\n", s.out());
     try (RegistryClient c = client(signed)) {
+      assertTrue(CosignSpec.tagSignatureValid(new CosignSpec.Blobs() {
+        @Override
+        public byte[] manifest(String tag) throws Exception {
+          return c.fetchManifest(tag).bytes();
+        }
+
+        @Override
+        public byte[] blob(String d) throws Exception {
+          return c.fetchBlob(Digest.parse(d), 1 << 20);
+        }
+      }, index.toString(), trusted.getPublic()), "the index's signature");
       assertTrue(CosignSpec.tagSignatureValid(new CosignSpec.Blobs() {
         @Override
         public byte[] manifest(String tag) throws Exception {
@@ -225,8 +251,18 @@ class TrustIT {
 
     try (DaemonProcess d = new DaemonProcess(tmp.resolve("home"), "--config", config.toString(), "--cache-size", "1G").start()) {
       assertMountsExact(d, signed, "verified by cosign.pub (cosign signature tag)");
-      assertMountsExact(d, hand, "verified by cosign.pub (cosign signature tag)");
-      assertMountsExact(d, bundle, "verified by cosign.pub (sigstore bundle (DSSE))");
+      // "hand" has a signed manifest but its chunk index is unsigned: under require: sigstore the
+      // index is not used (one line in the log) and the mount checks each blob when it is whole.
+      Digest handIndex;
+      try (RegistryClient c = client(hand)) {
+        handIndex = IndexStore.find(c, digest(hand)).artifact();
+      }
+      assertMountsExact(d, hand, "verified by cosign.pub (cosign signature tag)", "lazy");
+      String log = Files.readString(d.home.resolve("daemon.log"));
+      assertTrue(log.contains(": chunk index " + handIndex + " not used: not trusted: no signature; serving chunks as they arrive"),
+          log);
+      // putBundle's referrers tag lists only the bundle: this model has no index to use.
+      assertMountsExact(d, bundle, "verified by cosign.pub (sigstore bundle (DSSE))", "lazy");
       assertRefused(d, unsigned, "no signature");
       assertRefused(d, otherKey, "no signature by a trusted key (1 signature checked against cosign.pub)");
       assertRefused(d, otherDigest, "signed digest differs (the signature by cosign.pub names " + digest(signed) + ")");
