@@ -52,9 +52,11 @@ import java.util.concurrent.Future;
  * out, and its text goes into the {@code org.cncf.modctl.modelfile} annotation), else by
  * {@link FileClassifier}; either way hidden entries, {@code Modelfile} itself and Python caches are
  * skipped, as modctl skips them. Unrecognized files (modctl refuses them) are packed as weights when
- * 128 MiB or larger, else as code. Blobs are hashed and uploaded on a pool of
- * {@code parallelism} threads, each checked with {@code hasBlob} first and uploaded once even when
- * several files share content; the config and then the manifest go last.
+ * 128 MiB or larger, else as code. Blobs are uploaded on a pool of {@code parallelism} threads:
+ * those a sink streams ({@link ArtifactSink#streamsUploads}, large blobs to a registry) in one read,
+ * hashed on the way; the others hashed first, checked with {@code hasBlob} and uploaded once even
+ * when several files share content ({@link PushOptions#hashFirst} treats every blob so). The config
+ * and then the manifest go last.
  */
 public final class ModelPusher {
   static final long WEIGHT_THRESHOLD = 128L << 20;
@@ -98,14 +100,20 @@ public final class ModelPusher {
       return t;
     });
     try {
+      // Large files stream to a registry that takes it: one read, hashed on the way. The rest are
+      // hashed first, so that blobs the registry already has are skipped.
       List<Callable<Layer>> prepare = new ArrayList<>();
       for (Entry e : entries) {
-        prepare.add(() -> prepare(e, opts.tar(), opts.indexChunkSize()));
+        boolean stream = !opts.hashFirst() && sink.streamsUploads(layerSize(e, opts.tar()));
+        prepare.add(() -> stream ? streamed(e, opts.tar(), opts.indexChunkSize(), sink)
+            : prepare(e, opts.tar(), opts.indexChunkSize()));
       }
       List<Layer> layers = runAll(pool, prepare);
       Map<Digest, Layer> unique = new LinkedHashMap<>();
       for (Layer l : layers) {
-        unique.putIfAbsent(l.digest(), l);
+        if (l.body() != null) {
+          unique.putIfAbsent(l.digest(), l);
+        }
       }
       List<Callable<Void>> uploads = new ArrayList<>();
       for (Layer l : unique.values()) {
@@ -273,6 +281,43 @@ public final class ModelPusher {
       throw new ModelCacheException(Kind.IO, e.file() + ": changed while packing (" + n + " bytes, expected " + size + ")");
     }
     return new Layer(e, Digest.of(md), size, mediaType, body, offset, chunks == null ? null : chunks.finish());
+  }
+
+  private static long layerSize(Entry e, boolean tar) {
+    return tar ? TarWriter.tarSize(TarWriter.header(e.path(), e.size(), e.mode(), e.uid(), e.gid(), e.mtime()), e.size())
+        : e.size();
+  }
+
+  /**
+   * Uploads the layer while hashing it and its chunks, in one read of the file; the layer's body is
+   * null (nothing left to upload).
+   */
+  static Layer streamed(Entry e, boolean tar, int indexChunkSize, ArtifactSink sink) throws IOException {
+    LayerFormat format = tar ? LayerFormat.TAR : LayerFormat.RAW;
+    byte[] header = tar ? TarWriter.header(e.path(), e.size(), e.mode(), e.uid(), e.gid(), e.mtime()) : null;
+    long size = tar ? TarWriter.tarSize(header, e.size()) : e.size();
+    long offset = tar ? header.length : 0;
+    ArtifactSink.SeekableBody body = at -> {
+      InputStream in = tar ? TarWriter.stream(header, e.size(), Files.newInputStream(e.file()))
+          : Files.newInputStream(e.file());
+      in.skipNBytes(at);
+      return in;
+    };
+    ChunkHasher chunks = indexChunkSize > 0 ? new ChunkHasher(offset, e.size(), indexChunkSize) : null;
+    Digest d;
+    try {
+      d = sink.putStreamed(size, body, chunks == null ? null : chunks::update);
+    } catch (ModelCacheException ex) {
+      if (ex.getMessage() != null && ex.getMessage().startsWith("file ")) {
+        throw new ModelCacheException(ex.kind(), e.file() + ": " + ex.getMessage());
+      }
+      throw ex;
+    }
+    if (chunks != null && !chunks.complete()) {
+      throw new ModelCacheException(Kind.IO, e.file() + ": changed while packing");
+    }
+    return new Layer(e, d, size, e.kind().layerMediaType(format), null, offset,
+        chunks == null ? null : chunks.finish());
   }
 
   private static ObjectNode layerJson(Layer l) throws IOException {

@@ -9,9 +9,12 @@ import io.modelcache.chunkindex.ChunkIndex;
  * NAME, else the directory name). Files are pushed byte for byte: padding safetensors headers to a
  * 4 KiB data start was measured and did not speed up mmap loads (docs/performance.md), so it is not
  * offered. {@code indexChunkSize}: the chunk size of the chunk digest index pushed after the model
- * (a power of two from 4 KiB to 1 GiB), 0 for no index.
+ * (a power of two from 4 KiB to 1 GiB), 0 for no index. {@code hashFirst}: hash every file before
+ * uploading it (two reads), so blobs the registry already has are skipped; by default a registry
+ * that takes streamed uploads gets each large file in one read, hashed on the way, and is sent it
+ * even when it has it already.
  */
-public record PushOptions(boolean tar, int parallelism, String name, int indexChunkSize) {
+public record PushOptions(boolean tar, int parallelism, String name, int indexChunkSize, boolean hashFirst) {
   public PushOptions {
     if (parallelism < 1) {
       throw new IllegalArgumentException("parallelism must be at least 1");
@@ -23,13 +26,21 @@ public record PushOptions(boolean tar, int parallelism, String name, int indexCh
     }
   }
 
+  public PushOptions(boolean tar, int parallelism, String name, int indexChunkSize) {
+    this(tar, parallelism, name, indexChunkSize, false);
+  }
+
   /** With the default chunk digest index (4 MiB chunks). */
   public PushOptions(boolean tar, int parallelism, String name) {
     this(tar, parallelism, name, ChunkIndex.DEFAULT_CHUNK_SIZE);
   }
 
   public PushOptions withIndexChunkSize(int size) {
-    return new PushOptions(tar, parallelism, name, size);
+    return new PushOptions(tar, parallelism, name, size, hashFirst);
+  }
+
+  public PushOptions withHashFirst(boolean v) {
+    return new PushOptions(tar, parallelism, name, indexChunkSize, v);
   }
 
   public static PushOptions defaults() {

@@ -118,8 +118,12 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
     return ref;
   }
 
-  private String where() {
+  String where() {
     return host + "/" + repo;
+  }
+
+  RegistryOptions options() {
+    return opts;
   }
 
   private URI url(String tail) {
@@ -424,6 +428,17 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
     }
   }
 
+  /** Blobs that would go in PATCH chunks stream instead: read once, hashed on the way. */
+  @Override
+  public boolean streamsUploads(long size) {
+    return size >= opts.monolithicUploadLimit();
+  }
+
+  @Override
+  public Digest putStreamed(long size, SeekableBody body, Tee tee) throws IOException {
+    return new StreamedUpload(this, size, body, tee).run();
+  }
+
   /**
    * Asks the registry to mount {@code digest} from {@code fromRepository} (same registry) without
    * uploading it. Returns false when the registry declined (the caller then uploads as usual).
@@ -469,7 +484,7 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
     return RedirectPolicy.resolve(r.uri(), loc);
   }
 
-  private static URI withQuery(URI u, String param) {
+  static URI withQuery(URI u, String param) {
     String s = u.toString();
     return URI.create(s + (u.getRawQuery() == null ? "?" : "&") + param);
   }
@@ -613,7 +628,7 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
     });
   }
 
-  private static String enc(String s) {
+  static String enc(String s) {
     return URLEncoder.encode(s, StandardCharsets.UTF_8);
   }
 
@@ -652,7 +667,7 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
     }
   }
 
-  private ModelCacheException userError(TransportException e) {
+  ModelCacheException userError(TransportException e) {
     return switch (e.kind()) {
       case TIMEOUT -> new ModelCacheException(Kind.UNREACHABLE, host + ": registry timed out (" + e.shortCause() + ")", e);
       case SERVER -> new ModelCacheException(Kind.UNREACHABLE, host + ": registry error (" + e.shortCause() + ")", e);
@@ -850,6 +865,35 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
     }
     return new ModelCacheException(Kind.AUTH,
         host + ": authentication failed for user '" + creds.user() + "' (" + status + " " + reason + ")");
+  }
+
+  /** For {@link StreamedUpload}: one attempt of a push request (auth, redirects), no retries. */
+  HttpReply pushCall(HttpCall c) throws IOException {
+    return call(c, Access.PUSH);
+  }
+
+  ModelCacheException unexpectedReply(HttpReply r, String what) {
+    return unexpected(r, what);
+  }
+
+  URI uploadLocation(HttpReply r, String what) throws IOException {
+    String loc = r.header("Location");
+    if (loc == null) {
+      throw new ModelCacheException(Kind.IO, where() + ": " + what + ": no Location in response");
+    }
+    return RedirectPolicy.resolve(r.uri(), loc);
+  }
+
+  /** Opens an upload session (with the client's retries); returns its URL. */
+  URI startUpload(String what) throws IOException {
+    return retrying(() -> {
+      try (HttpReply r = call(HttpCall.of("POST", url("blobs/uploads/")), Access.PUSH)) {
+        if (r.status() != 202) {
+          throw unexpected(r, what);
+        }
+        return uploadLocation(r, what);
+      }
+    });
   }
 
   private ModelCacheException unexpected(HttpReply r, String what) {

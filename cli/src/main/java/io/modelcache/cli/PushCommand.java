@@ -34,6 +34,11 @@ final class PushCommand implements Callable<Integer> {
   @Option(names = {"-j", "--parallel"}, defaultValue = "4", description = "Blobs uploaded at once (default: ${DEFAULT-VALUE}).")
   int parallel;
 
+  @Option(names = "--hash-first", description = {
+      "Hash every file before uploading it (two reads of each file), so blobs the registry already has are skipped.",
+      "By default large files are read once, hashed while they upload, and sent even if the registry has them."})
+  boolean hashFirst;
+
   @Override
   public Integer call() throws Exception {
     Reference r = Reference.parse(ref);
@@ -44,7 +49,7 @@ final class PushCommand implements Callable<Integer> {
       throw new ModelCacheException(ModelCacheException.Kind.USAGE, dir + ": not a directory");
     }
     try (ArtifactSink sink = registry.openSink(r)) {
-      Digest d = ModelPusher.push(dir, sink, r.tag(), new PushOptions(tar, Math.max(1, parallel), name));
+      Digest d = ModelPusher.push(dir, sink, r.tag(), new PushOptions(tar, Math.max(1, parallel), name).withHashFirst(hashFirst));
       System.out.println(d);
     }
     return 0;
