@@ -29,7 +29,8 @@ import org.junit.jupiter.api.io.TempDir;
  * Issue 15's acceptance test: real users and a real group made here (groupadd, useradd), a daemon
  * whose socket is open to that group ({@code control.group}), and the launcher run as those users
  * with setpriv. A member mounts into her own directory and reads exact bytes; every refusal is one
- * exact line with exit code 13; a user outside the group is told which group grants access.
+ * exact line with exit code 13; a member of {@code control.adminGroup} may run cache administration;
+ * a user outside the group is told which group grants access.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class AccessControlIT {
@@ -45,6 +46,8 @@ class AccessControlIT {
   final String group = "mcg" + tag;
   final String alice = "mca" + tag;
   final String bob = "mcb" + tag;
+  final String admins = "mcx" + tag;
+  final String carol = "mcc" + tag;
   final List<String[]> cleanup = new ArrayList<>();
   int aliceUid;
 
@@ -65,6 +68,10 @@ class AccessControlIT {
     cleanup.add(0, new String[] {"/usr/sbin/userdel", alice});
     mustRun("/usr/sbin/useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", "-N", bob);
     cleanup.add(0, new String[] {"/usr/sbin/userdel", bob});
+    mustRun("/usr/sbin/groupadd", admins);
+    cleanup.add(new String[] {"/usr/sbin/groupdel", admins});
+    mustRun("/usr/sbin/useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", "-N", "-G", group + "," + admins, carol);
+    cleanup.add(0, new String[] {"/usr/sbin/userdel", carol});
     aliceUid = Integer.parseInt(sh("id", "-u", alice).strip());
     launcher = reachableLauncher();
 
@@ -75,7 +82,7 @@ class AccessControlIT {
     Files.createDirectories(home);
     Files.setPosixFilePermissions(home, PosixFilePermissions.fromString("rwx--x--x")); // as systemd's 0751
     Path cfg = tmp.resolve("config.yaml");
-    Files.writeString(cfg, "control:\n  group: " + group + "\nmounts:\n  allowOther: false\n");
+    Files.writeString(cfg, "control:\n  group: " + group + "\n  adminGroup: " + admins + "\nmounts:\n  allowOther: false\n");
     Path mountsD = Files.createDirectories(home.resolve("mounts.d"));
     Path declared = Files.createDirectories(tmp.resolve("declared"));
     Path file = Files.writeString(mountsD.resolve("alice.yaml"),
@@ -151,7 +158,11 @@ class AccessControlIT {
     // She cannot unmount root's mount, nor run cache administration.
     assertRefused("modelcache: cannot unmount " + rootMnt + ": it was mounted by uid 0, not by you",
         as(alice, "umount", "--home", home, rootMnt.toString()));
-    assertRefused("modelcache: cannot run cache gc: only root may", as(alice, "cache", "gc", "--home", home));
+    assertRefused("modelcache: cannot run cache gc: only root or members of group " + admins + " may",
+        as(alice, "cache", "gc", "--home", home));
+    // A member of control.adminGroup administers the cache.
+    Cli.Result gc = as(carol, "cache", "gc", "--home", home);
+    assertEquals(0, gc.exit(), gc.err());
     assertTrue(FuseMountsView.isMountPoint(rootMnt), "root's mount is still there");
 
     // ls works for her and shows both mounts.
@@ -181,7 +192,8 @@ class AccessControlIT {
         + " for uid " + aliceUid + " pid \\d+.*"), log);
     assertTrue(log.matches("(?s).*unmount of " + java.util.regex.Pattern.quote(mine.toString()) + " for uid "
         + aliceUid + " pid \\d+.*"), log);
-    assertTrue(log.matches("(?s).*refused cache-gc for uid " + aliceUid + " pid \\d+: cannot run cache gc: only root may.*"), log);
+    assertTrue(log.matches("(?s).*refused cache-gc for uid " + aliceUid + " pid \\d+: cannot run cache gc: only root or members of group "
+        + admins + " may.*"), log);
     // A mounts.d file that is not root's is ignored, in one line (however often mounts.d is read).
     Path decl = daemon.home.resolve("mounts.d").resolve("alice.yaml");
     String ignored = "ignoring " + decl + ": owned by uid " + aliceUid + ", not root (mounts.d files must be root's)";
