@@ -5,6 +5,7 @@ import io.modelcache.config.Settings;
 import io.modelcache.config.Sizes;
 import io.modelcache.daemon.Daemon;
 import io.modelcache.daemon.DaemonConfig;
+import io.modelcache.handover.SdNotify;
 import io.modelcache.registry.RegistryOptions;
 import io.modelcache.source.Artifacts;
 import java.nio.file.Path;
@@ -84,11 +85,26 @@ final class DaemonCommand implements Callable<Integer> {
     });
     RegistryOptions ro = Artifacts.configure(RegistryOptions.defaults(), s);
     Daemon d = Daemon.start(new DaemonConfig(s, ro));
-    Runtime.getRuntime().addShutdownHook(new Thread(d::close, "shutdown"));
+    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+      tellServiceManager("STOPPING=1\n");
+      d.close();
+    }, "shutdown"));
     System.err.println("modelcache daemon ready: home " + s.home() + ", cache budget " + Sizes.format(s.cacheSizeBytes())
         + ", chunk " + Sizes.format(s.chunkSizeBytes())
         + (d.metricsPort() >= 0 ? ", metrics on " + s.metricsAddress().replaceAll(":\\d+$", "") + ":" + d.metricsPort() : ""));
+    tellServiceManager("READY=1\nSTATUS=serving " + s.home() + "\n");
     d.awaitStop();
     return 0;
+  }
+
+  /** sd_notify under systemd (NOTIFY_SOCKET set); a failure is logged, never fatal. */
+  private static void tellServiceManager(String state) {
+    SdNotify.fromEnvironment(System.getenv()).ifPresent(n -> {
+      try {
+        n.notify(state);
+      } catch (java.io.IOException | RuntimeException e) {
+        System.err.println("modelcache: cannot notify the service manager at " + n.socket() + ": " + e.getMessage());
+      }
+    });
   }
 }

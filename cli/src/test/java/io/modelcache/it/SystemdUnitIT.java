@@ -53,6 +53,39 @@ class SystemdUnitIT {
     assertTrue(exposure <= 5.0, "exposure " + exposure + " > 5.0:\n" + r.output());
   }
 
+  /**
+   * The daemon as systemd runs it: NOTIFY_SOCKET set (here a datagram socket this test binds, as
+   * PID 1 would: this machine has systemd's tools but systemd is not running), READY=1 once it
+   * serves and STOPPING=1 on SIGTERM.
+   */
+  @Test
+  void daemonTellsTheServiceManagerItIsReadyAndStopping(@TempDir Path dir) throws Exception {
+    Path sock = dir.resolve("notify");
+    int manager = io.modelcache.os.Sockets.bindDatagram(sock.toString());
+    try (DaemonProcess d = new DaemonProcess(dir.resolve("home")).env(java.util.Map.of("NOTIFY_SOCKET", sock.toString()))) {
+      d.start();
+      assertEquals("READY=1\nSTATUS=serving " + dir.resolve("home") + "\n", nextMessage(manager));
+      d.stop();
+      assertEquals("STOPPING=1\n", nextMessage(manager));
+    } finally {
+      io.modelcache.os.Fds.closeQuietly(manager);
+    }
+  }
+
+  private static String nextMessage(int fd) throws Exception {
+    short[] rev = new short[1];
+    // Bounded: a daemon that never says it is ready fails the test instead of hanging it.
+    assertEquals(1, io.modelcache.os.Sockets.poll(new int[] {fd}, rev, 60_000), "no message within 60 s");
+    return new String(io.modelcache.os.Sockets.receive(fd, 4096).data(), StandardCharsets.UTF_8);
+  }
+
+  @Test
+  void unitKeepsFuseConnectionsInItsDescriptorStore() throws Exception {
+    String unit = Files.readString(UNIT);
+    assertTrue(unit.contains("\nNotifyAccess=main\n"), unit);
+    assertTrue(unit.contains("\nFileDescriptorStoreMax=4096\n"), unit);
+  }
+
   @Test
   void unitRunsTheDaemonAndStopsCleanly() throws Exception {
     String unit = Files.readString(UNIT);
