@@ -30,6 +30,11 @@ final class Blob {
   /** CRC32C per chunk; written before the chunk's presence bit is set (the bit publishes it). */
   final int[] crc;
   final AtomicIntegerArray pins;
+  /**
+   * Open {@link PinnedFile}s: while positive the whole file is in use by a reader we do not see
+   * (the kernel, through passthrough), so eviction leaves every chunk alone.
+   */
+  final AtomicInteger filePins = new AtomicInteger();
   final AtomicLongArray access;
   final AtomicInteger presentCount = new AtomicInteger();
   /** Chunks brought in by read-ahead or fill and not read yet (for the prefetch-used metric). */

@@ -53,6 +53,17 @@ public interface BlobHandle extends Closeable {
   /** Every chunk is cached and the blob's digest was verified. */
   boolean isComplete();
 
+  /**
+   * Pins the blob's cache file for a reader that reads it directly (FUSE passthrough), if and only
+   * if the blob is complete and verified now ({@link #isComplete()}: the layer digest matched, or
+   * every chunk matched the chunk index accepted for the mount) and its file is exactly the file's
+   * bytes. Chunks are stored in file coordinates, so this holds for raw layers, tar members and
+   * decompressed layers alike. While the pin is open, eviction skips the blob (counted), and the
+   * blob's bytes count as pinned. Empty when the blob is partial, failed, unverified or empty, or
+   * this handle is closed.
+   */
+  java.util.Optional<PinnedFile> pinFile();
+
   @Override
   void close();
 

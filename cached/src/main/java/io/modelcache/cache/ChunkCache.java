@@ -67,6 +67,8 @@ public final class ChunkCache implements Closeable {
   final LongAdder bytesFetched = new LongAdder();
   final LongAdder evictions = new LongAdder();
   final LongAdder evictedBytes = new LongAdder();
+  /** Chunk evictions passed over because an open {@link PinnedFile} holds their blob. */
+  final LongAdder evictionsSkipped = new LongAdder();
   final LongAdder verifyFailures = new LongAdder();
   /** Chunks that did not match their chunk index digest when they arrived. */
   final LongAdder chunkVerifyFailures = new LongAdder();
@@ -221,7 +223,27 @@ public final class ChunkCache implements Closeable {
       inflight += b.inflight.size();
     }
     return new CacheStats(hits.sum(), misses.sum(), bytesFetched.sum(), evictions.sum(),
-        evictedBytes.sum(), verifyFailures.sum(), inflight);
+        evictedBytes.sum(), verifyFailures.sum(), inflight, evictionsSkipped.sum());
+  }
+
+  /** Cached bytes of blobs held by an open {@link PinnedFile} (eviction leaves them alone). */
+  public long pinnedBytes() {
+    long sum = 0;
+    for (Blob b : blobs.values()) {
+      if (b.filePins.get() > 0) {
+        sum += b.cachedBytes.get();
+      }
+    }
+    return sum;
+  }
+
+  /** Open {@link PinnedFile}s over all blobs. */
+  public int pinnedFiles() {
+    int n = 0;
+    for (Blob b : blobs.values()) {
+      n += Math.max(0, b.filePins.get());
+    }
+    return n;
   }
 
   public ChunkCheckStats chunkChecks() {

@@ -24,6 +24,19 @@ import org.slf4j.LoggerFactory;
  * blob's read lock and eviction punches under its write lock, so a hole can never land on bytes
  * that were just written for a newer copy of the chunk.
  *
+ * <p><b>Why a whole-file pin, and why it moves the file to the back of the line.</b> A complete,
+ * verified cache file handed to the kernel for passthrough ({@link PinnedFile}) is read without
+ * the daemon seeing a single read, so chunk pins and access stamps cannot protect it. While such a
+ * pin is open, eviction skips every chunk of the blob and counts the skip; a skipped chunk goes to
+ * the most-recent end of the order (it is in use right now, and leaving it at the head would make
+ * every later pass walk the whole pinned file again). Pinning follows the same pin-then-check rule
+ * as readers: the pin is raised first, then the blob is checked complete under its read lock, while
+ * eviction clears a chunk's bit under the write lock and then tests the pin; so either the pin sees
+ * the blob incomplete (no passthrough) or eviction sees the pin (the chunk stays). Only eviction
+ * defers to the pin: a chunk found corrupt on disk is still dropped and refetched, since the kernel
+ * would otherwise keep reading the damaged bytes. Releasing the pin stamps every chunk as just
+ * used.
+ *
  * <p>Threading: one evictor at a time (the cache's evict lock); {@link LruPolicy} is guarded by its
  * own monitor.
  */
@@ -37,6 +50,7 @@ final class Eviction {
   private final LongAdder evictions;
   private final LongAdder evictedBytes;
   private final HotChunks hot;
+  private final LongAdder skipped;
 
   Eviction(ChunkCache cache) {
     this.cache = cache;
@@ -47,6 +61,7 @@ final class Eviction {
     this.evictions = cache.evictions;
     this.evictedBytes = cache.evictedBytes;
     this.hot = cache.hot;
+    this.skipped = cache.evictionsSkipped;
   }
 
   void maybeEvict() {
@@ -59,6 +74,13 @@ final class Eviction {
         synchronized (policy) {
           victims = policy.victims(used.get() - cfg.budgetBytes(),
               r -> r.blob().pins.get(r.index()) > 0,
+              r -> {
+                if (r.blob().filePins.get() > 0) {
+                  skipped.increment();
+                  return true;
+                }
+                return false;
+              },
               r -> r.blob().access.get(r.index()));
         }
         if (victims.isEmpty()) {
@@ -82,10 +104,14 @@ final class Eviction {
         return false;
       }
       int n = b.chunkLen(i);
-      if (b.pins.get(i) > 0) {
+      boolean filePinned = eviction && b.filePins.get() > 0;
+      if (b.pins.get(i) > 0 || filePinned) {
         b.setPresent(i);
+        if (filePinned) {
+          skipped.increment();
+        }
         synchronized (policy) {
-          policy.add(new ChunkRef(b, i), n, b.access.get(i));
+          policy.add(new ChunkRef(b, i), n, filePinned ? cfg.clock().getAsLong() : b.access.get(i));
         }
         return false;
       }
@@ -126,6 +152,69 @@ final class Eviction {
       return true;
     } finally {
       b.rw.writeLock().unlock();
+    }
+  }
+
+  /**
+   * Pins a complete, verified blob's file for a reader outside the daemon; null when the blob is
+   * not complete and verified now, is empty, or its file is not exactly the file's length.
+   */
+  PinnedFile pinFile(Blob b) {
+    long len = b.contentLength();
+    if (len == 0 || b.state != BlobState.COMPLETE) {
+      return null; // cheap early refusal; the real check is below, after the pin
+    }
+    b.addHandle(); // an explicit evict of the key refuses while the pin is open
+    try {
+      b.acquire(); // and the blob file is not deleted when its last reader goes
+    } catch (IOException e) {
+      b.removeHandle();
+      LOG.debug("cannot pin cache file {}: {}", b.file, e.toString());
+      return null;
+    }
+    b.filePins.incrementAndGet();
+    boolean ok;
+    b.rw.readLock().lock();
+    try {
+      ok = b.state == BlobState.COMPLETE && b.allPresent() && !b.removed && fileLength(b) == len;
+    } finally {
+      b.rw.readLock().unlock();
+    }
+    if (!ok) {
+      unpin(b);
+      return null;
+    }
+    return new PinnedFile(b.file, len, () -> unpin(b));
+  }
+
+  private void unpin(Blob b) {
+    long now = cfg.clock().getAsLong();
+    for (int i = 0; i < b.nChunks; i++) {
+      b.touch(i, now); // read all along by the kernel, unseen: as recent as it gets
+    }
+    b.lastAccess = Math.max(b.lastAccess, now);
+    b.filePins.decrementAndGet();
+    b.release();
+    if (b.removeHandle() == 0) {
+      b.lastFetcher = null;
+      if (!cache.closed) {
+        try {
+          cache.recovery.persistBlob(b);
+        } catch (RuntimeException e) {
+          LOG.warn("cannot persist blob {}: {}", b.key, e.toString());
+        }
+      }
+    }
+    if (used.get() > cfg.budgetBytes() && !cache.closed) {
+      maybeEvict(); // what the pin held back may go now
+    }
+  }
+
+  private static long fileLength(Blob b) {
+    try {
+      return Files.size(b.file);
+    } catch (IOException e) {
+      return -1;
     }
   }
 }

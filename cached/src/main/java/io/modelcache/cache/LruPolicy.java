@@ -108,8 +108,19 @@ public final class LruPolicy<K> {
    * @param lateAccess an access time recorded outside the policy (or {@code Long.MIN_VALUE})
    */
   public List<K> victims(long bytesToFree, Predicate<K> pinned, ToLongFunction<K> lateAccess) {
+    return victims(bytesToFree, pinned, k -> false, lateAccess);
+  }
+
+  /**
+   * As {@link #victims(long, Predicate, ToLongFunction)}, and entries that are {@code held} (in use
+   * for longer than one read, by a reader the policy does not see) are skipped too, then moved to
+   * the most-recent end, so that the next pass does not walk them again first. Each is tested at
+   * most once per call.
+   */
+  public List<K> victims(long bytesToFree, Predicate<K> pinned, Predicate<K> held, ToLongFunction<K> lateAccess) {
     List<K> out = new ArrayList<>();
     List<Node<K>> skipped = new ArrayList<>();
+    List<Node<K>> moved = new ArrayList<>();
     long freed = 0;
     while (freed < bytesToFree && !order.isEmpty()) {
       Node<K> n = order.pollFirst();
@@ -124,12 +135,22 @@ public final class LruPolicy<K> {
         skipped.add(n);
         continue;
       }
+      if (held.test(n.key)) {
+        moved.add(n);
+        continue;
+      }
       nodes.remove(n.key);
       totalBytes -= n.size;
       freed += n.size;
       out.add(n.key);
     }
     order.addAll(skipped);
+    long now = clock.getAsLong();
+    for (Node<K> n : moved) {
+      n.time = Math.max(n.time, now);
+      n.seq = seq++;
+      order.add(n);
+    }
     return out;
   }
 

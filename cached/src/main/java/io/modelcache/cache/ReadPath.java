@@ -220,6 +220,14 @@ final class ReadPath {
     }
 
     @Override
+    public java.util.Optional<PinnedFile> pinFile() {
+      if (closedFlag.get() || cache.closed) {
+        return java.util.Optional.empty();
+      }
+      return java.util.Optional.ofNullable(cache.eviction.pinFile(b));
+    }
+
+    @Override
     public void verifyWith(ChunkDigests digests) {
       if (digests.length() != b.contentLength()) {
         throw new IllegalArgumentException("chunk digests of a " + digests.length() + "-byte file do not fit blob "

@@ -7,5 +7,7 @@
  * <p>Threading: {@code ChunkCache} and {@code BlobHandle} are thread-safe; reads that hit run on
  * the caller's thread without locks; fetches and verification run on the configured executor.
  * {@link io.modelcache.cache.LruPolicy} is a pure, single-threaded policy guarded by the cache.
+ * {@link io.modelcache.cache.PinnedFile}s (cache files handed out for passthrough) may be opened and
+ * closed from any thread.
  */
 package io.modelcache.cache;

@@ -201,7 +201,9 @@ final class OperatorOps {
         .put("chunkVerifyFailures", cache.chunkChecks().failures())
         .put("chunkRefetches", cache.chunkChecks().refetches())
         .put("chunkIndexRejected", cache.chunkChecks().indexRejected())
-        .put("inflightChunks", s.inflightChunks());
+        .put("inflightChunks", s.inflightChunks())
+        .put("pinnedBytes", cache.pinnedBytes())
+        .put("evictionsSkipped", s.evictionsSkipped());
     ArrayNode arr = out.putArray("mounts");
     for (Daemon.Active a : mounts.get()) {
       long total = a.model().totalBytes();

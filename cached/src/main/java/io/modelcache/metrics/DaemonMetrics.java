@@ -84,6 +84,14 @@ public final class DaemonMetrics implements OperationListener {
         c -> c.chunkChecks().refetches());
     counter("modelcache.chunk.index.rejected", "Blobs for which the chunk index proved wrong", cache,
         c -> c.chunkChecks().indexRejected());
+    Gauge.builder("modelcache.cache.pinned", cache, ChunkCache::pinnedBytes).baseUnit("bytes")
+        .description("Bytes of blobs whose cache file is held open for passthrough reads (eviction skips them)")
+        .register(registry);
+    Gauge.builder("modelcache.cache.pinned.files", cache, ChunkCache::pinnedFiles)
+        .description("Cache files held open for passthrough reads").register(registry);
+    counter("modelcache.cache.evictions.skipped",
+        "Chunk evictions passed over because a cache file held open for passthrough pins their blob", cache,
+        c -> c.stats().evictionsSkipped());
     Gauge.builder("modelcache.cache.inflight.chunks", cache, c -> c.stats().inflightChunks())
         .description("Chunks being fetched now").register(registry);
   }

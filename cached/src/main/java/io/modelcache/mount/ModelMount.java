@@ -9,6 +9,7 @@ import io.modelcache.cache.Encoding;
 import io.modelcache.fetch.MountPrefetcher;
 import io.modelcache.fetch.PrefetchObserver;
 import io.modelcache.fetch.ReadAheadOptions;
+import io.modelcache.fuse.BackingFile;
 import io.modelcache.fuse.NodeAttributes;
 import io.modelcache.fuse.ReadOnlyTree;
 import io.modelcache.modelpack.ModelArtifact;
@@ -25,6 +26,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -213,9 +215,22 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
     if (f == null) {
       throw new NoSuchFileException(path);
     }
-    BlobHandle h = f.handle();
     MountPrefetcher.Tracker tracker = prefetcher == null ? null : prefetcher.open(f.file().path());
-    return (offset, dst) -> {
+    return new Reader(f.handle(), tracker);
+  }
+
+  /** An open file of the mount: reads through the cache, and its cache file once complete. */
+  private final class Reader implements FileReader {
+    private final BlobHandle h;
+    private final MountPrefetcher.Tracker tracker;
+
+    Reader(BlobHandle h, MountPrefetcher.Tracker tracker) {
+      this.h = h;
+      this.tracker = tracker;
+    }
+
+    @Override
+    public int read(long offset, ByteBuffer dst) throws IOException {
       if (tracker != null) {
         tracker.onRead(offset, dst.remaining()); // queue read-ahead before blocking on this read
       }
@@ -230,7 +245,31 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
         }
       }
       return n;
-    };
+    }
+
+    /**
+     * The blob's cache file, pinned, when the blob is complete and verified now (the cache decides:
+     * see {@link BlobHandle#pinFile()}); a file still streaming in is served by {@link #read}.
+     */
+    @Override
+    public Optional<BackingFile> backing() {
+      return h.pinFile().map(p -> new BackingFile() {
+        @Override
+        public java.nio.file.Path path() {
+          return p.path();
+        }
+
+        @Override
+        public long length() {
+          return p.length();
+        }
+
+        @Override
+        public void close() {
+          p.close();
+        }
+      });
+    }
   }
 
   /** Starts the background read-ahead work (profile replay, fill) if there is any; idempotent. */

@@ -90,4 +90,24 @@ class LruPolicyTest {
     lru.add("old", 1, 10);
     assertEquals(List.of("old", "new"), lru.keysInOrder());
   }
+
+  @Test
+  void heldEntriesAreSkippedOnceAndMovedToTheBack() {
+    add("a", 10);
+    add("b", 10);
+    add("c", 10);
+    add("d", 10);
+    java.util.List<String> tested = new java.util.ArrayList<>();
+    List<String> out = lru.victims(15, k -> false, k -> {
+      tested.add(k);
+      return k.equals("a") || k.equals("b");
+    }, k -> Long.MIN_VALUE);
+    assertEquals(List.of("c", "d"), out);
+    assertEquals(List.of("a", "b", "c", "d"), tested);
+    assertEquals(List.of("a", "b"), lru.keysInOrder());
+    add("e", 10);
+    assertEquals(List.of("a", "b", "e"), lru.keysInOrder());
+    assertEquals(List.of(), lru.victims(100, k -> false, k -> true, k -> Long.MIN_VALUE), "all held: nothing, and it ends");
+    assertEquals(List.of("a", "b", "e"), lru.keysInOrder());
+  }
 }

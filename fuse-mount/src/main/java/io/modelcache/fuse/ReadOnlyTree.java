@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * What a read-only filesystem shows: the small interface that both FUSE transports serve. It knows
@@ -36,6 +37,16 @@ public interface ReadOnlyTree {
      * number read, which is short only at end of file. Must return verified bytes or throw.
      */
     int read(long offset, ByteBuffer dst) throws IOException;
+
+    /**
+     * A file the kernel may read in place of this one, when one exists now (for a tree that serves
+     * from a cache: the file is complete and verified there). Each call that returns one hands out a
+     * new {@link BackingFile} that the caller must close. Empty by default: the transport serves
+     * every read through {@link #read}.
+     */
+    default Optional<BackingFile> backing() {
+      return Optional.empty();
+    }
 
     @Override
     default void close() {}

@@ -1,6 +1,8 @@
 /**
  * A generic read-only FUSE filesystem over {@link io.modelcache.fuse.ReadOnlyTree}, with two
- * transports behind {@link io.modelcache.fuse.FuseTransport}; it knows nothing of OCI.
+ * transports behind {@link io.modelcache.fuse.FuseTransport}; it knows nothing of OCI. A tree may
+ * offer a {@link io.modelcache.fuse.BackingFile} for an open file (its content as a plain file),
+ * which a transport that speaks passthrough can hand to the kernel; the jnr transport ignores it.
  *
  * <ul>
  *   <li>{@code kernel} ({@link io.modelcache.fuse.KernelTransport}): the FUSE kernel protocol spoken
