@@ -38,6 +38,8 @@ final class KernelSession implements Mounted.Served {
   /** Workers inside {@link #serveOne}; -1 once closed. */
   private final AtomicInteger inside = new AtomicInteger();
   private volatile boolean ending;
+  /** Handing the connection over: read nothing more, answer nothing more (the next server will). */
+  private volatile boolean leaving;
   private KernelServer server;
   /** The key of this session's epoll registration. */
   long key;
@@ -139,6 +141,12 @@ final class KernelSession implements Mounted.Served {
       }
       int opcode = KernelFs.opcode(request);
       int len = fs.handle(request, (int) n, reply);
+      if (leaving) {
+        // Unanswered, the request stays in the kernel's processing queue of this (kept) descriptor
+        // and FUSE_NOTIFY_RESEND gives it to the next server: better than an answer made while the
+        // daemon's cache is closing, which could be an error.
+        return;
+      }
       if (len > 0) {
         long w = Sys.write(serveFd, reply, len);
         // ENOENT: the request was interrupted and is gone; ENODEV: the connection is gone.
@@ -161,7 +169,7 @@ final class KernelSession implements Mounted.Served {
   private boolean enter() {
     while (true) {
       int c = inside.get();
-      if (c < 0 || ending) {
+      if (c < 0 || ending || leaving) {
         return false;
       }
       if (inside.compareAndSet(c, c + 1)) {
@@ -174,6 +182,31 @@ final class KernelSession implements Mounted.Served {
     if (inside.decrementAndGet() == 0 && ending) {
       closeIfIdle();
     }
+  }
+
+  /**
+   * Stops serving for a handover: no more requests are read, and replies still being made are not
+   * written (the kernel keeps those requests; the next server gets them again after
+   * FUSE_NOTIFY_RESEND). The connection stays mounted and both descriptors stay open: whoever keeps
+   * duplicates of them keeps it alive. Waits up to {@code wait} for workers inside to return.
+   *
+   * @return whether no worker was inside any more
+   */
+  boolean leave(java.time.Duration wait) {
+    leaving = true;
+    if (server != null) {
+      server.forget(this);
+    }
+    long deadline = System.nanoTime() + wait.toNanos();
+    while (inside.get() > 0 && System.nanoTime() < deadline) {
+      try {
+        Thread.sleep(5);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+    return inside.get() <= 0;
   }
 
   /** The connection is gone: stop serving; close once no worker is inside. */

@@ -5,6 +5,7 @@ import io.modelcache.fuse.kernel.KernelFs;
 import io.modelcache.fuse.kernel.Negotiated;
 import io.modelcache.fuse.kernel.NodeTable;
 import io.modelcache.fuse.kernel.OpenHook;
+import io.modelcache.fuse.kernel.sys.FuseAbi;
 import io.modelcache.fuse.kernel.sys.Sys;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -119,6 +120,40 @@ public final class KernelTransport implements FuseTransport {
           FuseMount.major(dev), FuseMount.minor(dev));
     }
     return new Mounted(mp, session, session.ended(), dev, owned);
+  }
+
+  /**
+   * Serves a connection another process mounted and initialised, whose descriptors this process
+   * was handed ({@code kept}: the session descriptor, and the clone that process served on, or -1):
+   * no mount(2), no INIT. The tree must be the one that process served (node ids and handles are
+   * derived from it). FUSE_NOTIFY_RESEND makes the kernel queue again every request the old server
+   * read and never answered; the old clone is closed after that (its processing queue is empty then)
+   * and a new clone serves. The returned mount owns the session descriptor.
+   */
+  public Mounted adopt(Path mountpoint, LiveConnection kept, ReadOnlyTree tree, FuseOptions options) throws IOException {
+    Path mp = mountpoint.toAbsolutePath().normalize();
+    NodeTable nodes = NodeTable.of(tree);
+    KernelServer server = KernelServer.shared();
+    KernelFs fs = new KernelFs(tree, nodes, new CallWrapper(options), init, hooks.forMount(tree, kept.sessionFd()));
+    KernelSession session = KernelSession.adopt(kept.sessionFd(), kept.negotiated(), fs, server, mp.toString());
+    try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
+      java.lang.foreign.MemorySegment notify = a.allocate(16, 8);
+      notify.set(java.lang.foreign.ValueLayout.JAVA_INT, 0, 16); // fuse_out_header: len
+      notify.set(java.lang.foreign.ValueLayout.JAVA_INT, 4, FuseAbi.NOTIFY_RESEND); // error: the notify code
+      notify.set(java.lang.foreign.ValueLayout.JAVA_LONG, 8, 0L); // unique 0: a notification
+      long w = Sys.write(kept.sessionFd(), notify, 16);
+      if (w < 0) {
+        // Before 6.9 there is no resend: requests the old server had read stay unanswered.
+        LOG.warn("FUSE_NOTIFY_RESEND on {} failed: errno {}; requests the previous daemon had read are lost", mp, -w);
+      }
+    }
+    if (kept.serveFd() >= 0 && kept.serveFd() != kept.sessionFd()) {
+      Sys.close(kept.serveFd());
+    }
+    boolean owned = options.ownerUid() != 0;
+    LOG.info("took over {} on {} (device {}:{}, kernel transport)", options.fsName(), mp,
+        FuseMount.major(kept.device()), FuseMount.minor(kept.device()));
+    return new Mounted(mp, session, session.ended(), kept.device(), owned);
   }
 
   /** Opens /dev/fuse and mounts it on {@code mp} as root's; returns the connection's descriptor. */

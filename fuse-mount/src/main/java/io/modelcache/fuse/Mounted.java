@@ -52,6 +52,35 @@ public final class Mounted implements AutoCloseable {
     return fs.counts();
   }
 
+  /**
+   * The live connection of a kernel-transport mount, for handing it to another process; empty for
+   * jnr (libfuse keeps its descriptor to itself) and before INIT completed.
+   */
+  public java.util.Optional<LiveConnection> connection() {
+    if (fs instanceof KernelSession k && !loop.isDone()) {
+      io.modelcache.fuse.kernel.Negotiated n = k.ready().getNow(null);
+      if (n != null) {
+        return java.util.Optional.of(new LiveConnection(k.sessionFd(), k.serveFd(), device, n));
+      }
+    }
+    return java.util.Optional.empty();
+  }
+
+  /**
+   * Stops serving without unmounting, for a handover to the next daemon (kernel transport): the
+   * mount stays, requests not answered yet are answered by whoever serves a kept duplicate of its
+   * descriptors next. Returns false, and does nothing, for a mount that cannot be left (jnr): close it.
+   */
+  public boolean leave() {
+    if (!(fs instanceof KernelSession k) || !closed.compareAndSet(false, true)) {
+      return false;
+    }
+    if (!k.leave(Duration.ofSeconds(2))) {
+      LOG.info("{}: a request was still being served at handover; the next daemon gets it again", mountpoint);
+    }
+    return true;
+  }
+
   /** Whether close() has not been called and the mount is still served. */
   public boolean isLive() {
     return !closed.get() && !loop.isDone();
