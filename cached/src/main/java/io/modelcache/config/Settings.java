@@ -38,7 +38,8 @@ public record Settings(
     List<TrustRule> trust,
     String controlGroup,
     String controlAdminGroup,
-    Duration restartGrace) {
+    Duration restartGrace,
+    boolean restartKeepMounts) {
 
   public static final Path DEFAULT_FILE = Path.of("/etc/modelcache/config.yaml");
 
@@ -47,13 +48,14 @@ public record Settings(
 
   public static Settings defaults(Path home) {
     return new Settings(home, 100L << 30, 4 << 20, Duration.ofSeconds(30), 8, 1024, true, true, true,
-        "127.0.0.1:9464", null, null, List.of(), List.of(), null, null, DEFAULT_RESTART_GRACE);
+        "127.0.0.1:9464", null, null, List.of(), List.of(), null, null, DEFAULT_RESTART_GRACE, false);
   }
 
   private static final Set<String> SCALAR_KEYS = Set.of(
       "home", "cache.size", "cache.chunkSize", "fetch.timeout", "fetch.concurrency", "readAhead.kernelKb",
       "readAhead.prefetch", "readAhead.backgroundFill", "mounts.allowOther", "mounts.dir", "metrics.address",
-      "credentials", "control.group", "control.adminGroup", "restart.grace");
+      "credentials", "control.group", "control.adminGroup", "restart.grace",
+      "restart.keepMounts");
   private static final Pattern TRUST_KEY = Pattern.compile("trust\\.(\\d+)\\.(scope|require|keys)");
   private static final Pattern REGISTRY_KEY = Pattern.compile("registries\\.(\\d+)\\.(host|mirrors|plainHttp|proxy|ca)");
 
@@ -134,6 +136,7 @@ public record Settings(
           case "control.group" -> s.with(h -> h.controlGroup = groupName(x));
           case "control.adminGroup" -> s.with(h -> h.controlAdminGroup = groupName(x));
           case "restart.grace" -> s.with(h -> h.restartGrace = Durations.parse("duration", x));
+          case "restart.keepMounts" -> s.with(h -> h.restartKeepMounts = bool(t, key, v));
           default -> throw t.error(key, "unknown key");
         };
       } catch (ModelCacheException ex) {
@@ -304,6 +307,7 @@ public record Settings(
     public String controlGroup;
     public String controlAdminGroup;
     public Duration restartGrace;
+    public boolean restartKeepMounts;
 
     Builder(Settings s) {
       home = s.home;
@@ -323,12 +327,13 @@ public record Settings(
       controlGroup = s.controlGroup;
       controlAdminGroup = s.controlAdminGroup;
       restartGrace = s.restartGrace;
+      restartKeepMounts = s.restartKeepMounts;
     }
 
     Settings build() {
       return new Settings(home, cacheSizeBytes, chunkSizeBytes, fetchTimeout, fetchConcurrency, readAheadKb, prefetch,
           backgroundFill, allowOther, metricsAddress, credentials, mountsDir, registries, trust,
-          controlGroup, controlAdminGroup, restartGrace);
+          controlGroup, controlAdminGroup, restartGrace, restartKeepMounts);
     }
   }
 

@@ -20,6 +20,9 @@ import io.modelcache.error.ModelCacheException.Kind;
 import io.modelcache.fetch.PrefetchObserver;
 import io.modelcache.fetch.ReadAheadOptions;
 import io.modelcache.fuse.FuseMount;
+import io.modelcache.fuse.FuseTransport;
+import io.modelcache.fuse.KernelTransport;
+import io.modelcache.fuse.LiveConnection;
 import io.modelcache.fuse.FusePrerequisites;
 import io.modelcache.fuse.FuseUnavailableException;
 import io.modelcache.fuse.FuseOptions;
@@ -75,6 +78,10 @@ public final class Daemon implements Closeable {
   private final AccessPolicy policy;
   private final CountDownLatch stopped = new CountDownLatch(1);
   private volatile boolean closed;
+  /** Kernel-transport connections kept across restarts (restart.keepMounts), or off. */
+  private final Handover handover;
+  /** Set by {@link #stopAndUnmount}: this stop unmounts even mounts that could be handed over. */
+  private volatile boolean unmountOnClose;
 
   private Daemon(DaemonConfig config, ChunkCache cache, DaemonMetrics metrics, MetricsServer metricsServer,
       AccessPolicy policy) throws IOException {
@@ -84,6 +91,8 @@ public final class Daemon implements Closeable {
     this.metrics = metrics;
     this.metricsServer = metricsServer;
     this.ops = new OperatorOps(config, cache, metrics, this::activeMounts, this::metricsPort);
+    this.handover = config.settings().restartKeepMounts() ? Handover.open(config, System.getenv()) : Handover.off();
+    ops.survivesRestart(mp -> handover.survives(Path.of(mp)), handover.describe());
     restoreMounts();
     this.control = new ControlServer(config.home(), policy.rules().group(), this::handle);
     this.reconciler = Executors.newSingleThreadScheduledExecutor(r -> {
@@ -367,6 +376,14 @@ public final class Daemon implements Closeable {
   }
 
   private Active doMount(MountRecord rec, Reference ref) throws IOException {
+    return doMount(rec, ref, null);
+  }
+
+  /**
+   * Mounts {@code rec}, or, with {@code adopt}, serves the connection a previous daemon kept for it
+   * (the tree is rebuilt at the pinned digest; the kernel still holds the mount).
+   */
+  private Active doMount(MountRecord rec, Reference ref, LiveConnection adopt) throws IOException {
     Path mp = Path.of(rec.mountpoint());
     try {
       FusePrerequisites.require(FusePrerequisites.DEVICE, true); // before any registry traffic
@@ -413,12 +430,14 @@ public final class Daemon implements Closeable {
           }), digests);
       Mounted fuse;
       try {
-        fuse = FuseMount.mount(mp, model, FuseOptions.defaults()
+        FuseOptions options = FuseOptions.defaults()
             .withAllowOther(config.settings().allowOther())
             .withOwner(rec.owner(), rec.ownerGid() == null ? 0 : rec.ownerGid())
             .withReadAheadKb(config.settings().readAheadKb())
             .withListener(tracker)
-            .withFsName("modelcache:" + ref));
+            .withFsName("modelcache:" + ref);
+        fuse = adopt != null ? ((KernelTransport) FuseTransport.kernel()).adopt(mp, adopt, model, options)
+            : mountTransport().mount(mp, model, options);
       } catch (FuseUnavailableException e) {
         throw fuseUnavailable(mp, e);
       } catch (LinkageError e) {
@@ -452,6 +471,7 @@ public final class Daemon implements Closeable {
           rec.plainHttp(), rec.declaredBy(), rec.ownerUid(), rec.ownerGid());
       Active a = new Active(pinned, model, source, fuse, admission.state());
       mounts.put(mp, a);
+      handover.keep(mp, fuse);
       LOG.info("mounted {} ({}) at {}", rec.reference(), art.manifest().digest(), mp);
       model.startReadAhead(); // only now: the fill's fetches would slow the mount itself down
       return a;
@@ -462,6 +482,29 @@ public final class Daemon implements Closeable {
       source.close();
       throw e;
     }
+  }
+
+  private volatile FuseTransport mountTransport;
+
+  /**
+   * jnr, as before; with restart.keepMounts the kernel transport where it can start in this process
+   * (only its connections can be handed to the next daemon), else jnr with one line saying why.
+   */
+  private FuseTransport mountTransport() {
+    FuseTransport t = mountTransport;
+    if (t == null) {
+      t = FuseTransport.jnr();
+      if (config.settings().restartKeepMounts()) {
+        String why = FuseTransport.kernel().unavailableReason();
+        if (why == null) {
+          t = FuseTransport.kernel();
+        } else {
+          LOG.warn("restart.keepMounts: the kernel transport cannot start ({}); mounts use jnr and are unmounted at stop", why);
+        }
+      }
+      mountTransport = t;
+    }
+    return t;
   }
 
   private static ModelCacheException fuseUnavailable(Path mp, FuseUnavailableException e) {
@@ -492,6 +535,7 @@ public final class Daemon implements Closeable {
   }
 
   private void release(Active a) {
+    handover.release(Path.of(a.record().mountpoint()));
     metrics.unbindMount(a.record().mountpoint());
     ops.untrack(a.record().mountpoint());
     try {
@@ -536,7 +580,8 @@ public final class Daemon implements Closeable {
         .put("cachedBytes", cached)
         .put("bytesRead", a.model().bytesRead())
         .put("signature", a.signature())
-        .put("verification", a.model().verification());
+        .put("verification", a.model().verification())
+        .put("survivesRestart", handover.survives(Path.of(a.record().mountpoint())));
   }
 
   private Path tablePath() {
@@ -569,6 +614,23 @@ public final class Daemon implements Closeable {
     List<MountRecord> recs = JSON.readValue(tablePath().toFile(), new TypeReference<List<MountRecord>>() {});
     for (MountRecord rec : recs) {
       Path mp = Path.of(rec.mountpoint());
+      java.util.Optional<LiveConnection> kept = handover.takeFor(mp);
+      if (kept.isPresent()) {
+        // The mount is still there, kept by the previous daemon's keeper: serve it again, no
+        // remount. (No stale check: statfs or a listing would wait for the server this is.)
+        try {
+          Reference ref = Reference.parse(rec.reference());
+          if (rec.digest() != null) {
+            ref = ref.withDigest(Digest.parse(rec.digest()));
+          }
+          doMount(rec, ref, kept.get());
+          LOG.info("took over the live mount of {} at {}", rec.reference(), mp);
+          continue;
+        } catch (IOException | RuntimeException e) {
+          LOG.error("could not take over the mount of {} at {}: {}; remounting it", rec.reference(), mp, e.getMessage());
+          handover.abandon(mp, kept.get());
+        }
+      }
       try {
         // A user's mount that root may not enter looks alive to statfs even when its server died:
         // any modelcache mount there now is a previous daemon's (this one has none yet).
@@ -590,10 +652,21 @@ public final class Daemon implements Closeable {
         LOG.error("could not restore mount of {} at {}: {}", rec.reference(), mp, e.getMessage());
       }
     }
+    handover.letGoOfTheRest();
     persist();
   }
 
-  /** Unmounts everything (the table is kept, so the next start restores it) and closes the cache. */
+  /** Stops like {@link #close}, but unmounts every mount, kept ones too ({@code daemon --unmount-on-exit}). */
+  public void stopAndUnmount() {
+    unmountOnClose = true;
+    close();
+  }
+
+  /**
+   * Stops: mounts whose connection is kept (restart.keepMounts, kernel transport) are left mounted
+   * for the next daemon, the others are unmounted (the table is kept, so the next start restores
+   * or takes over every mount), and the cache is closed.
+   */
   @Override
   public void close() {
     synchronized (this) {
@@ -608,9 +681,22 @@ public final class Daemon implements Closeable {
         LOG.debug("closing control socket: {}", e.toString());
       }
       for (Active a : mounts.values()) {
-        release(a);
+        Path mp = Path.of(a.record().mountpoint());
+        // Stop serving before the cache closes: what is not answered now the next daemon answers.
+        if (!unmountOnClose && handover.survives(mp) && a.fuse().leave()) {
+          LOG.info("left {} mounted for the next daemon", mp);
+          a.model().close();
+          try {
+            a.source().close();
+          } catch (IOException e) {
+            LOG.debug("closing source failed: {}", e.toString());
+          }
+        } else {
+          release(a);
+        }
       }
       mounts.clear();
+      handover.close();
       if (metricsServer != null) {
         metricsServer.close();
       }

@@ -174,6 +174,15 @@ final class OperatorOps {
 
   // ---------------------------------------------------------------- status
 
+  private java.util.function.Predicate<String> survives = mp -> false;
+  private String keeper = "off";
+
+  /** Which mounts survive a restart, and what keeps them (set once by the daemon at start). */
+  void survivesRestart(java.util.function.Predicate<String> survives, String keeper) {
+    this.survives = survives;
+    this.keeper = keeper;
+  }
+
   ObjectNode status() {
     ObjectNode out = JSON.objectNode();
     String v = Daemon.class.getPackage().getImplementationVersion();
@@ -183,7 +192,8 @@ final class OperatorOps {
         .put("uptimeSeconds", (nanos.getAsLong() - startNanos) / 1_000_000_000L)
         .put("version", v == null ? "dev" : v)
         .put("home", config.home().toString())
-        .put("metricsAddress", port < 0 ? "off" : addr.replaceAll(":\\d+$", "") + ":" + port);
+        .put("metricsAddress", port < 0 ? "off" : addr.replaceAll(":\\d+$", "") + ":" + port)
+        .put("restartKeeper", keeper);
     CacheStats s = cache.stats();
     long used = cache.usedBytes();
     long budget = cache.budgetBytes();
@@ -221,7 +231,8 @@ final class OperatorOps {
           .put("fetchRateBytesPerSec", t == null ? 0 : Math.round(t.fetchRate.perSecond()))
           .put("readErrors", t == null ? 0 : t.errors())
           .put("signature", a.signature())
-          .put("verification", a.model().verification());
+          .put("verification", a.model().verification())
+          .put("survivesRestart", survives.test(a.record().mountpoint()));
       if (t != null && t.lastError() != null) {
         m.put("lastError", t.lastError());
       }

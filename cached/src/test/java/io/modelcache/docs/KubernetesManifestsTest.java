@@ -77,11 +77,32 @@ class KubernetesManifestsTest {
     assertEquals("/var/lib/modelcache", volume(spec, "home").path("hostPath").path("path").asText());
     assertEquals("/dev/fuse", volume(spec, "fuse").path("hostPath").path("path").asText());
     assertEquals("/dev/fuse", volumeMount(c, "fuse").path("mountPath").asText());
-    assertTrue(c.path("lifecycle").path("preStop").path("exec").path("command").toString().contains("umount"), "preStop unmounts");
+    assertFalse(c.path("lifecycle").path("preStop").toString().contains("umount"),
+        "no preStop unmount: mounts are handed to the next pod");
     assertNotNull(c.path("resources").path("requests").get("memory"));
     assertNotNull(c.path("resources").path("requests").get("cpu"));
     assertEquals("/etc/modelcache/mounts.d", volumeMount(c, "mounts").path("mountPath").asText());
     assertEquals("modelcache-mounts", volume(spec, "mounts").path("configMap").path("name").asText());
+  }
+
+  @Test
+  void mountsOutliveADaemonPodThroughTheHolder() throws Exception {
+    Settings s = Settings.defaults(Path.of("/var/lib/modelcache")).apply(YamlTree.parse("configmap config.yaml",
+        find("ConfigMap", "modelcache-config").path("data").path("config.yaml").asText()));
+    assertTrue(s.restartKeepMounts(), "restart.keepMounts is on");
+    JsonNode ds = find("DaemonSet", "modelcache-holder").path("spec");
+    assertEquals("OnDelete", ds.path("updateStrategy").path("type").asText(), "a holder is never rolled by accident");
+    JsonNode spec = ds.path("template").path("spec");
+    JsonNode c = spec.path("containers").get(0);
+    String cmd = c.path("command").toString();
+    assertTrue(cmd.contains("\"holder\"") && cmd.contains("\"--stay\"") && cmd.contains("\"--grace\""), cmd);
+    JsonNode daemon = find("DaemonSet", "modelcache").path("spec").path("template").path("spec");
+    String daemonHome = volume(daemon, "home").path("hostPath").path("path").asText();
+    assertEquals(daemonHome, volume(spec, "home").path("hostPath").path("path").asText(), "the same home: one socket");
+    assertEquals(volumeMount(daemon.path("containers").get(0), "home").path("mountPath").asText(),
+        volumeMount(c, "home").path("mountPath").asText());
+    assertTrue(cmd.contains(volumeMount(c, "home").path("mountPath").asText()), "the holder listens in that home");
+    assertEquals(daemon.path("nodeSelector"), spec.path("nodeSelector"), "a holder on every daemon's node");
   }
 
   @Test

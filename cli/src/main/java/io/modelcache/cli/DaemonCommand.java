@@ -50,6 +50,10 @@ final class DaemonCommand implements Callable<Integer> {
   @Option(names = "--no-allow-other", description = "Do not let other users read the mounts.")
   boolean noAllowOther;
 
+  @Option(names = "--unmount-on-exit",
+      description = "On SIGTERM unmount every mount, also those restart.keepMounts would leave mounted for the next daemon.")
+  boolean unmountOnExit;
+
   @Override
   public Integer call() throws Exception {
     System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", System.getProperty("modelcache.log", "info"));
@@ -87,7 +91,11 @@ final class DaemonCommand implements Callable<Integer> {
     Daemon d = Daemon.start(new DaemonConfig(s, ro));
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       tellServiceManager("STOPPING=1\n");
-      d.close();
+      if (unmountOnExit) {
+        d.stopAndUnmount();
+      } else {
+        d.close();
+      }
     }, "shutdown"));
     System.err.println("modelcache daemon ready: home " + s.home() + ", cache budget " + Sizes.format(s.cacheSizeBytes())
         + ", chunk " + Sizes.format(s.chunkSizeBytes())

@@ -20,6 +20,7 @@ public final class Main implements Runnable {
    */
   static final List<Class<?>> COMMANDS = List.of(
       DaemonCommand.class,
+      HolderCommand.class,
       MountCommand.class,
       UmountCommand.class,
       LsCommand.class,

@@ -61,6 +61,9 @@ final class StatusCommand implements Callable<Integer> {
           b.append("    profile: ").append(m.path("profile").asText()).append(", fill: ")
               .append(m.path("fill").asText()).append('\n');
         }
+        b.append("    restart: ").append(m.path("survivesRestart").asBoolean()
+            ? "stays mounted (connection kept by the " + s.path("restartKeeper").asText() + ")"
+            : "unmounted when the daemon stops").append('\n');
         if (m.hasNonNull("lastError")) {
           b.append("    last error: ").append(m.path("lastError").asText()).append('\n');
         }

@@ -311,6 +311,14 @@ public final class FuseMount {
   }
 
   /**
+   * The device of the FUSE mount on top at {@code mountpoint} from /proc/self/mountinfo, or -1:
+   * unlike stat, it never asks the mount's server (which may be gone or not serving yet).
+   */
+  public static long mountedDevice(Path mountpoint) {
+    return OwnedMount.mountedDevice(mountpoint.toAbsolutePath().normalize());
+  }
+
+  /**
    * The source ("fsname") of the topmost mount at {@code path} in /proc/self/mountinfo, or null when
    * nothing is mounted there. Unlike a stat, this works on a user's mount that root may not enter.
    */
