@@ -121,6 +121,10 @@ final class Handover implements Closeable {
         forgetNames(k.name());
       }
     }
+    // What did not come back (aborted after the grace, or a store that was released) is history.
+    if (meta.keySet().retainAll(byName.keySet())) {
+      persist();
+    }
     if (!taken.isEmpty()) {
       LOG.info("took back {} kept FUSE connection(s): {}", taken.size(), taken.keySet());
     }

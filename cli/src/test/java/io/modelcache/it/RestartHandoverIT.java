@@ -119,6 +119,54 @@ class RestartHandoverIT {
     }
   }
 
+  /**
+   * Nothing waits forever: with no daemon coming back, the holder aborts the connection after
+   * restart.grace, the reader gets an error and exits, the holder exits, and the next start cleans
+   * the mountpoint up and mounts again.
+   */
+  @org.junit.jupiter.api.Test
+  void aDaemonThatDoesNotComeBackEndsTheMountAfterTheGrace() throws Exception {
+    Path home = tmp.resolve("home-gone");
+    Path mp = Files.createDirectories(tmp.resolve("mnt-gone"));
+    Path config = Files.writeString(Files.createDirectories(home).resolve("config.yaml"),
+        "restart:\n  keepMounts: true\n  grace: 3s\nreadAhead:\n  prefetch: false\n  backgroundFill: false\n");
+    String ref = "127.0.0.1:" + link.port() + "/models/restart:v1";
+    String shard = model.sha().keySet().stream().filter(n -> n.endsWith(".safetensors")).findFirst().orElseThrow();
+    Path file = mp.resolve(shard);
+    DaemonProcess d = new DaemonProcess(home, "--config", config.toString(), "--chunk-size", "256K");
+    Process sum = null;
+    try {
+      d.start();
+      Cli.ok("mount", "--home", home.toString(), ref, mp.toString());
+      ProcessHandle holder = holderOf(home).orElseThrow(() -> new AssertionError("no holder"));
+      sum = new ProcessBuilder("sha256sum", file.toString()).start();
+      Thread.sleep(1000);
+      assertTrue(sum.isAlive(), "the reader finished before the daemon died");
+      d.kill();
+      // Bounded: the grace (3 s) and the abort; the reader must not wait for a daemon that never comes.
+      assertTrue(sum.waitFor(60, TimeUnit.SECONDS), "the reader still waits after the grace");
+      String err = new String(sum.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertTrue(sum.exitValue() != 0 && err.contains(file.toString()), "the reader got an error: " + err);
+      holder.onExit().get(30, TimeUnit.SECONDS);
+      assertTrue(Files.readString(home.resolve("holder.log")).contains("within the grace period: aborting it"));
+
+      d.start();
+      assertEquals(model.sha().get(shard), LazyMountIT.sha256(file), "the next start remounted it");
+      assertTrue(d.log().contains("stale"), "the aborted mountpoint was cleaned up:\n" + d.log());
+      Cli.ok("umount", "--home", home.toString(), mp.toString());
+      d.stop();
+    } finally {
+      if (sum != null) {
+        sum.destroyForcibly();
+      }
+      d.kill();
+      if (FuseMount.mountedDevice(mp) >= 0) {
+        FuseMount.lazyUnmount(mp);
+      }
+      holderOf(home).ifPresent(ProcessHandle::destroyForcibly);
+    }
+  }
+
   private static String finish(Process p) throws Exception {
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
     String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8).strip();
