@@ -40,17 +40,21 @@ final class BenchDaemon implements AutoCloseable {
     this.metricsPort = metricsPort;
   }
 
-  static BenchDaemon start(Path launcher, Path home, long cacheBytes) throws IOException {
+  static BenchDaemon start(Path launcher, Path home, long cacheBytes, String... extra) throws IOException {
     Files.createDirectories(home);
     Path log = home.resolve("daemon.log");
-    ProcessBuilder pb = new ProcessBuilder(launcher.toString(), "daemon", "--home", home.toString(),
-        "--cache-size", (cacheBytes >> 20) + "M", "--metrics-address", "127.0.0.1:0")
+    List<String> cmd = new ArrayList<>(List.of(launcher.toString(), "daemon", "--home", home.toString(),
+        "--cache-size", (cacheBytes >> 20) + "M", "--metrics-address", "127.0.0.1:0"));
+    cmd.addAll(List.of(extra));
+    long logged = Files.exists(log) ? Files.size(log) : 0; // a restart on the same home appends
+    ProcessBuilder pb = new ProcessBuilder(cmd)
         .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
     pb.environment().remove("MODELCACHE_HOME");
     Process p = pb.start();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     while (true) {
-      String text = Files.exists(log) ? Files.readString(log) : "";
+      String all = Files.exists(log) ? Files.readString(log) : "";
+      String text = all.length() >= logged ? all.substring((int) Math.min(logged, all.length())) : all;
       Matcher m = READY.matcher(text);
       if (m.find() && Files.exists(home.resolve("modelcache.sock"))) {
         return new BenchDaemon(launcher, home, p, Integer.parseInt(m.group(1)));
@@ -194,6 +198,26 @@ final class BenchDaemon implements AutoCloseable {
   String log() throws IOException {
     Path log = home.resolve("daemon.log");
     return Files.exists(log) ? Files.readString(log) : "";
+  }
+
+  /**
+   * SIGKILL, the crash case: mounts whose connections are kept (restart.keepMounts) stay mounted, and
+   * the home stays as it is for the next daemon. Returns once the process is gone.
+   */
+  void kill() throws IOException {
+    mounts.clear(); // the next daemon on this home owns them now
+    process.destroyForcibly();
+    try {
+      process.waitFor(30, TimeUnit.SECONDS);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IOException("interrupted", e);
+    }
+  }
+
+  /** Mounts made by another daemon on this home that this one serves now (and unmounts at close). */
+  void adopt(Path dir) {
+    mounts.add(dir);
   }
 
   @Override

@@ -167,6 +167,7 @@ public final class E2eBench {
     coldWarmHot();
     loaderCold();
     concurrency();
+    restartStall();
     writeReport();
   }
 
@@ -524,6 +525,57 @@ public final class E2eBench {
         f(med("conc4")), f(med("conc4.egress")), f(med("mounts2")), f(med("mounts2.egress")));
   }
 
+  /**
+   * Issue 13: a reader in the middle of a shard (1 MiB reads at a loader's pace, page cache dropped,
+   * the model in the disk cache) while the daemon is killed with SIGKILL and started again on the same
+   * home with restart.keepMounts: the longest single read is the stall it sees; the restarted
+   * daemon's start-until-ready time is beside it. Bytes are checked (sha256).
+   */
+  private void restartStall() throws IOException {
+    Path home = work.resolve("home-restart");
+    Path cfg = Files.createDirectories(home).resolve("config.yaml");
+    Files.writeString(cfg, "restart:\n  keepMounts: true\n");
+    Path mnt = work.resolve("mnt-restart");
+    BenchDaemon first = BenchDaemon.start(launcher, home, 2 * modelBytes + (1L << 30), "--config", cfg.toString());
+    open.push(first);
+    first.mount(ref, mnt);
+    Path shard = through(mnt).get(0);
+    String want = sourceSha.get(mnt.relativize(shard).toString());
+    check(want != null && want.equals(sha256(shard)), "restart: the shard reads exact before the restarts");
+    BenchDaemon current = first;
+    for (int i = 0; i < runs; i++) {
+      dropCaches();
+      Process reader = new ProcessBuilder("python3", root.resolve("bench/scripts/stall_reader.py").toString(),
+          shard.toString(), "10").redirectErrorStream(true).start();
+      java.io.BufferedReader out = new java.io.BufferedReader(new java.io.InputStreamReader(reader.getInputStream()));
+      String line = out.readLine();
+      check("STARTED".equals(line), "restart: the reader started (" + line + ")");
+      current.kill();
+      open.remove(current);
+      long t0 = System.nanoTime();
+      current = BenchDaemon.start(launcher, home, 2 * modelBytes + (1L << 30), "--config", cfg.toString());
+      sample("restart.start", (System.nanoTime() - t0) / 1e9);
+      open.push(current);
+      current.adopt(mnt);
+      String last = out.readLine();
+      try {
+        check(reader.waitFor(timeout(), java.util.concurrent.TimeUnit.SECONDS) && reader.exitValue() == 0, "restart: the reader exited 0");
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException("interrupted", e);
+      }
+      String[] f = last == null ? new String[0] : last.split(" ");
+      check(f.length == 2 && f[0].equals(want), "restart: the reader's sha256 is the source's (" + last + ")");
+      sample("restart.stall", Double.parseDouble(f[1]));
+      check(current.log().contains("took over the live mount"), "restart: the new daemon took the mount over");
+    }
+    current.close();
+    open.remove(current);
+    say("restart: reader stall median %s s, max %s s; restarted daemon ready in %s s",
+        f(med("restart.stall")), f(s("restart.stall").stream().mapToDouble(Double::doubleValue).max().orElse(0)),
+        f(med("restart.start")));
+  }
+
   private void writeReport() throws IOException {
     double net = med("net");
     double disk = med("disk");
@@ -595,6 +647,12 @@ public final class E2eBench {
     rp.add("concurrency", "2 mounts: registry egress", s("mounts2.egress"), "× model", null, null, "1.0×",
         med("mounts2.egress") <= 1.01);
     rp.add("memory", "daemon start until ready (JVM, cache index)", s("daemon.start"), "s", null, null, null, null);
+    rp.add("restart", "longest read a reader waits across kill -9 + restart (median of runs)", s("restart.stall"), "s",
+        null, null, null, null);
+    rp.add("restart", "longest read across kill -9 + restart, max of runs",
+        List.of(s("restart.stall").stream().mapToDouble(Double::doubleValue).max().orElse(0)), "s", null, null, null, null);
+    rp.add("restart", "restarted daemon start until ready (takes the kept mount over)", s("restart.start"), "s",
+        "fresh start", med("restart.start") / med("daemon.start"), null, null);
     rp.add("memory", "daemon peak RSS (VmHWM) after a cold full read", s("rss"), "MiB", null, null, null, null);
     rp.add("memory", "daemon heap used, peak sampled every 250 ms", s("heap.peak"), "MiB", null, null, null, null);
     rp.add("memory", "daemon heap live after a full GC", s("heap.live"), "MiB", null, null, "≤ 256 MiB at 16 GiB",

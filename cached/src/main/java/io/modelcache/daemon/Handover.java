@@ -162,7 +162,12 @@ final class Handover implements Closeable {
     String mp = mountpoint.toString();
     Map<String, String> m = KeptConnection.meta(mp, c.get());
     try {
-      keeper.keep(KeptConnection.sessionName(mp), c.get().sessionFd(), m);
+      keeper.keep(KeptConnection.sessionName(mp), c.get().sessionFd(), m); // systemd: deduplicated when adopted
+      if (keeper instanceof SystemdKeeper) {
+        // The store keeps every descriptor sent under a name: drop an adopted mount's old clone first
+        // (the holder replaces it in one step).
+        keeper.release(KeptConnection.cloneName(mp));
+      }
       keeper.keep(KeptConnection.cloneName(mp), c.get().serveFd(), m);
       meta.put(KeptConnection.sessionName(mp), m);
       meta.put(KeptConnection.cloneName(mp), m);
