@@ -103,6 +103,9 @@ public final class Daemon implements Closeable {
     reconciler.scheduleWithFixedDelay(this::reconcileQuietly, 0, RECONCILE_EVERY.toMillis(), TimeUnit.MILLISECONDS);
     reconciler.scheduleWithFixedDelay(this::recheckIndexes, IndexLookup.RECHECK_SECONDS, IndexLookup.RECHECK_SECONDS,
         TimeUnit.SECONDS);
+    if (handover.enabled()) {
+      reconciler.scheduleWithFixedDelay(handover::check, 5, 5, TimeUnit.SECONDS);
+    }
   }
 
   /** Mounts served without a chunk index look again: one may have been pushed since (modelcache index). */

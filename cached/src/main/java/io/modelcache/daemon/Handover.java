@@ -260,6 +260,18 @@ final class Handover implements Closeable {
     }
   }
 
+  /** Periodic: a holder that died is replaced and handed every kept connection again. */
+  synchronized void check() {
+    if (keeper == null || kept.isEmpty()) {
+      return;
+    }
+    try {
+      keeper.check();
+    } catch (IOException | RuntimeException e) {
+      LOG.warn("cannot keep FUSE connections in the {}: {}", keeper.describe(), e.getMessage());
+    }
+  }
+
   String describe() {
     return keeper == null ? "off" : keeper.describe();
   }

@@ -31,6 +31,12 @@ public interface FdKeeper extends Closeable {
   /** What a previous daemon left kept; call once, at start. The caller owns the descriptors. */
   List<Kept> takeBack() throws IOException;
 
+  /**
+   * Makes sure what was kept is still kept (a holder that died is replaced and given everything
+   * again); called periodically by the daemon. Nothing to do for systemd's store.
+   */
+  default void check() throws IOException {}
+
   /** This daemon stops: what it kept stays kept for the next one. */
   @Override
   void close();

@@ -56,11 +56,31 @@ public final class HolderKeeper implements FdKeeper {
       connected(true).put(name, fd, meta);
     } catch (IOException first) {
       LOG.warn("holder connection lost ({}): starting a new holder", first.getMessage());
-      disconnect();
-      HolderClient c = connected(true);
-      for (Map.Entry<String, Mine> e : kept.entrySet()) {
-        c.put(e.getKey(), e.getValue().fd(), e.getValue().meta());
+      keepAllAgain();
+    }
+  }
+
+  @Override
+  public synchronized void check() throws IOException {
+    if (kept.isEmpty()) {
+      return;
+    }
+    try {
+      if (connected(true).list().size() >= kept.size()) {
+        return;
       }
+      LOG.warn("the holder lost descriptors: handing them over again");
+    } catch (IOException e) {
+      LOG.warn("holder connection lost ({}): starting a new holder", e.getMessage());
+    }
+    keepAllAgain();
+  }
+
+  private void keepAllAgain() throws IOException {
+    disconnect();
+    HolderClient c = connected(true);
+    for (Map.Entry<String, Mine> e : kept.entrySet()) {
+      c.put(e.getKey(), e.getValue().fd(), e.getValue().meta());
     }
   }
 

@@ -16,6 +16,10 @@ public final class HolderMain {
   private HolderMain() {}
 
   public static void main(String[] args) throws Exception {
+    // Its log (holder.log) is what an operator reads after an abort: info, like the daemon's.
+    if (System.getProperty("org.slf4j.simpleLogger.defaultLogLevel") == null) {
+      System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", "info");
+    }
     Path socket = null;
     Duration grace = Duration.ofMinutes(5);
     boolean stay = false;

@@ -105,6 +105,35 @@ class HolderIT {
     assertTrue(log.contains("no daemon took fifo-w back within the grace period: aborting it"), log);
   }
 
+  @Test
+  void aHolderThatDiesIsReplacedAndGivenEverythingAgain(@TempDir Path dir) throws Exception {
+    Path home = Files.createDirectories(dir.resolve("home"));
+    int[] pipe = Fds.pipe();
+    HolderKeeper keeper = new HolderKeeper(home, Duration.ofSeconds(60));
+    try {
+      keeper.keep("pipe-w", pipe[1], Map.of("k", "v"));
+      ProcessHandle first = holderOf(home);
+      first.destroyForcibly();
+      first.onExit().get(30, TimeUnit.SECONDS);
+      keeper.check();
+      ProcessHandle second = holderOf(home);
+      assertTrue(second.pid() != first.pid(), "a new holder");
+      try (HolderClient c = HolderClient.connect(HolderKeeper.socketPath(home))) {
+        HolderClient.Taken t = c.get("pipe-w").orElseThrow();
+        assertEquals(Map.of("k", "v"), t.entry().meta());
+        assertEquals(Fds.describe(pipe[1]), Fds.describe(t.fd()), "the same pipe again");
+        Fds.close(t.fd());
+      }
+      keeper.release("pipe-w");
+      keeper.close();
+      second.onExit().get(30, TimeUnit.SECONDS);
+    } finally {
+      keeper.close();
+      Fds.closeQuietly(pipe[0]);
+      Fds.closeQuietly(pipe[1]);
+    }
+  }
+
   private static String awaitReady(Process child) throws Exception {
     BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
     String pipe = null;
