@@ -247,6 +247,12 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
       return n;
     }
 
+    /** Verified bytes only once the blob is complete: before that the kernel must not keep pages across opens. */
+    @Override
+    public boolean contentFinal() {
+      return h.isComplete();
+    }
+
     /**
      * The blob's cache file, pinned, when the blob is complete and verified now (the cache decides:
      * see {@link BlobHandle#pinFile()}); a file still streaming in is served by {@link #read}.

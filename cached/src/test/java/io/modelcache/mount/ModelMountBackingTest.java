@@ -65,11 +65,13 @@ class ModelMountBackingTest {
         ModelMount m = new ModelMount(a, src, cache)) {
       ReadOnlyTree.FileReader first = m.open(FILE);
       assertTrue(first.backing().isEmpty(), "nothing cached: no backing file");
+      assertTrue(!first.contentFinal(), "not verified yet: no page cache kept across opens");
       first.read(0, ByteBuffer.allocate(1000));
       assertTrue(first.backing().isEmpty(), "partly cached: no backing file");
       assertArrayEquals(want, readAll(first));
       first.close();
       ReadOnlyTree.FileReader again = m.open(FILE);
+      assertTrue(again.contentFinal());
       BackingFile b = again.backing().orElseThrow();
       assertEquals(want.length, b.length());
       assertArrayEquals(want, Files.readAllBytes(b.path()), "the backing file is the file, byte for byte");

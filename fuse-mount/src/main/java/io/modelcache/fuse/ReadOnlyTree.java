@@ -48,6 +48,15 @@ public interface ReadOnlyTree {
       return Optional.empty();
     }
 
+    /**
+     * Whether every byte this reader serves is final (verified): then the kernel may keep pages it
+     * cached during earlier opens (FOPEN_KEEP_CACHE). False while bytes are served before their
+     * check, so that pages of content that later fails its check do not outlive the open.
+     */
+    default boolean contentFinal() {
+      return true;
+    }
+
     @Override
     default void close() {}
 

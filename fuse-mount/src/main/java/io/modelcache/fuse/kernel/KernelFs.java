@@ -77,6 +77,7 @@ public final class KernelFs {
 
   /** For a connection that was initialised by an earlier server: no INIT will come. */
   public void adopted(Negotiated earlier) {
+    hook.initialized(earlier);
     negotiated.complete(earlier);
   }
 
@@ -242,7 +243,9 @@ public final class KernelFs {
     set32(o, off(FuseAbi.INIT_OUT, "flags2"), (int) (taken >>> 32));
     set32(o, off(FuseAbi.INIT_OUT, "max_stack_depth"), passthrough ? 1 : 0);
     out[0] = (int) FuseAbi.INIT_OUT.byteSize();
-    negotiated.complete(new Negotiated(major, minor, ourMinor, offered, taken, config.maxPages(), readahead));
+    Negotiated n = new Negotiated(major, minor, ourMinor, offered, taken, config.maxPages(), readahead);
+    hook.initialized(n);
+    negotiated.complete(n);
     return 0;
   }
 

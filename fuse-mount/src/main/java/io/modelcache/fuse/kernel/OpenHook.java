@@ -19,6 +19,9 @@ public interface OpenHook {
     return daemonPath;
   }
 
+  /** INIT was answered (or the connection was adopted): what the kernel and this server agreed. */
+  default void initialized(Negotiated negotiated) {}
+
   /** The kernel released {@code reply}'s handle (its backing id, if any, may be closed now). */
   default void released(OpenReply reply) {}
 }

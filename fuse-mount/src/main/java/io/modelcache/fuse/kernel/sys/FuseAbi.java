@@ -45,6 +45,9 @@ public final class FuseAbi {
       U32.withName("flags"), U32.withName("open_flags"));
   public static final StructLayout OPEN_OUT = MemoryLayout.structLayout(
       U64.withName("fh"), U32.withName("open_flags"), U32.withName("backing_id"));
+  /** struct fuse_backing_map: the argument of FUSE_DEV_IOC_BACKING_OPEN. */
+  public static final StructLayout BACKING_MAP = MemoryLayout.structLayout(
+      U32.withName("fd"), U32.withName("flags"), U64.withName("padding"));
   public static final StructLayout READ_IN = MemoryLayout.structLayout(
       U64.withName("fh"), U64.withName("offset"), U32.withName("size"), U32.withName("read_flags"),
       U64.withName("lock_owner"), U32.withName("flags"), U32.withName("padding"));

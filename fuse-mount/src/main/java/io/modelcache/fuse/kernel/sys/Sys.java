@@ -19,6 +19,7 @@ import java.lang.invoke.VarHandle;
  * the call's result when it is >= 0 and minus the errno otherwise (Linux numbering).
  */
 public final class Sys {
+  public static final int O_RDONLY = 0;
   public static final int O_RDWR = 2;
   public static final int O_NONBLOCK = 04000;
   public static final int O_CLOEXEC = 02000000;
@@ -223,6 +224,28 @@ public final class Sys {
       MemorySegment arg = a.allocate(JAVA_INT);
       arg.set(JAVA_INT, 0, sessionFd);
       return ioctl(cloneFd, FuseAbi.FUSE_DEV_IOC_CLONE, arg);
+    }
+  }
+
+  /**
+   * Registers the open regular file {@code fd} as a backing file on the connection of
+   * {@code sessionFd} (FUSE_DEV_IOC_BACKING_OPEN); its backing id (&gt; 0) or -errno.
+   */
+  public static int backingOpen(int sessionFd, int fd) {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment map = a.allocate(FuseAbi.BACKING_MAP);
+      map.fill((byte) 0);
+      map.set(JAVA_INT, FuseAbi.BACKING_MAP.byteOffset(java.lang.foreign.MemoryLayout.PathElement.groupElement("fd")), fd);
+      return ioctl(sessionFd, FuseAbi.FUSE_DEV_IOC_BACKING_OPEN, map);
+    }
+  }
+
+  /** Drops backing id {@code id} from the connection of {@code sessionFd} (FUSE_DEV_IOC_BACKING_CLOSE); 0 or -errno. */
+  public static int backingClose(int sessionFd, int id) {
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment arg = a.allocate(JAVA_INT);
+      arg.set(JAVA_INT, 0, id);
+      return ioctl(sessionFd, FuseAbi.FUSE_DEV_IOC_BACKING_CLOSE, arg);
     }
   }
 

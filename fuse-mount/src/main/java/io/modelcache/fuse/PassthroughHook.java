@@ -1,0 +1,235 @@
+package io.modelcache.fuse;
+
+import io.modelcache.fuse.kernel.Negotiated;
+import io.modelcache.fuse.kernel.OpenHook;
+import io.modelcache.fuse.kernel.OpenReply;
+import io.modelcache.fuse.kernel.sys.FuseAbi;
+import io.modelcache.fuse.kernel.sys.Sys;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.LongAdder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * How the kernel transport answers OPEN for one mount: with FOPEN_PASSTHROUGH on the reader's
+ * {@link BackingFile} when there is one (the kernel then reads and maps the backing file itself,
+ * no READ reaches this process, and every mount of the same content shares one page cache), else
+ * by the daemon, with FOPEN_KEEP_CACHE only when the reader's content is final.
+ *
+ * <p><b>Why one mode per file at a time, and one backing id per file.</b> The kernel keeps an
+ * inode in either cached or passthrough I/O mode: an open answered in the other mode while files of
+ * the first are still open fails the caller's open(2) with EIO, and two passthrough opens of one
+ * inode with different backing files fail the same way. So while a file has daemon-path opens,
+ * new opens of it are served by the daemon too; while it has passthrough opens, new opens share
+ * their backing id; the backing id is registered at the first passthrough open and closed
+ * (FUSE_DEV_IOC_BACKING_CLOSE, and the {@link BackingFile} released) at the last RELEASE. The
+ * kernel drops an open's mode when the file is closed, before it sends RELEASE, so this view is
+ * never behind the kernel's in the direction that matters: a file this hook thinks idle is idle.
+ *
+ * <p><b>Fallback.</b> Without passthrough in INIT (before 6.9, or not asked), or when registering a
+ * backing file fails (a cache directory on a file system that cannot back FUSE files: overlay or
+ * FUSE stacked too deep, ELOOP; no CAP_SYS_ADMIN, EPERM), files are served by the daemon; the
+ * reason is logged once per process and the mount stops trying.
+ *
+ * <p>Threading: called from every serving thread; state is guarded by this object's monitor (opens
+ * are rare next to reads; the two ioctls are quick).
+ */
+public final class PassthroughHook implements OpenHook {
+  private static final Logger LOG = LoggerFactory.getLogger(PassthroughHook.class);
+  private static final AtomicBoolean LOGGED = new AtomicBoolean();
+
+  /** Counters shared by every mount of a transport (for metrics). */
+  public static final class Stats {
+    private final LongAdder passthroughOpens = new LongAdder();
+    private final LongAdder daemonOpens = new LongAdder();
+    private final LongAdder fallbacks = new LongAdder();
+
+    /** Opens answered with FOPEN_PASSTHROUGH. */
+    public long passthroughOpens() {
+      return passthroughOpens.sum();
+    }
+
+    /** Opens of files served by the daemon. */
+    public long daemonOpens() {
+      return daemonOpens.sum();
+    }
+
+    /** Backing files that could not be registered (the file was served by the daemon instead). */
+    public long fallbacks() {
+      return fallbacks.sum();
+    }
+  }
+
+  /** One file's opens: in one mode at a time. */
+  private static final class FileState {
+    int daemonOpens;
+    int passthroughOpens;
+    int backingId;
+    BackingFile backing;
+  }
+
+  private record Handle(String path, boolean passthrough) {}
+
+  private final int sessionFd;
+  private final Stats stats;
+  private volatile boolean enabled;
+  private final Map<String, FileState> files = new HashMap<>();
+  private final Map<Long, Handle> handles = new HashMap<>();
+
+  /**
+   * @param sessionFd the connection's /dev/fuse descriptor (backing ids belong to the connection)
+   * @param passthrough whether to answer with passthrough at all (config); false: daemon path only
+   */
+  public PassthroughHook(int sessionFd, boolean passthrough, Stats stats) {
+    this.sessionFd = sessionFd;
+    this.enabled = passthrough;
+    this.stats = stats;
+  }
+
+  @Override
+  public void initialized(Negotiated negotiated) {
+    if (enabled && !negotiated.passthrough()) {
+      enabled = false;
+      logOnce(negotiated.passthroughOffered() ? "FUSE passthrough was offered but not taken"
+          : "the kernel does not offer FUSE passthrough (protocol 7." + negotiated.kernelMinor()
+              + "; it needs Linux 6.9 and CONFIG_FUSE_PASSTHROUGH)");
+    }
+  }
+
+  @Override
+  public OpenReply opened(String path, ReadOnlyTree.FileReader reader, OpenReply daemonPath) {
+    synchronized (this) {
+      FileState f = files.computeIfAbsent(path, k -> new FileState());
+      if (f.passthroughOpens > 0) {
+        return passthrough(path, f, daemonPath.fh()); // the inode is in passthrough mode: share its backing
+      }
+      if (enabled && f.daemonOpens == 0) {
+        Optional<BackingFile> b = reader.backing();
+        if (b.isPresent()) {
+          int id = register(b.get());
+          if (id > 0) {
+            f.backingId = id;
+            f.backing = b.get();
+            return passthrough(path, f, daemonPath.fh());
+          }
+          b.get().close();
+        }
+      }
+      f.daemonOpens++;
+      handles.put(daemonPath.fh(), new Handle(path, false));
+    }
+    stats.daemonOpens.increment();
+    int flags = reader.contentFinal() ? daemonPath.openFlags() | FuseAbi.FOPEN_KEEP_CACHE
+        : daemonPath.openFlags() & ~FuseAbi.FOPEN_KEEP_CACHE;
+    return new OpenReply(daemonPath.fh(), flags, 0);
+  }
+
+  private OpenReply passthrough(String path, FileState f, long fh) {
+    f.passthroughOpens++;
+    handles.put(fh, new Handle(path, true));
+    stats.passthroughOpens.increment();
+    return new OpenReply(fh, FuseAbi.FOPEN_PASSTHROUGH, f.backingId);
+  }
+
+  /** Opens the backing file read-only and registers it; its id, or 0 (then logged once, and off). */
+  private int register(BackingFile b) {
+    int fd = Sys.open(b.path().toString(), Sys.O_RDONLY | Sys.O_CLOEXEC);
+    if (fd < 0) {
+      stats.fallbacks.increment();
+      LOG.warn("cannot open backing file {} for passthrough: errno {}; the file is served by the daemon", b.path(), -fd);
+      return 0;
+    }
+    try {
+      int id = Sys.backingOpen(sessionFd, fd);
+      if (id > 0) {
+        return id;
+      }
+      stats.fallbacks.increment();
+      enabled = false;
+      logOnce("FUSE_DEV_IOC_BACKING_OPEN refused " + b.path() + ": " + backingError(-id));
+      return 0;
+    } finally {
+      Sys.close(fd); // the kernel holds its own reference from here on
+    }
+  }
+
+  static String backingError(int errno) {
+    return switch (errno) {
+      case Sys.EPERM -> "operation not permitted (errno 1: passthrough not negotiated, or no CAP_SYS_ADMIN)";
+      case 40 -> "too many levels of stacking (errno 40: the cache directory is on overlayfs or FUSE)";
+      case Sys.EINVAL -> "invalid argument (errno 22: not a regular file, or a file system that cannot back it)";
+      case 95 -> "operation not supported (errno 95)";
+      default -> "errno " + errno;
+    };
+  }
+
+  private static void logOnce(String why) {
+    if (LOGGED.compareAndSet(false, true)) {
+      LOG.warn("{}; files are served by the daemon (no passthrough)", why);
+    }
+  }
+
+  @Override
+  public void released(OpenReply reply) {
+    BackingFile toClose = null;
+    int idToClose = 0;
+    synchronized (this) {
+      Handle h = handles.remove(reply.fh());
+      if (h == null) {
+        return; // a handle of an earlier server of this connection
+      }
+      FileState f = files.get(h.path());
+      if (f == null) {
+        return;
+      }
+      if (h.passthrough()) {
+        if (--f.passthroughOpens == 0) {
+          toClose = f.backing;
+          idToClose = f.backingId;
+          f.backing = null;
+          f.backingId = 0;
+        }
+      } else {
+        f.daemonOpens--;
+      }
+      if (f.passthroughOpens == 0 && f.daemonOpens == 0) {
+        files.remove(h.path());
+      }
+      if (idToClose > 0) {
+        int rc = Sys.backingClose(sessionFd, idToClose);
+        if (rc < 0) {
+          LOG.debug("FUSE_DEV_IOC_BACKING_CLOSE {} failed: errno {}", idToClose, -rc);
+        }
+      }
+    }
+    if (toClose != null) {
+      toClose.close();
+    }
+  }
+
+  /** Files of this mount open in passthrough now (for tests and status). */
+  public synchronized int passthroughFiles() {
+    int n = 0;
+    for (FileState f : files.values()) {
+      n += f.passthroughOpens > 0 ? 1 : 0;
+    }
+    return n;
+  }
+
+  /** Opens of this mount not released yet, by mode: {passthrough, daemon}. */
+  public synchronized int[] openHandles() {
+    int p = 0;
+    int d = 0;
+    for (Handle h : handles.values()) {
+      if (h.passthrough()) {
+        p++;
+      } else {
+        d++;
+      }
+    }
+    return new int[] {p, d};
+  }
+}
