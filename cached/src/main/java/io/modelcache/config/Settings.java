@@ -39,7 +39,8 @@ public record Settings(
     String controlGroup,
     String controlAdminGroup,
     Duration restartGrace,
-    boolean restartKeepMounts) {
+    boolean restartKeepMounts,
+    boolean fusePassthrough) {
 
   public static final Path DEFAULT_FILE = Path.of("/etc/modelcache/config.yaml");
 
@@ -48,14 +49,14 @@ public record Settings(
 
   public static Settings defaults(Path home) {
     return new Settings(home, 100L << 30, 4 << 20, Duration.ofSeconds(30), 8, 1024, true, true, true,
-        "127.0.0.1:9464", null, null, List.of(), List.of(), null, null, DEFAULT_RESTART_GRACE, false);
+        "127.0.0.1:9464", null, null, List.of(), List.of(), null, null, DEFAULT_RESTART_GRACE, false, true);
   }
 
   private static final Set<String> SCALAR_KEYS = Set.of(
       "home", "cache.size", "cache.chunkSize", "fetch.timeout", "fetch.concurrency", "readAhead.kernelKb",
       "readAhead.prefetch", "readAhead.backgroundFill", "mounts.allowOther", "mounts.dir", "metrics.address",
       "credentials", "control.group", "control.adminGroup", "restart.grace",
-      "restart.keepMounts");
+      "restart.keepMounts", "fuse.passthrough");
   private static final Pattern TRUST_KEY = Pattern.compile("trust\\.(\\d+)\\.(scope|require|keys)");
   private static final Pattern REGISTRY_KEY = Pattern.compile("registries\\.(\\d+)\\.(host|mirrors|plainHttp|proxy|ca)");
 
@@ -137,6 +138,7 @@ public record Settings(
           case "control.adminGroup" -> s.with(h -> h.controlAdminGroup = groupName(x));
           case "restart.grace" -> s.with(h -> h.restartGrace = Durations.parse("duration", x));
           case "restart.keepMounts" -> s.with(h -> h.restartKeepMounts = bool(t, key, v));
+          case "fuse.passthrough" -> s.with(h -> h.fusePassthrough = bool(t, key, v));
           default -> throw t.error(key, "unknown key");
         };
       } catch (ModelCacheException ex) {
@@ -308,6 +310,7 @@ public record Settings(
     public String controlAdminGroup;
     public Duration restartGrace;
     public boolean restartKeepMounts;
+    public boolean fusePassthrough;
 
     Builder(Settings s) {
       home = s.home;
@@ -328,12 +331,13 @@ public record Settings(
       controlAdminGroup = s.controlAdminGroup;
       restartGrace = s.restartGrace;
       restartKeepMounts = s.restartKeepMounts;
+      fusePassthrough = s.fusePassthrough;
     }
 
     Settings build() {
       return new Settings(home, cacheSizeBytes, chunkSizeBytes, fetchTimeout, fetchConcurrency, readAheadKb, prefetch,
           backgroundFill, allowOther, metricsAddress, credentials, mountsDir, registries, trust,
-          controlGroup, controlAdminGroup, restartGrace, restartKeepMounts);
+          controlGroup, controlAdminGroup, restartGrace, restartKeepMounts, fusePassthrough);
     }
   }
 

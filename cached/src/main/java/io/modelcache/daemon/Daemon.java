@@ -264,6 +264,13 @@ public final class Daemon implements Closeable {
         .withMaxConcurrentFetches(s.fetchConcurrency()));
     DaemonMetrics metrics = new DaemonMetrics();
     metrics.bindCache(cache);
+    // Passthrough pins and backing ids live in this process: a daemon taking a kept connection over
+    // could not know which files the kernel reads in passthrough (its opens would fail with EIO).
+    boolean passthrough = s.fusePassthrough() && !s.restartKeepMounts();
+    if (s.fusePassthrough() && s.restartKeepMounts()) {
+      LOG.info("fuse.passthrough is off because restart.keepMounts is on: files are served by the daemon");
+    }
+    KernelTransport.configureDefault(passthrough, metrics.passthroughStats());
     MetricsServer server = null;
     try {
       if (!s.metricsAddress().isEmpty()) {

@@ -39,6 +39,7 @@ public final class DaemonMetrics implements OperationListener {
   private final Timer fetchLatency;
   private final Counter prefetchIssued;
   private final Counter prefetchUsed;
+  private final io.modelcache.fuse.PassthroughHook.Stats passthrough = new io.modelcache.fuse.PassthroughHook.Stats();
 
   public DaemonMetrics() {
     new JvmMemoryMetrics().bindTo(registry);
@@ -57,9 +58,21 @@ public final class DaemonMetrics implements OperationListener {
         .description("Bytes requested by read-ahead and background fill").register(registry);
     prefetchUsed = Counter.builder("modelcache.prefetch.used").baseUnit("bytes")
         .description("Prefetched bytes that a reader later read").register(registry);
+    FunctionCounter.builder("modelcache.fuse.passthrough.opens", passthrough, io.modelcache.fuse.PassthroughHook.Stats::passthroughOpens)
+        .description("Opens answered with FUSE passthrough: the kernel reads the verified cache file itself")
+        .register(registry);
+    FunctionCounter.builder("modelcache.fuse.daemon.opens", passthrough, io.modelcache.fuse.PassthroughHook.Stats::daemonOpens)
+        .description("Opens of files served by the daemon (kernel transport)").register(registry);
+    FunctionCounter.builder("modelcache.fuse.passthrough.fallbacks", passthrough, io.modelcache.fuse.PassthroughHook.Stats::fallbacks)
+        .description("Backing files the kernel refused; those files were served by the daemon").register(registry);
     FunctionCounter.builder("modelcache.proxy.fallbacks", this, m -> io.modelcache.registry.RegistryStats.proxyFallbacks())
         .description("Times an HTTP proxy failed a whole retry budget and requests went to the registry directly")
         .register(registry);
+  }
+
+  /** Counts the kernel transport's opens by how they are served. */
+  public io.modelcache.fuse.PassthroughHook.Stats passthroughStats() {
+    return passthrough;
   }
 
   public PrometheusMeterRegistry registry() {

@@ -130,6 +130,15 @@ class SettingsTest {
   }
 
   @Test
+  void fusePassthroughDefaultsToOnAndTakesABoolean() throws Exception {
+    assertEquals(true, BASE.fusePassthrough());
+    assertFalse(parse("fuse:\n  passthrough: false\n").fusePassthrough());
+    assertEquals(true, parse("fuse: {passthrough: true}\n").fusePassthrough());
+    ModelCacheException e = assertThrows(ModelCacheException.class, () -> parse("fuse:\n  passthrough: sometimes\n"));
+    assertEquals("config.yaml line 2: fuse.passthrough: expected true or false, got 'sometimes'", e.getMessage());
+  }
+
+  @Test
   void sizesAndDurations() throws Exception {
     assertEquals(1L << 40, Sizes.parse("s", "1T"));
     assertEquals(4096, Sizes.parse("s", "4096"));

@@ -32,7 +32,10 @@ import org.slf4j.LoggerFactory;
 public final class KernelTransport implements FuseTransport {
   private static final Logger LOG = LoggerFactory.getLogger(KernelTransport.class);
   private static final AtomicBoolean LOGGED_INIT = new AtomicBoolean();
-  private static final KernelTransport DEFAULTS = new KernelTransport(InitConfig.defaults(), (tree, fd) -> OpenHook.DAEMON_PATH);
+  /** Follows {@link #configureDefault} at each mount (so whoever took it before still gets it). */
+  private static final KernelTransport DEFAULTS = new KernelTransport(null, null);
+  private static volatile boolean defaultPassthrough;
+  private static volatile PassthroughHook.Stats defaultStats = new PassthroughHook.Stats();
 
   /** Makes the {@link OpenHook} of a mount, given its tree and its connection's descriptor. */
   @FunctionalInterface
@@ -50,6 +53,33 @@ public final class KernelTransport implements FuseTransport {
 
   static KernelTransport defaults() {
     return DEFAULTS;
+  }
+
+  /**
+   * A transport whose mounts answer opens with FUSE passthrough where the tree offers a backing
+   * file ({@link PassthroughHook}), when {@code passthrough} and the kernel agrees in INIT.
+   */
+  public static KernelTransport withPassthrough(boolean passthrough, PassthroughHook.Stats stats) {
+    return new KernelTransport(InitConfig.defaults().withPassthrough(passthrough),
+        (tree, fd) -> new PassthroughHook(fd, passthrough, stats));
+  }
+
+  /**
+   * Makes mounts of {@link FuseTransport#kernel()} behave as {@link #withPassthrough} from now on;
+   * a daemon calls it once at start with its {@code fuse.passthrough} setting (mounts made before
+   * keep what they had). Until then, every file is served by the daemon.
+   */
+  public static void configureDefault(boolean passthrough, PassthroughHook.Stats stats) {
+    defaultStats = stats;
+    defaultPassthrough = passthrough;
+  }
+
+  private InitConfig init() {
+    return init != null ? init : InitConfig.defaults().withPassthrough(defaultPassthrough);
+  }
+
+  private OpenHook hook(ReadOnlyTree tree, int fd, InitConfig ic) {
+    return hooks != null ? hooks.forMount(tree, fd) : new PassthroughHook(fd, ic.passthrough(), defaultStats);
   }
 
   @Override
@@ -94,7 +124,8 @@ public final class KernelTransport implements FuseTransport {
       mp = FuseMount.checkRootMountpoint(abs);
       devFd = mountAsRoot(mp, options);
     }
-    KernelFs fs = new KernelFs(tree, nodes, new CallWrapper(options), init, hooks.forMount(tree, devFd));
+    InitConfig ic = init();
+    KernelFs fs = new KernelFs(tree, nodes, new CallWrapper(options), ic, hook(tree, devFd, ic));
     KernelSession session;
     try {
       session = KernelSession.start(devFd, fs, server, mp.toString());
@@ -134,7 +165,8 @@ public final class KernelTransport implements FuseTransport {
     Path mp = mountpoint.toAbsolutePath().normalize();
     NodeTable nodes = NodeTable.of(tree);
     KernelServer server = KernelServer.shared();
-    KernelFs fs = new KernelFs(tree, nodes, new CallWrapper(options), init, hooks.forMount(tree, kept.sessionFd()));
+    InitConfig ic = init();
+    KernelFs fs = new KernelFs(tree, nodes, new CallWrapper(options), ic, hook(tree, kept.sessionFd(), ic));
     KernelSession session = KernelSession.adopt(kept.sessionFd(), kept.negotiated(), fs, server, mp.toString());
     try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
       java.lang.foreign.MemorySegment notify = a.allocate(16, 8);
