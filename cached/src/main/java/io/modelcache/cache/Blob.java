@@ -59,6 +59,12 @@ final class Blob {
    * before it is published. Null when the blob has no index, or after the index proved wrong for it.
    */
   volatile ChunkDigests digests;
+  /** Whole-blob verifications that failed since the blob was last cleared (guarded by {@code rw} write). */
+  int badVerifications;
+  /** The digest the last failed verification got (null: the bytes did not even add up to the size). */
+  io.modelcache.oci.Digest lastBadDigest;
+  /** Bumped each time a failed verification drops the blob's data: a read that straddles it fails. */
+  final AtomicInteger drops = new AtomicInteger();
   /** The index was found wrong for this blob (its whole digest matched bytes the index rejected). */
   volatile boolean indexRejected;
   /** Chunks published after passing the index check (cleared when they leave). */

@@ -76,6 +76,8 @@ public final class ChunkCache implements Closeable {
   final LongAdder chunkRefetches = new LongAdder();
   /** Blobs for which the chunk index proved wrong. */
   final LongAdder indexRejections = new LongAdder();
+  /** Blobs dropped after a failed whole-blob verification and fetched again. */
+  final LongAdder blobRefetches = new LongAdder();
   volatile boolean closed;
   /** Just-fetched chunks until a reader takes them, and the fetch buffers. */
   final HotChunks hot;
@@ -201,6 +203,7 @@ public final class ChunkCache implements Closeable {
     }
     b.lastFetcher = fetcher;
     b.lastAccess = cfg.clock().getAsLong();
+    verifier.clearFailure(b); // a remount, or a new daemon's restore, tries a failed blob again
     verifier.maybeVerify(b, fetcher);
     return reads.new Handle(b, fetcher);
   }
@@ -244,6 +247,11 @@ public final class ChunkCache implements Closeable {
       n += Math.max(0, b.filePins.get());
     }
     return n;
+  }
+
+  /** Blobs dropped after a failed whole-blob verification and fetched again (before any is marked FAILED). */
+  public long blobRefetches() {
+    return blobRefetches.sum();
   }
 
   public ChunkCheckStats chunkChecks() {
@@ -306,7 +314,8 @@ public final class ChunkCache implements Closeable {
   /**
    * Re-checks a blob: a full sha256 when the bytes needed are available (raw layers; tar members
    * while a handle supplies upstream access), otherwise the per-chunk CRC32C. A digest mismatch
-   * marks the blob FAILED exactly as a failed first verification does.
+   * counts as a failed first verification does (drop, fetch again, FAILED when it repeats); a blob
+   * already FAILED is reported so and cleared, so that the next read tries again.
    */
   public VerifyResult verify(String key) throws IOException {
     ensureOpen();
@@ -315,7 +324,9 @@ public final class ChunkCache implements Closeable {
       throw ModelCacheException.notFound("blob " + key + " is not cached");
     }
     if (b.state == BlobState.FAILED) {
-      return new VerifyResult(key, VerifyResult.Status.FAILED, Verifier.failure(b).getMessage());
+      verifier.clearFailure(b);
+      return new VerifyResult(key, VerifyResult.Status.FAILED, Verifier.failure(b).getMessage()
+          + "; cleared: the next read fetches it again");
     }
     // CRCs first: local damage shows up here and costs a refetch, not a FAILED blob.
     int dropped = verifier.checkChunks(b);

@@ -99,6 +99,7 @@ final class ReadPath {
       for (int i = first; i <= last; i++) {
         b.pins.incrementAndGet(i);
       }
+      int drops = b.drops.get();
       try {
         cache.ingest.ensureChunks(b, fetcher, first, last);
         if (b.state == BlobState.FAILED) {
@@ -113,13 +114,20 @@ final class ReadPath {
         }
         int n = (int) (end - fileOffset);
         int base = dst.position();
-        for (long pos = fileOffset; pos < end; ) {
-          int i = (int) (pos >>> b.chunkShift);
-          long stop = Math.min(end, b.chunkStart(i) + b.chunkLen(i));
-          copyChunk(b, i, pos, dst.slice(base + (int) (pos - fileOffset), (int) (stop - pos)));
-          pos = stop;
+        try {
+          for (long pos = fileOffset; pos < end; ) {
+            int i = (int) (pos >>> b.chunkShift);
+            long stop = Math.min(end, b.chunkStart(i) + b.chunkLen(i));
+            copyChunk(b, i, pos, dst.slice(base + (int) (pos - fileOffset), (int) (stop - pos)));
+            pos = stop;
+          }
+        } catch (IOException e) {
+          if (b.state == BlobState.FAILED || b.drops.get() != drops) {
+            throw Verifier.failure(b); // verification failed while we read: the file was dropped under us
+          }
+          throw e;
         }
-        if (b.state == BlobState.FAILED) {
+        if (b.state == BlobState.FAILED || b.drops.get() != drops) {
           throw Verifier.failure(b); // never hand out bytes of a blob that failed verification meanwhile
         }
         dst.position(base + n);

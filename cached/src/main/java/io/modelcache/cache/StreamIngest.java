@@ -10,7 +10,6 @@ import java.security.MessageDigest;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
-import java.util.concurrent.atomic.LongAdder;
 import java.util.Map;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.zip.GZIPInputStream;
@@ -128,8 +127,9 @@ final class StreamIngest {
           }
         }
         hashed.transferTo(OutputSink.INSTANCE);
-        if (hashed.count != b.spec.blobSize() || !Digest.of(md).equals(b.spec.digest())) {
-          cache.verifier.failBlob(b);
+        Digest got = Digest.of(md);
+        if (hashed.count != b.spec.blobSize() || !got.equals(b.spec.digest())) {
+          cache.verifier.verificationFailed(b, hashed.count == b.spec.blobSize() ? got : null, fetcher);
           f.fail(Verifier.failure(b));
         } else {
           if (!suspect.isEmpty()) {

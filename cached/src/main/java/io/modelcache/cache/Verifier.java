@@ -150,12 +150,14 @@ final class Verifier {
       if (suffix < s.blobSize()) {
         total += hashUpstream(fetcher, suffix, s.blobSize() - suffix, md, b);
       }
-      if (total == s.blobSize() && Digest.of(md).equals(s.digest())) {
+      Digest got = Digest.of(md);
+      if (total == s.blobSize() && got.equals(s.digest())) {
         markVerified(b);
         return new VerifyResult(b.key, VerifyResult.Status.VERIFIED, "sha256 matches " + s.digest());
       }
-      failBlob(b);
-      return new VerifyResult(b.key, VerifyResult.Status.FAILED, failure(b).getMessage());
+      boolean failed = verificationFailed(b, total == s.blobSize() ? got : null, fetcher);
+      return new VerifyResult(b.key, VerifyResult.Status.FAILED, failure(b).getMessage()
+          + (failed ? "" : "; dropped, fetching it again"));
     } finally {
       b.release();
       for (int i = 0; i < b.nChunks; i++) {
@@ -234,28 +236,39 @@ final class Verifier {
     }
   }
 
-  /** Drops a blob whose digest did not match; it stays FAILED (persisted) until evicted. */
-  void failBlob(Blob b) {
+  /**
+   * A whole-blob verification of {@code b} failed with digest {@code got} (null: wrong length). Drops
+   * its data; the first time, or when the result differs from the last failure's (bytes damaged on the
+   * way differ each time), the blob is fetched again after a backoff; when the same wrong digest comes
+   * back (the upstream's bytes are wrong) or after {@link #MAX_VERIFICATIONS} failures it is marked
+   * FAILED (persisted) until a remount, a new daemon or {@code cache verify} clears it. Returns true
+   * if it is FAILED now.
+   */
+  boolean verificationFailed(Blob b, Digest got, BlobFetcher fetcher) {
+    boolean failed;
+    int n;
     b.rw.writeLock().lock();
     try {
-      if (b.state == BlobState.FAILED) {
-        return;
+      if (b.state != BlobState.PARTIAL || b.removed) {
+        return b.state == BlobState.FAILED;
       }
-      b.state = BlobState.FAILED;
-      b.trusted = false;
-      b.dropHash();
-      hot.removeBlob(b);
+      n = ++b.badVerifications;
+      failed = (got != null && got.equals(b.lastBadDigest)) || n >= MAX_VERIFICATIONS;
+      b.lastBadDigest = got;
       verifyFailures.increment();
-      LOG.warn("blob {} failed verification; dropped its cached data", b.spec.digest());
-      for (int i = 0; i < b.nChunks; i++) {
-        if (b.clearPresent(i)) {
-          used.addAndGet(-b.chunkLen(i));
-          synchronized (policy) {
-            policy.remove(new ChunkRef(b, i));
-          }
-        }
+      dropData(b);
+      if (failed) {
+        b.state = BlobState.FAILED;
+        b.trusted = false;
+        LOG.warn("blob {} failed verification {} time(s), the last two with the same result (got {}); dropped its "
+            + "cached data, reads fail until a remount, a daemon restart or 'modelcache cache verify' clears it",
+            b.spec.digest(), n, got);
+      } else {
+        b.resetHash();
+        cache.blobRefetches.increment();
+        LOG.warn("blob {} failed verification (got {}); dropped its cached data, fetching it again ({} of {})",
+            b.spec.digest(), got, n, MAX_VERIFICATIONS - 1);
       }
-      dropFile(b);
       cache.recovery.persistBlob(b);
       for (int g = 0; g < b.present.length(); g++) {
         cache.recovery.persistGroup(b, g);
@@ -263,6 +276,84 @@ final class Verifier {
     } finally {
       b.rw.writeLock().unlock();
     }
+    if (!failed) {
+      scheduleRefetch(b, fetcher, n);
+    }
+    return failed;
+  }
+
+  /** Most whole-blob verifications that may fail before the blob is FAILED, even with differing results. */
+  static final int MAX_VERIFICATIONS = 4;
+  private static final long REFETCH_BACKOFF_MS = 100;
+
+  /**
+   * Fetches a dropped blob again in the background after a backoff (doubling per failure), at
+   * read-ahead priority, so its readers (and a strict mount's waiting ones) see it whole and verified
+   * without asking; only if it fits in the budget and some handle still supplies upstream access.
+   */
+  private void scheduleRefetch(Blob b, BlobFetcher fetcher, int failures) {
+    BlobFetcher f = fetcher != null ? fetcher : b.lastFetcher;
+    if (f == null || b.spec.contentLength() > cache.cfg.budgetBytes() || cache.closed) {
+      return;
+    }
+    long delay = REFETCH_BACKOFF_MS << Math.min(failures - 1, 6);
+    try {
+      java.util.concurrent.CompletableFuture.delayedExecutor(delay, java.util.concurrent.TimeUnit.MILLISECONDS, executor)
+          .execute(() -> {
+            if (cache.closed || b.removed || b.state != BlobState.PARTIAL || b.handles() == 0) {
+              return;
+            }
+            java.util.List<Pending> mine = new java.util.ArrayList<>();
+            for (int i = 0; i < b.nChunks; i++) {
+              if (!b.isPresent(i)) {
+                Ingest.claimWithGranule(b, i, mine);
+              }
+            }
+            if (!mine.isEmpty()) {
+              cache.ingest.startFetches(b, f, mine, FetchPriority.READ_AHEAD);
+            }
+          });
+    } catch (RejectedExecutionException e) {
+      // closing
+    }
+  }
+
+  /** Gives a FAILED blob another try: PARTIAL again with no failures counted (its data is gone already). */
+  void clearFailure(Blob b) {
+    if (b.state != BlobState.FAILED) {
+      return;
+    }
+    b.rw.writeLock().lock();
+    try {
+      if (b.state != BlobState.FAILED || b.removed) {
+        return;
+      }
+      b.state = BlobState.PARTIAL;
+      b.badVerifications = 0;
+      b.lastBadDigest = null;
+      b.resetHash();
+      cache.recovery.persistBlob(b);
+      LOG.info("blob {} failed verification before; trying it again", b.spec.digest());
+    } finally {
+      b.rw.writeLock().unlock();
+    }
+  }
+
+  /** Drops every chunk of {@code b} and its file. Caller holds rw write. */
+  private void dropData(Blob b) {
+    b.drops.incrementAndGet();
+    b.trusted = false;
+    b.dropHash();
+    hot.removeBlob(b);
+    for (int i = 0; i < b.nChunks; i++) {
+      if (b.clearPresent(i)) {
+        used.addAndGet(-b.chunkLen(i));
+        synchronized (policy) {
+          policy.remove(new ChunkRef(b, i));
+        }
+      }
+    }
+    dropFile(b);
   }
 
   /** Deletes the blob file, or truncates it while someone still has it open. Caller holds rw write. */

@@ -36,6 +36,7 @@ import io.modelcache.oci.ArtifactSource;
 import io.modelcache.oci.Digest;
 import io.modelcache.oci.Reference;
 import io.modelcache.source.Artifacts;
+import io.modelcache.source.ResilientSource;
 import io.modelcache.trust.TrustGate;
 import io.modelcache.trust.TrustRule;
 import java.io.Closeable;
@@ -400,14 +401,17 @@ public final class Daemon implements Closeable {
     } catch (FuseUnavailableException e) {
       throw fuseUnavailable(mp, e);
     }
-    ArtifactSource source = Artifacts.openSource(ref,
-        config.registryOptions().withPlainHttp(rec.plainHttp()), config.settings().registries());
+    // Transient registry faults are retried (streams resumed) for as long as fetch.timeout allows.
+    ResilientSource source = new ResilientSource(Artifacts.openSource(ref,
+        config.registryOptions().withPlainHttp(rec.plainHttp()), config.settings().registries()),
+        ResilientSource.Policy.of(config.settings().fetchTimeout()));
     ModelMount model = null;
     try {
       // The trust policy first, on the manifest digest: a refused model has none of its blobs fetched.
       String asked = rec.digest() != null ? rec.digest() : ref.tagOrDigest();
       TrustGate.Admission admission = TrustGate.admit(source, ref, asked, rec.reference(), config.settings().trustPolicy());
-      ModelArtifact art = ModelReader.read(source, admission.target(asked));
+      // Bytes damaged on the way (a config that fails its digest, a tar header its checksum) are read again.
+      ModelArtifact art = source.again(() -> ModelReader.read(source, admission.target(asked)));
       String registryLabel = ref.isLayout() ? "oci-layout" : ref.registry();
       OperatorOps.MountTracker tracker = ops.track(mp, metrics);
       Map<String, ChunkDigests> digests = IndexLookup.find(mp.toString(), art, source,

@@ -18,6 +18,7 @@ import io.modelcache.mount.ModelMount;
 import io.modelcache.oci.ArtifactSource;
 import io.modelcache.oci.Reference;
 import io.modelcache.source.Artifacts;
+import io.modelcache.source.ResilientSource;
 import io.modelcache.trust.TrustGate;
 import java.io.FilterInputStream;
 import java.io.IOException;
@@ -208,6 +209,7 @@ final class OperatorOps {
         .put("evictions", s.evictions())
         .put("evictedBytes", s.evictedBytes())
         .put("verifyFailures", s.verifyFailures())
+        .put("blobRefetches", cache.blobRefetches())
         .put("chunkVerifyFailures", cache.chunkChecks().failures())
         .put("chunkRefetches", cache.chunkChecks().refetches())
         .put("chunkIndexRejected", cache.chunkChecks().indexRejected())
@@ -290,13 +292,14 @@ final class OperatorOps {
   /** Resolves the model now (so a bad reference fails the request itself), then warms it in the background. */
   private WarmJob warmUnmounted(long id, String refText, Boolean plainHttp) throws IOException {
     Reference ref = Reference.parse(refText);
-    ArtifactSource source = Artifacts.openSource(ref, config.registryOptions().withPlainHttp(plainHttp),
-        config.settings().registries());
+    ResilientSource source = new ResilientSource(Artifacts.openSource(ref,
+        config.registryOptions().withPlainHttp(plainHttp), config.settings().registries()),
+        ResilientSource.Policy.of(config.settings().fetchTimeout()));
     List<BlobHandle> opened = new ArrayList<>();
     try {
       TrustGate.Admission admission = TrustGate.admit(source, ref, ref.tagOrDigest(), refText,
           config.settings().trustPolicy());
-      ModelArtifact art = ModelReader.read(source, admission.target(ref.tagOrDigest()));
+      ModelArtifact art = source.again(() -> ModelReader.read(source, admission.target(ref.tagOrDigest())));
       Map<String, Long> sizes = new HashMap<>();
       for (ModelFile f : art.files()) {
         sizes.put(ModelMount.specOf(f).key(), f.size());

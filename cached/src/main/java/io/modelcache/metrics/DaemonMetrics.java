@@ -68,6 +68,13 @@ public final class DaemonMetrics implements OperationListener {
     FunctionCounter.builder("modelcache.proxy.fallbacks", this, m -> io.modelcache.registry.RegistryStats.proxyFallbacks())
         .description("Times an HTTP proxy failed a whole retry budget and requests went to the registry directly")
         .register(registry);
+    for (String reason : io.modelcache.registry.Transient.REASONS) {
+      FunctionCounter.builder("modelcache.fetch.retries", this, m -> io.modelcache.registry.RegistryStats.retries(reason))
+          .tag("reason", reason)
+          .description("Registry requests tried again after a transient failure (reset, truncated, server_error, "
+              + "timeout, unreachable) or a small blob or manifest that failed its digest (corrupt)")
+          .register(registry);
+    }
   }
 
   /** Counts the kernel transport's opens by how they are served. */
@@ -90,11 +97,13 @@ public final class DaemonMetrics implements OperationListener {
     counter("modelcache.cache.evictions", "Chunks evicted to stay within the budget", cache, c -> c.stats().evictions());
     FunctionCounter.builder("modelcache.cache.evicted", cache, c -> c.stats().evictedBytes()).baseUnit("bytes")
         .description("Bytes evicted to stay within the budget").register(registry);
-    counter("modelcache.verify.failures", "Blobs whose digest failed verification", cache, c -> c.stats().verifyFailures());
+    counter("modelcache.verify.failures", "Whole-blob verifications that failed (each is dropped, then fetched again or FAILED)", cache, c -> c.stats().verifyFailures());
     counter("modelcache.chunk.verify.failures", "Chunks that did not match their chunk index digest on arrival",
         cache, c -> c.chunkChecks().failures());
     counter("modelcache.chunk.refetches", "Chunks fetched again after failing their check", cache,
         c -> c.chunkChecks().refetches());
+    counter("modelcache.blob.refetches", "Blobs dropped after failing whole-blob verification and fetched again",
+        cache, ChunkCache::blobRefetches);
     counter("modelcache.chunk.index.rejected", "Blobs for which the chunk index proved wrong", cache,
         c -> c.chunkChecks().indexRejected());
     Gauge.builder("modelcache.cache.pinned", cache, ChunkCache::pinnedBytes).baseUnit("bytes")

@@ -655,6 +655,7 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
           }
           throw userError(e);
         }
+        RegistryStats.retried(Transient.reason(e));
         Duration d = opts.backoff().delay(attempt, ThreadLocalRandom.current().nextDouble());
         LOG.debug("{}: attempt {} failed ({}), retrying in {} ms", host, attempt, e.shortCause(), d.toMillis());
         try {
