@@ -78,4 +78,11 @@ public interface BlobHandle extends Closeable {
 
   /** Whether chunks of this blob are checked against a chunk digest index. */
   boolean chunkVerified();
+
+  /**
+   * Strict verification of a blob without chunk digests: no byte is served through this handle until
+   * the whole blob has been fetched and matched its digest; readers wait while it is fetched at
+   * read-ahead priority. A blob larger than the cache budget then cannot be read (EIO, one line).
+   */
+  default void serveOnlyVerified(boolean strict) {}
 }

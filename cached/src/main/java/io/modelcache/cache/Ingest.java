@@ -133,6 +133,11 @@ final class Ingest {
 
   /** Makes chunks [first, last] present (the caller has pinned them) or throws. */
   void ensureChunks(Blob b, BlobFetcher fetcher, int first, int last) throws IOException {
+    ensureChunks(b, fetcher, first, last, FetchPriority.DEMAND);
+  }
+
+  /** As {@link #ensureChunks(Blob, BlobFetcher, int, int)}, fetching what is missing at {@code priority}. */
+  void ensureChunks(Blob b, BlobFetcher fetcher, int first, int last, FetchPriority priority) throws IOException {
     long now = cfg.clock().getAsLong();
     List<Pending> waits = null;
     List<Pending> mine = null;
@@ -166,11 +171,11 @@ final class Ingest {
       return;
     }
     if (mine != null) {
-      startFetches(b, fetcher, mine, FetchPriority.DEMAND);
+      startFetches(b, fetcher, mine, priority);
     }
     for (Pending p : waits) {
       Fetch f = p.fetch;
-      if (f != null && f.priority != FetchPriority.DEMAND) {
+      if (f != null && priority == FetchPriority.DEMAND && f.priority != FetchPriority.DEMAND) {
         f.boost();
       }
       await(b, p);

@@ -71,6 +71,7 @@ final class ReadPath {
     private final BlobFetcher fetcher;
     private final AtomicBoolean closedFlag = new AtomicBoolean();
     private final AtomicLong prefetchUsed = new AtomicLong();
+    private volatile boolean strict;
 
     Handle(Blob b, BlobFetcher fetcher) {
       this.b = b;
@@ -92,6 +93,9 @@ final class ReadPath {
       int want = dst.remaining();
       if (fileOffset >= len || want == 0) {
         return 0;
+      }
+      if (strict && b.state != BlobState.COMPLETE && b.digests == null) {
+        awaitVerified(b, fetcher);
       }
       long end = Math.min(len, fileOffset + want);
       int first = (int) (fileOffset >>> b.chunkShift);
@@ -258,6 +262,11 @@ final class ReadPath {
     }
 
     @Override
+    public void serveOnlyVerified(boolean v) {
+      strict = v;
+    }
+
+    @Override
     public void close() {
       if (!closedFlag.compareAndSet(false, true)) {
         return;
@@ -274,6 +283,70 @@ final class ReadPath {
         }
       }
       b.release();
+    }
+  }
+
+  /**
+   * Strict mode: returns once the whole blob is present and verified (or a chunk index now covers it),
+   * fetching what is missing at read-ahead priority and verifying on this thread when nobody else is.
+   * A failed verification drops the blob and it is fetched again (see {@link Verifier}), so this loops
+   * until the blob verifies or is FAILED, each pass bounded by the fetch timeout.
+   */
+  private void awaitVerified(Blob b, BlobFetcher fetcher) throws IOException {
+    if (b.spec.contentLength() > cfg.budgetBytes()) {
+      throw new io.modelcache.error.ModelCacheException(io.modelcache.error.ModelCacheException.Kind.IO,
+          "blob " + b.spec.digest() + " (" + b.spec.contentLength() + " bytes) is larger than the cache budget ("
+              + cfg.budgetBytes() + " bytes): verify.unindexed: strict needs it whole in the cache");
+    }
+    for (int i = 0; i < b.nChunks; i++) {
+      b.pins.incrementAndGet(i);
+    }
+    try {
+      while (b.state != BlobState.COMPLETE && b.digests == null) {
+        if (b.state == BlobState.FAILED) {
+          throw Verifier.failure(b);
+        }
+        if (cache.closed) {
+          throw new IOException("chunk cache is closed");
+        }
+        int drops = b.drops.get();
+        if (b.nChunks > 0) {
+          cache.ingest.ensureChunks(b, fetcher, 0, b.nChunks - 1, FetchPriority.READ_AHEAD);
+        }
+        if (b.state != BlobState.PARTIAL || b.drops.get() != drops || !b.allPresent()) {
+          continue;
+        }
+        if (b.spec.encoding() == Encoding.RAW && b.verifying.compareAndSet(false, true)) {
+          try {
+            cache.verifier.verifyRaw(b, fetcher, true);
+          } finally {
+            b.verifying.set(false);
+          }
+        } else {
+          waitForVerification(b, drops); // another thread hashes it, or the compressed stream ends
+        }
+      }
+    } finally {
+      for (int i = 0; i < b.nChunks; i++) {
+        b.pins.decrementAndGet(i);
+      }
+    }
+  }
+
+  /** Waits (bounded by the fetch timeout) while a verification someone else runs is under way. */
+  private void waitForVerification(Blob b, int drops) throws IOException {
+    long deadline = System.nanoTime() + timeoutNanos;
+    while (b.state == BlobState.PARTIAL && b.drops.get() == drops && b.allPresent()) {
+      if (System.nanoTime() > deadline) {
+        throw new io.modelcache.error.ModelCacheException(io.modelcache.error.ModelCacheException.Kind.UNREACHABLE,
+            "timed out waiting for blob " + b.spec.digest() + " to be verified");
+      }
+      try {
+        Thread.sleep(5);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new InterruptedIOException("interrupted while waiting for blob " + b.spec.digest());
+      }
     }
   }
 

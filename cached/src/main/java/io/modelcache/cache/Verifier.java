@@ -283,7 +283,7 @@ final class Verifier {
   }
 
   /** Most whole-blob verifications that may fail before the blob is FAILED, even with differing results. */
-  static final int MAX_VERIFICATIONS = 4;
+  static final int MAX_VERIFICATIONS = 8;
   private static final long REFETCH_BACKOFF_MS = 100;
 
   /**

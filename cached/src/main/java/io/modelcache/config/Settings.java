@@ -40,7 +40,13 @@ public record Settings(
     String controlAdminGroup,
     Duration restartGrace,
     boolean restartKeepMounts,
-    boolean fusePassthrough) {
+    boolean fusePassthrough,
+    String unindexedVerification) {
+
+  /** {@code verify.unindexed}: blobs without a chunk index are served as they arrive and checked when whole. */
+  public static final String LAZY = "lazy";
+  /** {@code verify.unindexed}: a blob without a chunk index is served only once it is whole and verified. */
+  public static final String STRICT = "strict";
 
   public static final Path DEFAULT_FILE = Path.of("/etc/modelcache/config.yaml");
 
@@ -49,14 +55,14 @@ public record Settings(
 
   public static Settings defaults(Path home) {
     return new Settings(home, 100L << 30, 4 << 20, Duration.ofSeconds(30), 8, 1024, true, true, true,
-        "127.0.0.1:9464", null, null, List.of(), List.of(), null, null, DEFAULT_RESTART_GRACE, false, true);
+        "127.0.0.1:9464", null, null, List.of(), List.of(), null, null, DEFAULT_RESTART_GRACE, false, true, LAZY);
   }
 
   private static final Set<String> SCALAR_KEYS = Set.of(
       "home", "cache.size", "cache.chunkSize", "fetch.timeout", "fetch.concurrency", "readAhead.kernelKb",
       "readAhead.prefetch", "readAhead.backgroundFill", "mounts.allowOther", "mounts.dir", "metrics.address",
       "credentials", "control.group", "control.adminGroup", "restart.grace",
-      "restart.keepMounts", "fuse.passthrough");
+      "restart.keepMounts", "fuse.passthrough", "verify.unindexed");
   private static final Pattern TRUST_KEY = Pattern.compile("trust\\.(\\d+)\\.(scope|require|keys)");
   private static final Pattern REGISTRY_KEY = Pattern.compile("registries\\.(\\d+)\\.(host|mirrors|plainHttp|proxy|ca)");
 
@@ -139,6 +145,7 @@ public record Settings(
           case "restart.grace" -> s.with(h -> h.restartGrace = Durations.parse("duration", x));
           case "restart.keepMounts" -> s.with(h -> h.restartKeepMounts = bool(t, key, v));
           case "fuse.passthrough" -> s.with(h -> h.fusePassthrough = bool(t, key, v));
+          case "verify.unindexed" -> s.with(h -> h.unindexedVerification = verifyMode(x));
           default -> throw t.error(key, "unknown key");
         };
       } catch (ModelCacheException ex) {
@@ -262,6 +269,20 @@ public record Settings(
     return g;
   }
 
+  /** {@code lazy} or {@code strict}. */
+  static String verifyMode(String x) throws ModelCacheException {
+    String v = x.trim();
+    if (v.equals(LAZY) || v.equals(STRICT)) {
+      return v;
+    }
+    throw new ModelCacheException(ModelCacheException.Kind.USAGE, "expected lazy or strict, got '" + x + "'");
+  }
+
+  /** Whether blobs without a chunk index are served only once verified whole. */
+  public boolean strictUnindexed() {
+    return STRICT.equals(unindexedVerification);
+  }
+
   /** A chunk size: a power of two from 64 KiB to 64 MiB. */
   public static int chunk(String x) throws ModelCacheException {
     long n = Sizes.parse("chunk size", x);
@@ -311,6 +332,7 @@ public record Settings(
     public Duration restartGrace;
     public boolean restartKeepMounts;
     public boolean fusePassthrough;
+    public String unindexedVerification;
 
     Builder(Settings s) {
       home = s.home;
@@ -332,12 +354,13 @@ public record Settings(
       restartGrace = s.restartGrace;
       restartKeepMounts = s.restartKeepMounts;
       fusePassthrough = s.fusePassthrough;
+      unindexedVerification = s.unindexedVerification;
     }
 
     Settings build() {
       return new Settings(home, cacheSizeBytes, chunkSizeBytes, fetchTimeout, fetchConcurrency, readAheadKb, prefetch,
           backgroundFill, allowOther, metricsAddress, credentials, mountsDir, registries, trust,
-          controlGroup, controlAdminGroup, restartGrace, restartKeepMounts, fusePassthrough);
+          controlGroup, controlAdminGroup, restartGrace, restartKeepMounts, fusePassthrough, unindexedVerification);
     }
   }
 

@@ -112,7 +112,7 @@ public final class Daemon implements Closeable {
   /** Mounts served without a chunk index look again: one may have been pushed since (modelcache index). */
   private void recheckIndexes() {
     for (Active a : activeMounts()) {
-      if (!closed && a.model().verification().equals("lazy")) {
+      if (!closed && !a.model().verification().equals("chunks")) {
         TrustRule rule;
         try {
           rule = config.settings().trustPolicy().ruleFor(Reference.parse(a.record().reference()));
@@ -442,6 +442,7 @@ public final class Daemon implements Closeable {
               metrics.prefetchUsed(bytes);
             }
           }), digests);
+      model.serveOnlyVerified(config.settings().strictUnindexed());
       Mounted fuse;
       try {
         FuseOptions options = FuseOptions.defaults()

@@ -156,7 +156,7 @@ public final class DaemonMetrics implements OperationListener {
   }
 
   /** The values of the mount verification gauge's {@code mode} label. */
-  public static final List<String> VERIFICATION_MODES = List.of("chunks", "lazy");
+  public static final List<String> VERIFICATION_MODES = List.of("chunks", "lazy", "strict");
 
   public void bindMount(String mountpoint, MountView m) {
     mountViews.put(mountpoint, m);
@@ -171,8 +171,9 @@ public final class DaemonMetrics implements OperationListener {
     for (String mode : VERIFICATION_MODES) {
       meters.add(Gauge.builder("modelcache.mount.verification", m, v -> mode.equals(v.verification()) ? 1 : 0)
           .tags(tags.and("mode", mode))
-          .description("How each mount verifies served bytes (1 for its mode): chunks against a chunk index, "
-              + "or lazy (whole blobs once complete)").register(registry));
+          .description("How each mount verifies served bytes (1 for its mode): chunks against a chunk index; "
+              + "without one, lazy (served as they arrive, whole blobs checked once complete) or strict "
+              + "(served only once the whole blob is verified)").register(registry));
     }
     List<Meter> old = mountMeters.put(mountpoint, meters);
     if (old != null) {

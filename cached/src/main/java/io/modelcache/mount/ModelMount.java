@@ -55,6 +55,7 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
   private final AtomicBoolean readAheadStarted = new AtomicBoolean();
   private final PrefetchObserver prefetchObserver;
   private volatile boolean indexed;
+  private volatile boolean strict;
 
   /** Receives what the mount fetched from upstream; the daemon plugs metrics in here. */
   public interface FetchObserver {
@@ -353,11 +354,23 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
   }
 
   /**
+   * {@code verify.unindexed: strict}: files without chunk digests are served only once their whole
+   * blob has been fetched and verified (readers wait); false: as they arrive ({@code lazy}).
+   */
+  public void serveOnlyVerified(boolean strict) {
+    this.strict = strict;
+    for (BlobHandle h : handles) {
+      h.serveOnlyVerified(strict);
+    }
+  }
+
+  /**
    * How served bytes are verified: {@code chunks} (every chunk against a chunk digest index before it
-   * is served) or {@code lazy} (served as they arrive, checked against the layer digest when whole).
+   * is served), {@code strict} (no index: a file's bytes only once its whole blob matched its digest)
+   * or {@code lazy} (no index: served as they arrive, checked against the layer digest when whole).
    */
   public String verification() {
-    return indexed ? "chunks" : "lazy";
+    return indexed ? "chunks" : strict ? "strict" : "lazy";
   }
 
   @Override

@@ -358,6 +358,67 @@ class ChunkCacheTest {
     }
   }
 
+  /** Serves {@code bad} for the first {@code badOpens} opens, then {@code good}. */
+  static BlobFetcher flaky(byte[] bad, byte[] good, int badOpens, java.util.concurrent.atomic.AtomicInteger opens) {
+    return (off, len) -> {
+      byte[] b = opens.getAndIncrement() < badOpens ? bad : good;
+      return new java.io.ByteArrayInputStream(b, (int) off, (int) (len < 0 ? b.length - off : len));
+    };
+  }
+
+  @Test
+  void strictServesNoByteBeforeTheWholeBlobVerified() throws IOException {
+    byte[] data = random(SIZE, 41);
+    byte[] bad = data.clone();
+    bad[12 * CS + 5] ^= 2;
+    BlobSpec spec = BlobSpec.raw(Digest.of(data), data.length);
+    ChunkCache cache = open(direct());
+    java.util.concurrent.atomic.AtomicInteger opens = new java.util.concurrent.atomic.AtomicInteger();
+    try (BlobHandle h = cache.open(spec, flaky(bad, data, 1, opens))) {
+      h.serveOnlyVerified(true);
+      // The first 100 bytes: the whole blob is fetched, fails (damaged on the way), is fetched again, verifies.
+      assertArrayEquals(slice(data, 0, 100), read(h, 0, 100));
+      assertTrue(h.isComplete());
+      assertEquals(1, cache.stats().verifyFailures());
+      assertEquals(1, cache.blobRefetches());
+      assertTrue(opens.get() >= 2, "fetched again: " + opens.get());
+      assertArrayEquals(data, readAll(h, 100_000));
+    }
+  }
+
+  @Test
+  void strictWithAnUpstreamThatKeepsSendingWrongBytesServesNone() throws IOException {
+    byte[] data = random(SIZE, 43);
+    byte[] bad = data.clone();
+    bad[1] ^= 2;
+    BlobSpec spec = BlobSpec.raw(Digest.of(data), data.length);
+    ChunkCache cache = open(direct());
+    try (BlobHandle h = cache.open(spec, new FakeFetcher(bad))) {
+      h.serveOnlyVerified(true);
+      IOException e = assertThrows(IOException.class, () -> read(h, 0, 100));
+      assertEquals("blob " + spec.digest() + " failed verification", e.getMessage());
+      awaitState(cache, spec.key(), BlobState.FAILED);
+      assertEquals(2, cache.stats().verifyFailures(), "the same wrong digest twice");
+    }
+  }
+
+  @Test
+  void strictCannotServeABlobLargerThanTheBudget() throws IOException {
+    byte[] data = random(SIZE, 47);
+    BlobSpec spec = BlobSpec.raw(Digest.of(data), data.length);
+    ChunkCache cache = open(direct().withBudgetBytes(4 * CS));
+    FakeFetcher up = new FakeFetcher(data);
+    try (BlobHandle h = cache.open(spec, up)) {
+      h.serveOnlyVerified(true);
+      IOException e = assertThrows(IOException.class, () -> read(h, 0, 100));
+      assertEquals("blob " + spec.digest() + " (" + SIZE + " bytes) is larger than the cache budget (" + 4 * CS
+          + " bytes): verify.unindexed: strict needs it whole in the cache", e.getMessage());
+      assertEquals(0, up.opens.get());
+      h.serveOnlyVerified(false);
+      assertArrayEquals(slice(data, 0, 100), read(h, 0, 100), "lazy serves it");
+    }
+  }
+
   @Test
   void verifyDropsLocallyCorruptChunksInsteadOfFailingTheBlob() throws IOException {
     byte[] data = random(SIZE, 28);

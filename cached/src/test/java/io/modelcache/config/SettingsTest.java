@@ -3,6 +3,7 @@ package io.modelcache.config;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.modelcache.error.ModelCacheException;
 import java.nio.file.Path;
@@ -74,6 +75,18 @@ class SettingsTest {
     assertEquals(null, BASE.controlAdminGroup());
     assertEquals("config.yaml line 2: control.group: expected a group name, got 'two words'",
         assertThrows(ModelCacheException.class, () -> parse("control:\n  group: two words\n")).getMessage());
+  }
+
+  @Test
+  void unindexedVerificationIsLazyOrStrict() throws Exception {
+    assertEquals("lazy", BASE.unindexedVerification());
+    assertFalse(BASE.strictUnindexed());
+    Settings s = parse("verify:\n  unindexed: strict\n");
+    assertEquals("strict", s.unindexedVerification());
+    assertTrue(s.strictUnindexed());
+    assertFalse(parse("verify: {unindexed: lazy}\n").strictUnindexed());
+    assertEquals("config.yaml line 2: verify.unindexed: expected lazy or strict, got 'paranoid'",
+        assertThrows(ModelCacheException.class, () -> parse("verify:\n  unindexed: paranoid\n")).getMessage());
   }
 
   @Test

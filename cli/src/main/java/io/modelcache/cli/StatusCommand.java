@@ -57,6 +57,9 @@ final class StatusCommand implements Callable<Integer> {
         if (m.hasNonNull("signature")) {
           b.append("    signature: ").append(m.path("signature").asText()).append('\n');
         }
+        if (m.hasNonNull("verification")) {
+          b.append("    verification: ").append(m.path("verification").asText()).append('\n');
+        }
         if (m.hasNonNull("profile")) {
           b.append("    profile: ").append(m.path("profile").asText()).append(", fill: ")
               .append(m.path("fill").asText()).append('\n');

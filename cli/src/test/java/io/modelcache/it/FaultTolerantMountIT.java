@@ -53,7 +53,9 @@ class FaultTolerantMountIT {
   void start() throws Exception {
     registry = RegistryHarness.start(tmp.resolve("reg"));
     if (Files.exists(Path.of("/dev/fuse"))) {
-      daemon = new DaemonProcess(tmp.resolve("home"), "--chunk-size", "256K").start();
+      // strict: models without a chunk index are served only once each blob is whole and verified.
+      Path cfg = Files.writeString(tmp.resolve("strict.yaml"), "verify:\n  unindexed: strict\n");
+      daemon = new DaemonProcess(tmp.resolve("home"), "--chunk-size", "256K", "--config", cfg.toString()).start();
     }
   }
 
@@ -148,7 +150,7 @@ class FaultTolerantMountIT {
   }
 
   /** Mounts {@code ref} through the proxy, reads it whole, unmounts; returns the tally and the final scrape. */
-  record Run(Tally tally, Scrape before, Scrape after, JsonNode mount) {}
+  record Run(Tally tally, Scrape before, Scrape after, JsonNode mount, String status) {}
 
   /** Mounts {@code ref}, reads it whole, unmounts; the scrapes are from before the mount and after the read. */
   Run mountAndReadAll(String ref, Path src, String name) throws Exception {
@@ -157,7 +159,8 @@ class FaultTolerantMountIT {
     Cli.ok("mount", "--home", daemon.home.toString(), ref, mp.toString());
     try {
       Tally t = readAll(src, mp);
-      return new Run(t, before, Scrape.of(daemon.metricsPort()), mountOf(daemon, mp));
+      return new Run(t, before, Scrape.of(daemon.metricsPort()), mountOf(daemon, mp),
+          Cli.ok("status", "--home", daemon.home.toString()).out());
     } finally {
       Cli.ok("umount", "--home", daemon.home.toString(), mp.toString());
     }
@@ -195,17 +198,43 @@ class FaultTolerantMountIT {
     }
   }
 
-  @Test
-  void resetsServerErrorsAndTruncationsNeverReachReaders() throws Exception {
-    Fuse.assumeAvailable();
-    // A model without a chunk index (pushed without one): served as it arrives, so every cache chunk is a request.
-    Path src = tmp.resolve("model-reset");
-    SyntheticModel.generate(src, new SyntheticModel.Spec(8L << 20, 2, "BF16", 4, 37));
-    String direct = registry.hostPort() + "/models/reset:v1";
-    try (RegistryClient c = RegistryClient.open(Reference.parse(direct),
+  /** A model pushed without a chunk index (ModelPusher, as push does, index off), at models/NAME:v1. */
+  Path unindexed(String name, long seed) throws Exception {
+    Path src = tmp.resolve("model-" + name);
+    SyntheticModel.generate(src, new SyntheticModel.Spec(8L << 20, 2, "BF16", 4, seed));
+    try (RegistryClient c = RegistryClient.open(Reference.parse(registry.hostPort() + "/models/" + name + ":v1"),
         RegistryOptions.defaults().withDockerConfig(tmp.resolve("none.json")))) {
       ModelPusher.push(src, c, "v1", PushOptions.defaults().withIndexChunkSize(0));
     }
+    return src;
+  }
+
+  @Test
+  void anUnindexedModelUnderStrictServesNoWrongByte() throws Exception {
+    Fuse.assumeAvailable();
+    Path src = unindexed("strict", 47);
+    FaultPlan base = FaultPlan.seeded(0).withFlips(0.3);
+    FaultPlan plan = reseeded(base, seedFor(base, 1, Kind.FLIP)); // the first blob GET after the config
+    try (FaultProxy proxy = FaultProxy.start(registry.hostPort(), plan)) {
+      Run r = mountAndReadAll(proxy.hostPort() + "/models/strict:v1", src, "strict");
+      assertEquals(0, r.tally().wrongBytes());
+      assertEquals(0, r.tally().eio(), r.tally().errors().toString());
+      assertEquals("strict", r.mount().path("verification").asText());
+      assertTrue(r.status().contains("\n    verification: strict\n"), r.status());
+      Path mp = tmp.resolve("mnt-strict");
+      assertEquals(1.0, r.after().value("modelcache_mount_verification", Map.of("mount", mp.toString(), "mode", "strict")));
+      assertEquals(0.0, r.after().value("modelcache_mount_verification", Map.of("mount", mp.toString(), "mode", "lazy")));
+      assertTrue(proxy.injected(Kind.FLIP) >= 1, proxy.events().toString());
+      assertTrue(delta(r, "modelcache_blob_refetches_total", Map.of()) >= 1,
+          "a damaged blob was dropped and fetched again: " + proxy.events());
+      assertTrue(delta(r, "modelcache_verify_failures_total", Map.of()) >= 1);
+    }
+  }
+
+  @Test
+  void resetsServerErrorsAndTruncationsNeverReachReaders() throws Exception {
+    Fuse.assumeAvailable();
+    Path src = unindexed("reset", 37);
     FaultPlan base = FaultPlan.seeded(0).withResets(0.2).withServerErrors(0.1).withTruncations(0.05);
     FaultPlan plan = reseeded(base, seedFor(base, 1, Kind.RESET, Kind.SERVER_ERROR, Kind.TRUNCATE, Kind.RESET));
     try (FaultProxy proxy = FaultProxy.start(registry.hostPort(), plan)) {
@@ -213,7 +242,7 @@ class FaultTolerantMountIT {
       assertEquals(0, r.tally().eio(), r.tally().errors().toString());
       assertEquals(0, r.tally().wrongBytes());
       assertEquals(totalBytes(src), r.tally().bytes());
-      assertEquals("lazy", r.mount().path("verification").asText());
+      assertEquals("strict", r.mount().path("verification").asText());
       assertTrue(proxy.injected(Kind.RESET) >= 2 && proxy.injected(Kind.SERVER_ERROR) >= 1
           && proxy.injected(Kind.TRUNCATE) >= 1, proxy.events().toString());
       assertTrue(retries(r, "server_error") >= proxy.injected(Kind.SERVER_ERROR),
