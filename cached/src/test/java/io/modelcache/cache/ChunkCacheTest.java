@@ -358,6 +358,295 @@ class ChunkCacheTest {
     }
   }
 
+  /** A tar-like layer: header, the file, then padding and the end-of-archive blocks. */
+  static byte[] tarLike(byte[] file, int prefix, int suffix) {
+    byte[] blob = new byte[prefix + file.length + suffix];
+    byte[] hdr = random(prefix, 11);
+    System.arraycopy(hdr, 0, blob, 0, prefix);
+    System.arraycopy(file, 0, blob, prefix, file.length);
+    return blob;
+  }
+
+  @Test
+  void tarMemberIsVerifiedWithPrefixAndSuffixFromUpstream() throws IOException {
+    byte[] file = random(SIZE, 12);
+    byte[] blob = tarLike(file, 512, 1536);
+    BlobSpec spec = BlobSpec.of(Digest.of(blob), blob.length, Encoding.RAW, 512, file.length);
+    FakeFetcher up = new FakeFetcher(blob);
+    ChunkCache cache = open(direct());
+    try (BlobHandle h = cache.open(spec, up)) {
+      assertArrayEquals(file, readAll(h, 300_000));
+      assertTrue(h.isComplete());
+      assertTrue(up.ranges.stream().anyMatch(r -> r[0] == 0 && r[1] == 512));
+      assertTrue(up.ranges.stream().anyMatch(r -> r[0] == 512 + SIZE && r[1] == 1536));
+      assertEquals(VerifyResult.Status.VERIFIED, cache.verify(spec.key()).status());
+    }
+    assertEquals(VerifyResult.Status.CHUNKS_OK, cache.verify(spec.key()).status());
+
+    byte[] badSuffix = blob.clone();
+    badSuffix[blob.length - 1] ^= 1;
+    BlobSpec spec2 = BlobSpec.of(Digest.of(badSuffix), blob.length, Encoding.RAW, 512, file.length);
+    try (BlobHandle h = cache.open(spec2, new FakeFetcher(blob))) {
+      IOException e = assertThrows(IOException.class, () -> readAll(h, 300_000));
+      assertEquals("blob " + spec2.digest() + " failed verification", e.getMessage());
+    }
+  }
+
+  static byte[] gzip(byte[] b) throws IOException {
+    ByteArrayOutputStream out = new ByteArrayOutputStream();
+    try (GZIPOutputStream gz = new GZIPOutputStream(out)) {
+      gz.write(b);
+    }
+    return out.toByteArray();
+  }
+
+  private void compressedEndToEnd(Encoding enc) throws IOException {
+    byte[] file = random(SIZE, 13);
+    byte[] plain = tarLike(file, 512, 1024);
+    byte[] blob = enc == Encoding.GZIP ? gzip(plain) : com.github.luben.zstd.Zstd.compress(plain, 3);
+    BlobSpec spec = BlobSpec.of(Digest.of(blob), blob.length, enc, 512, file.length);
+    assertEquals(Digest.of(blob).hex() + "-512", spec.key());
+    FakeFetcher up = new FakeFetcher(blob);
+    ChunkCache cache = open(direct());
+    try (BlobHandle h = cache.open(spec, up)) {
+      assertArrayEquals(slice(file, 5 * CS + 3, 1000), read(h, 5 * CS + 3, 1000));
+      assertEquals(1, up.opens.get());
+      assertTrue(h.isComplete());
+      Random r = new Random(14);
+      for (int i = 0; i < 200; i++) {
+        long off = r.nextLong(SIZE);
+        int len = r.nextInt(2 * CS);
+        assertArrayEquals(slice(file, off, len), read(h, off, len));
+      }
+      assertEquals(1, up.opens.get());
+    }
+    assertArrayEquals(file, Files.readAllBytes(dir.resolve("blobs").resolve(spec.key())));
+
+    byte[] corrupt = blob.clone();
+    corrupt[corrupt.length / 2] ^= 0x40;
+    BlobSpec bad = BlobSpec.of(Digest.of(blob), blob.length, enc, 512, file.length);
+    cache.evict(bad.key());
+    try (BlobHandle h = cache.open(bad, new FakeFetcher(corrupt))) {
+      assertThrows(IOException.class, () -> readAll(h, 300_000));
+      assertEquals("blob " + bad.digest() + " failed verification",
+          assertThrows(IOException.class, () -> read(h, 0, 1)).getMessage());
+    }
+  }
+
+  @Test
+  void gzipLayerEndToEnd() throws IOException {
+    compressedEndToEnd(Encoding.GZIP);
+  }
+
+  @Test
+  void zstdLayerEndToEnd() throws IOException {
+    compressedEndToEnd(Encoding.ZSTD);
+  }
+
+  @Test
+  void hungUpstreamFailsWithinTimeoutThenRecovers() throws Exception {
+    byte[] data = random(SIZE, 15);
+    FakeFetcher up = new FakeFetcher(data);
+    CountDownLatch gate = new CountDownLatch(1);
+    up.gate = gate;
+    // Long enough that a loaded 2-vCPU machine never trips the watchdog on the reads that must succeed.
+    ChunkCache cache = open(pooled().withFetchTimeout(Duration.ofMillis(2000)).withMaxConcurrentFetches(1));
+    try (BlobHandle h = cache.open(BlobSpec.raw(Digest.of(data), data.length), up)) {
+      IOException e = assertThrows(IOException.class, () -> read(h, 0, 100));
+      assertEquals("timed out fetching blob " + Digest.of(data) + ": no progress from upstream for 2000 ms",
+          e.getMessage());
+      assertEquals(0, cache.stats().inflightChunks());
+      // the slot of the hung fetch was returned: a later read is not stuck behind it
+      up.gate = null;
+      assertArrayEquals(slice(data, 0, 100), read(h, 0, 100));
+      up.fail = true;
+      IOException down = assertThrows(IOException.class, () -> read(h, 5L * CS, 100));
+      assertEquals("upstream is down", down.getMessage());
+      up.fail = false;
+      assertArrayEquals(slice(data, 5L * CS, 100), read(h, 5L * CS, 100));
+    } finally {
+      gate.countDown();
+    }
+  }
+
+  @Test
+  void uncleanRestartDropsCorruptChunkAndRefetchesIt() throws IOException {
+    byte[] data = random(SIZE, 16);
+    BlobSpec spec = BlobSpec.raw(Digest.of(data), data.length);
+    ChunkCache cache = open(direct());
+    try (BlobHandle h = cache.open(spec, new FakeFetcher(data))) {
+      readAll(h, 100_000);
+    }
+    close(cache);
+    // simulate a crash: no clean marker, and chunk 3's bytes damaged on disk
+    Files.delete(dir.resolve("CLEAN"));
+    try (FileChannel ch = FileChannel.open(dir.resolve("blobs").resolve(spec.key()), StandardOpenOption.WRITE)) {
+      ch.write(ByteBuffer.wrap(new byte[] {1, 2, 3, 4}), 3L * CS + 100);
+    }
+    FakeFetcher up = new FakeFetcher(data);
+    ChunkCache again = open(direct());
+    assertEquals(SIZE - CS, again.usedBytes());
+    try (BlobHandle h = again.open(spec, up)) {
+      assertFalse(h.isComplete());
+      assertArrayEquals(data, readAll(h, 100_000));
+      assertEquals(1, up.opens.get());
+      assertArrayEquals(new long[] {3L * CS, CS}, up.ranges.get(0));
+      assertTrue(h.isComplete());
+    }
+  }
+
+  @Test
+  void configValidation() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> CacheConfig.defaults(dir).withChunkSize(100_000));
+    assertEquals("chunk size must be a power of two from 64 KiB to 64 MiB, got 100000 bytes", e.getMessage());
+    assertThrows(IllegalArgumentException.class, () -> CacheConfig.defaults(dir).withChunkSize(32 << 10));
+    assertThrows(IllegalArgumentException.class, () -> CacheConfig.defaults(dir).withChunkSize(128 << 20));
+    assertThrows(IllegalArgumentException.class, () -> CacheConfig.defaults(dir).withBudgetBytes(-1));
+    assertThrows(IllegalArgumentException.class, () -> CacheConfig.defaults(dir).withFetchTimeout(Duration.ZERO));
+    assertEquals(4 << 20, CacheConfig.defaults(dir).chunkSize());
+    assertEquals(Duration.ofSeconds(30), CacheConfig.defaults(dir).fetchTimeout());
+    assertEquals(8, CacheConfig.defaults(dir).maxConcurrentFetches());
+  }
+
+  @Test
+  void chunkListenerCanRejectAChunk() throws IOException {
+    byte[] data = random(SIZE, 17);
+    ChunkCache cache = open(direct().withChunkListener((spec, chunk, bytes) -> {
+      assertEquals(chunk == 17 ? 12_345 : CS, bytes.remaining());
+      if (chunk == 2) {
+        throw new IOException("chunk 2 rejected");
+      }
+    }));
+    try (BlobHandle h = cache.open(BlobSpec.raw(Digest.of(data), data.length), new FakeFetcher(data))) {
+      assertArrayEquals(slice(data, 0, 1000), read(h, 0, 1000));
+      assertEquals("chunk 2 rejected", assertThrows(IOException.class, () -> read(h, 2L * CS, 10)).getMessage());
+      assertEquals(CS, h.cachedBytes());
+    }
+  }
+
+  @Test
+  void concurrentRandomReadsUnderATightBudgetStayCorrect() throws Exception {
+    byte[] a = random(SIZE, 21);
+    byte[] b = random(SIZE / 2, 22);
+    long budget = 5L * CS;
+    ChunkCache cache = open(pooled().withBudgetBytes(budget).withMaxConcurrentFetches(2));
+    ExecutorService readers = Executors.newFixedThreadPool(4);
+    pools.add(readers);
+    try (BlobHandle ha = cache.open(BlobSpec.raw(Digest.of(a), a.length), new FakeFetcher(a));
+        BlobHandle hb = cache.open(BlobSpec.raw(Digest.of(b), b.length), new FakeFetcher(b))) {
+      List<Future<Integer>> jobs = new ArrayList<>();
+      for (int t = 0; t < 4; t++) {
+        long seed = 100 + t;
+        jobs.add(readers.submit(() -> {
+          Random r = new Random(seed);
+          for (int i = 0; i < 300; i++) {
+            boolean first = r.nextBoolean();
+            byte[] src = first ? a : b;
+            BlobHandle h = first ? ha : hb;
+            long off = r.nextLong(src.length);
+            int len = 1 + r.nextInt(CS + CS / 2);
+            assertArrayEquals(slice(src, off, len), read(h, off, len), "read " + off + "+" + len);
+            if (i % 50 == 0) {
+              h.prefetch(off + len, 2L * CS);
+            }
+          }
+          return 0;
+        }));
+      }
+      for (Future<Integer> j : jobs) {
+        j.get();
+      }
+      for (int i = 0; i < 2000 && cache.stats().inflightChunks() > 0; i++) {
+        Thread.sleep(5); // let background prefetches finish
+      }
+      ha.read(0, ByteBuffer.allocate(1)); // one more read runs a final eviction pass
+      assertTrue(cache.usedBytes() <= budget, "used " + cache.usedBytes());
+      long listed = cache.list().stream().mapToLong(CachedBlobInfo::cachedBytes).sum();
+      assertEquals(listed, cache.usedBytes());
+      assertTrue(cache.stats().evictions() > 0);
+    }
+  }
+
+  @Test
+  void prefetchFillsChunksInTheBackground() throws Exception {
+    byte[] data = random(SIZE, 23);
+    FakeFetcher up = new FakeFetcher(data);
+    ChunkCache cache = open(direct());
+    try (BlobHandle h = cache.open(BlobSpec.raw(Digest.of(data), data.length), up)) {
+      h.prefetch(CS, 3L * CS);
+      assertEquals(3L * CS, h.cachedBytes());
+      assertEquals(1, up.opens.get());
+      assertArrayEquals(slice(data, CS, 3 * CS), read(h, CS, 3 * CS));
+      assertEquals(1, up.opens.get());
+      assertEquals(3, cache.stats().hits());
+    }
+  }
+
+  @Test
+  void holePunchingFreesARangeWithoutChangingTheSize() throws IOException {
+    Path f = dir.resolve("sparse");
+    byte[] data = random(4 * CS, 24);
+    Files.write(f, data);
+    assertTrue(HolePuncher.punch(f, CS, CS), "fallocate(PUNCH_HOLE) should work on the test filesystem");
+    byte[] after = Files.readAllBytes(f);
+    assertEquals(data.length, after.length);
+    assertArrayEquals(new byte[CS], Arrays.copyOfRange(after, CS, 2 * CS));
+    assertArrayEquals(Arrays.copyOfRange(data, 2 * CS, 4 * CS), Arrays.copyOfRange(after, 2 * CS, 4 * CS));
+  }
+
+  @Test
+  void hungCompressedUpstreamFailsWithinTimeout() throws Exception {
+    byte[] file = random(SIZE, 25);
+    byte[] blob = gzip(file);
+    FakeFetcher up = new FakeFetcher(blob);
+    CountDownLatch gate = new CountDownLatch(1);
+    up.gate = gate;
+    // Long enough that a loaded 2-vCPU machine never trips the watchdog on the reads that must succeed.
+    ChunkCache cache = open(pooled().withFetchTimeout(Duration.ofMillis(2000)));
+    BlobSpec spec = BlobSpec.of(Digest.of(blob), blob.length, Encoding.GZIP, 0, file.length);
+    try (BlobHandle h = cache.open(spec, up)) {
+      IOException e = assertThrows(IOException.class, () -> read(h, 3L * CS, 10));
+      assertTrue(e.getMessage().startsWith("timed out fetching blob "), e.getMessage());
+      up.gate = null;
+      assertArrayEquals(file, readAll(h, 100_000));
+    } finally {
+      gate.countDown();
+    }
+  }
+
+  @Test
+  void chunksOfAVerifiedBlobMustMatchTheirChecksumWhenRefetched() throws IOException {
+    byte[] data = random(SIZE, 26);
+    byte[] other = random(4L * CS, 27);
+    BlobSpec spec = BlobSpec.raw(Digest.of(data), data.length);
+    ChunkCache cache = open(direct().withBudgetBytes(SIZE));
+    try (BlobHandle h = cache.open(spec, new FakeFetcher(data))) {
+      assertArrayEquals(data, readAll(h, 200_000));
+      assertTrue(h.isComplete());
+    }
+    // reading another blob pushes the oldest chunks (0..3 and part of 4) out
+    try (BlobHandle o = cache.open(BlobSpec.raw(Digest.of(other), other.length), new FakeFetcher(other))) {
+      assertArrayEquals(other, readAll(o, 200_000));
+    }
+    byte[] tampered = data.clone();
+    tampered[10] ^= 1;
+    String expected = "chunk 0 of blob " + spec.digest() + " does not match the checksum recorded when the blob was verified";
+    try (BlobHandle h = cache.open(spec, new FakeFetcher(tampered))) {
+      assertFalse(h.isComplete());
+      assertEquals(expected, assertThrows(IOException.class, () -> read(h, 0, 100)).getMessage());
+    }
+    close(cache);
+    ChunkCache again = open(direct().withBudgetBytes(SIZE));
+    try (BlobHandle h = again.open(spec, new FakeFetcher(tampered))) {
+      assertEquals(expected, assertThrows(IOException.class, () -> read(h, 0, 100)).getMessage());
+    }
+    try (BlobHandle h = again.open(spec, new FakeFetcher(data))) {
+      assertArrayEquals(data, readAll(h, 200_000));
+      assertTrue(h.isComplete());
+    }
+  }
+
   /** Serves {@code bad} for the first {@code badOpens} opens, then {@code good}. */
   static BlobFetcher flaky(byte[] bad, byte[] good, int badOpens, java.util.concurrent.atomic.AtomicInteger opens) {
     return (off, len) -> {
