@@ -34,7 +34,8 @@ import org.slf4j.LoggerFactory;
  * background fill that brings the rest of the model in at the lowest priority.
  *
  * <p>Threading: {@link Tracker#onRead} runs on the reader's (FUSE) thread and never blocks: it only
- * claims chunks and queues fetches with the cache's scheduler. Headers are loaded on a small pool;
+ * claims chunks and queues fetches with the cache's scheduler. Headers are loaded on their own pool
+ * (one thread per shard, up to {@link #HEADER_THREADS}), from {@link #fetchHeaders} at mount on;
  * the profile replay and fill run on one driver thread. {@link #close()} stops both (fetches already
  * queued finish or fail on their own) and saves a newly learned profile.
  */
@@ -44,6 +45,7 @@ public final class MountPrefetcher implements Closeable {
   private static final long MAX_INDEX = 64L << 20;
   private static final int MAX_PROFILE_ENTRIES = 1 << 22;
   private static final int MAX_FILL_FAILURES = 3;
+  static final int HEADER_THREADS = 8;
   /**
    * Fill waits while a reader read within this long: the reader's own read-ahead keeps the link busy,
    * and what fill brings in goes to disk only (not the memory tier), so fetching it under a
@@ -56,6 +58,11 @@ public final class MountPrefetcher implements Closeable {
   private final Digest manifest;
   private final ReadAheadOptions opts;
   private final ExecutorService pool;
+  /**
+   * Loads headers: one thread per safetensors file up to {@link #HEADER_THREADS}, so the time to
+   * every header is one fetch whatever the shard count (within the registry connection limit).
+   */
+  private final ExecutorService headerPool;
   private final ConcurrentHashMap<String, CompletableFuture<SafetensorsHeader>> headers = new ConcurrentHashMap<>();
   private final Map<String, AtomicLongArray> touched = new ConcurrentHashMap<>();
   private final List<AccessProfile.Entry> firstTouches = new ArrayList<>();
@@ -89,6 +96,15 @@ public final class MountPrefetcher implements Closeable {
     });
     p.allowCoreThreadTimeOut(true);
     this.pool = p;
+    int shards = (int) Math.max(1, files.keySet().stream().filter(ReadPlanner::isSafetensors).count());
+    int hn = Math.min(HEADER_THREADS, shards);
+    ThreadPoolExecutor hp = new ThreadPoolExecutor(hn, hn, 10, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), r -> {
+      Thread t = new Thread(r, "modelcache-header-" + THREADS.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    });
+    hp.allowCoreThreadTimeOut(true);
+    this.headerPool = hp;
     AccessProfile prof = null;
     if (opts.profileDir() != null) {
       Path f = AccessProfile.pathFor(opts.profileDir(), manifest);
@@ -122,6 +138,17 @@ public final class MountPrefetcher implements Closeable {
     t.setDaemon(true);
     driver = t;
     t.start();
+  }
+
+  /**
+   * Starts fetching every shard's header now, before the mount goes live (read-ahead on), so the
+   * headers are local or on their way when the mount command returns; the fill still waits for
+   * {@link #start}. Idempotent.
+   */
+  public void fetchHeaders() {
+    if (opts.prefetch()) {
+      plan();
+    }
   }
 
   /** The plan, once every shard's header is in (null before). */
@@ -189,7 +216,7 @@ public final class MountPrefetcher implements Closeable {
   public CompletableFuture<SafetensorsHeader> header(String path) {
     return headers.computeIfAbsent(path, p -> {
       try {
-        return CompletableFuture.supplyAsync(() -> loadHeader(p), pool);
+        return CompletableFuture.supplyAsync(() -> loadHeader(p), headerPool);
       } catch (java.util.concurrent.RejectedExecutionException closedPool) {
         return CompletableFuture.completedFuture(null);
       }
@@ -511,6 +538,7 @@ public final class MountPrefetcher implements Closeable {
       }
     }
     pool.shutdownNow();
+    headerPool.shutdownNow();
     AccessProfile learned = learnedProfile();
     if (learned != null && !learned.entries().isEmpty()) {
       Path f = AccessProfile.pathFor(opts.profileDir(), manifest);

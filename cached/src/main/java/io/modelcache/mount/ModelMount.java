@@ -172,6 +172,7 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
         byPath.put(e.relativePath(), e.file().handle());
       }
       this.prefetcher = new MountPrefetcher(byPath, cache, artifact.manifest().digest(), readAhead);
+      this.prefetcher.fetchHeaders(); // while the mount is set up: headers are the loader's first reads
       if (startReadAhead) {
         startReadAhead();
       }
