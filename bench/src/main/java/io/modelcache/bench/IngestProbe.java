@@ -95,8 +95,12 @@ public final class IngestProbe {
                     buf.clear();
                     off += h.read(off, buf);
                   }
+                  // The whole-blob check runs on the cache's executor once the last chunk landed: wait for it.
+                  for (int i = 0; i < 3000 && !h.isComplete(); i++) {
+                    Thread.sleep(10);
+                  }
                   if (!h.isComplete()) {
-                    throw new IllegalStateException("blob not verified after a full read");
+                    throw new IllegalStateException("blob not verified 30 s after a full read");
                   }
                 });
                 report("cache, 1 MiB reads" + (ahead ? ", whole-blob read-ahead" : ", demand only") + check.label,

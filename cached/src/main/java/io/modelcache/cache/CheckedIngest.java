@@ -39,8 +39,13 @@ import org.slf4j.LoggerFactory;
  * verification), and the fetch goes on without it.
  *
  * <p><b>Why the whole-blob hash is skipped for blobs the index fully covers.</b> See
- * {@link Verifier}: measured, it would be a second sha256 pass over every byte on the cold path and
- * adds nothing once every chunk matched an index accepted for this manifest and its layer digests.
+ * {@link Verifier}: measured with bench/probe, it is a second sha256 pass over every byte on the cold
+ * path (+44% CPU-s/GiB, +34% time for a 512 MiB blob) and cannot keep a wrong byte from being served
+ * once every chunk matched an index accepted for this manifest and its layer digests.
+ *
+ * <p><b>Transport faults are not this class's business.</b> Resets, 5xx and cut bodies are resumed by
+ * the source the fetcher reads ({@code source.ResilientSource}), so a stream seen here either delivers
+ * every byte or fails only after the fetch timeout passed without progress.
  *
  * <p>Threading: runs on the fetch task's thread; counters are shared.
  */
