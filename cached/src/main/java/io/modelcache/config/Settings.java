@@ -41,7 +41,8 @@ public record Settings(
     Duration restartGrace,
     boolean restartKeepMounts,
     boolean fusePassthrough,
-    String unindexedVerification) {
+    String unindexedVerification,
+    String fuseTransport) {
 
   /** {@code verify.unindexed}: blobs without a chunk index are served as they arrive and checked when whole. */
   public static final String LAZY = "lazy";
@@ -55,14 +56,15 @@ public record Settings(
 
   public static Settings defaults(Path home) {
     return new Settings(home, 100L << 30, 4 << 20, Duration.ofSeconds(30), 8, 1024, true, true, true,
-        "127.0.0.1:9464", null, null, List.of(), List.of(), null, null, DEFAULT_RESTART_GRACE, false, true, LAZY);
+        "127.0.0.1:9464", null, null, List.of(), List.of(), null, null, DEFAULT_RESTART_GRACE, false, true, LAZY, "kernel");
   }
 
   private static final Set<String> SCALAR_KEYS = Set.of(
       "home", "cache.size", "cache.chunkSize", "fetch.timeout", "fetch.concurrency", "readAhead.kernelKb",
       "readAhead.prefetch", "readAhead.backgroundFill", "mounts.allowOther", "mounts.dir", "metrics.address",
       "credentials", "control.group", "control.adminGroup", "restart.grace",
-      "restart.keepMounts", "fuse.passthrough", "verify.unindexed");
+      "restart.keepMounts", "fuse.passthrough", "verify.unindexed",
+      "fuse.transport");
   private static final Pattern TRUST_KEY = Pattern.compile("trust\\.(\\d+)\\.(scope|require|keys)");
   private static final Pattern REGISTRY_KEY = Pattern.compile("registries\\.(\\d+)\\.(host|mirrors|plainHttp|proxy|ca)");
 
@@ -146,6 +148,7 @@ public record Settings(
           case "restart.keepMounts" -> s.with(h -> h.restartKeepMounts = bool(t, key, v));
           case "fuse.passthrough" -> s.with(h -> h.fusePassthrough = bool(t, key, v));
           case "verify.unindexed" -> s.with(h -> h.unindexedVerification = verifyMode(x));
+          case "fuse.transport" -> s.with(h -> h.fuseTransport = transport(x));
           default -> throw t.error(key, "unknown key");
         };
       } catch (ModelCacheException ex) {
@@ -311,6 +314,14 @@ public record Settings(
     throw new ModelCacheException(ModelCacheException.Kind.USAGE, "expected host:port or off, got '" + x + "'");
   }
 
+  /** {@code fuse.transport}: kernel (the FUSE protocol on /dev/fuse, the default) or jnr (libfuse2). */
+  static String transport(String x) throws ModelCacheException {
+    if (x.equals("kernel") || x.equals("jnr")) {
+      return x;
+    }
+    throw new ModelCacheException(ModelCacheException.Kind.USAGE, "expected kernel or jnr, got '" + x + "'");
+  }
+
   /** Mutable copy used while applying overrides; keeps the record itself immutable. */
   public static final class Builder {
     public Path home;
@@ -333,6 +344,7 @@ public record Settings(
     public boolean restartKeepMounts;
     public boolean fusePassthrough;
     public String unindexedVerification;
+    public String fuseTransport;
 
     Builder(Settings s) {
       home = s.home;
@@ -355,12 +367,14 @@ public record Settings(
       restartKeepMounts = s.restartKeepMounts;
       fusePassthrough = s.fusePassthrough;
       unindexedVerification = s.unindexedVerification;
+      fuseTransport = s.fuseTransport;
     }
 
     Settings build() {
       return new Settings(home, cacheSizeBytes, chunkSizeBytes, fetchTimeout, fetchConcurrency, readAheadKb, prefetch,
           backgroundFill, allowOther, metricsAddress, credentials, mountsDir, registries, trust,
-          controlGroup, controlAdminGroup, restartGrace, restartKeepMounts, fusePassthrough, unindexedVerification);
+          controlGroup, controlAdminGroup, restartGrace, restartKeepMounts, fusePassthrough, unindexedVerification,
+          fuseTransport);
     }
   }
 

@@ -77,6 +77,8 @@ public final class Daemon implements Closeable {
   private final ScheduledExecutorService reconciler;
   private final OperatorOps ops;
   private final AccessPolicy policy;
+  /** The FUSE transport every mount of this daemon uses (fuse.transport, or jnr as the fallback). */
+  private final FuseTransport transport;
   private final CountDownLatch stopped = new CountDownLatch(1);
   private volatile boolean closed;
   /** Kernel-transport connections kept across restarts (restart.keepMounts), or off. */
@@ -85,8 +87,9 @@ public final class Daemon implements Closeable {
   private volatile boolean unmountOnClose;
 
   private Daemon(DaemonConfig config, ChunkCache cache, DaemonMetrics metrics, MetricsServer metricsServer,
-      AccessPolicy policy) throws IOException {
+      AccessPolicy policy, FuseTransport transport) throws IOException {
     this.config = config;
+    this.transport = transport;
     this.policy = policy;
     this.cache = cache;
     this.metrics = metrics;
@@ -255,7 +258,8 @@ public final class Daemon implements Closeable {
     Settings s = config.settings();
     // One line per missing FUSE piece, once: the daemon still starts (status, cache and profile
     // commands work without FUSE), and each mount checks again and fails with the same line.
-    for (FusePrerequisites.Problem p : FusePrerequisites.check(FusePrerequisites.DEVICE, true)) {
+    FuseTransport transport = chooseTransport(s);
+    for (FusePrerequisites.Problem p : FusePrerequisites.check(FusePrerequisites.DEVICE, transport.needsLibfuse2())) {
       LOG.warn("FUSE is not usable, mounts will fail: {}", p.message());
     }
     ChunkCache cache = ChunkCache.open(CacheConfig.defaults(config.cacheDir())
@@ -277,9 +281,9 @@ public final class Daemon implements Closeable {
       if (!s.metricsAddress().isEmpty()) {
         server = MetricsServer.start(s.metricsAddress(), metrics.registry());
       }
-      Daemon d = new Daemon(config, cache, metrics, server, Access.policy(config));
+      Daemon d = new Daemon(config, cache, metrics, server, Access.policy(config), transport);
       // After start, not during it: on 2 vCPUs, running it beside the cache's opening delayed "ready".
-      FirstMountPrep.start(config.registryOptions(), JSON);
+      FirstMountPrep.start(config.registryOptions(), JSON, transport);
       return d;
     } catch (IOException | RuntimeException e) {
       if (server != null) {
@@ -397,7 +401,7 @@ public final class Daemon implements Closeable {
   private Active doMount(MountRecord rec, Reference ref, LiveConnection adopt) throws IOException {
     Path mp = Path.of(rec.mountpoint());
     try {
-      FusePrerequisites.require(FusePrerequisites.DEVICE, true); // before any registry traffic
+      FusePrerequisites.require(FusePrerequisites.DEVICE, transport.needsLibfuse2()); // before any registry traffic
     } catch (FuseUnavailableException e) {
       throw fuseUnavailable(mp, e);
     }
@@ -457,8 +461,9 @@ public final class Daemon implements Closeable {
         throw fuseUnavailable(mp, e);
       } catch (LinkageError e) {
         // A native piece broke between the check and the mount: still one line, never an Error.
-        throw new ModelCacheException(Kind.FUSE_UNAVAILABLE, "cannot mount " + mp + ": FUSE library "
-            + FusePrerequisites.LIBFUSE2 + " cannot be loaded (install libfuse2)", e);
+        throw new ModelCacheException(Kind.FUSE_UNAVAILABLE, "cannot mount " + mp + ": "
+            + (transport.needsLibfuse2() ? "FUSE library " + FusePrerequisites.LIBFUSE2 + " cannot be loaded (install libfuse2)"
+                : "the kernel transport cannot bind libc (" + e + ")"), e);
       }
       ModelMount m = model;
       metrics.bindMount(mp.toString(), new DaemonMetrics.MountView() {
@@ -499,27 +504,34 @@ public final class Daemon implements Closeable {
     }
   }
 
-  private volatile FuseTransport mountTransport;
+  /** The FUSE transport every mount of this daemon uses, chosen once at start. */
+  private FuseTransport mountTransport() {
+    return transport;
+  }
 
   /**
-   * jnr, as before; with restart.keepMounts the kernel transport where it can start in this process
-   * (only its connections can be handed to the next daemon), else jnr with one line saying why.
+   * The transport {@code fuse.transport} names, or jnr (one log line saying why) when the kernel
+   * transport cannot start in this process. restart.keepMounts needs the kernel transport: only its
+   * connections can be handed to the next daemon.
    */
-  private FuseTransport mountTransport() {
-    FuseTransport t = mountTransport;
-    if (t == null) {
-      t = FuseTransport.jnr();
-      if (config.settings().restartKeepMounts()) {
-        String why = FuseTransport.kernel().unavailableReason();
-        if (why == null) {
-          t = FuseTransport.kernel();
-        } else {
-          LOG.warn("restart.keepMounts: the kernel transport cannot start ({}); mounts use jnr and are unmounted at stop", why);
-        }
-      }
-      mountTransport = t;
+  static FuseTransport chooseTransport(Settings settings) {
+    FuseTransport t = FuseTransport.named(settings.fuseTransport());
+    String why = t.unavailableReason();
+    if (why != null && t.name().equals("kernel")) {
+      LOG.warn("FUSE transport kernel cannot start ({}); mounts use jnr (libfuse2){}", why,
+          settings.restartKeepMounts() ? " and are unmounted at stop (restart.keepMounts needs the kernel transport)" : "");
+      return FuseTransport.jnr();
     }
+    if (settings.restartKeepMounts() && !t.name().equals("kernel")) {
+      LOG.warn("restart.keepMounts needs the kernel transport; fuse.transport is {}, so mounts are unmounted at stop", t.name());
+    }
+    LOG.info("FUSE transport: {}", t.name());
     return t;
+  }
+
+  /** The FUSE transport mounts use ("kernel" or "jnr"). */
+  public String transportName() {
+    return transport.name();
   }
 
   private static ModelCacheException fuseUnavailable(Path mp, FuseUnavailableException e) {

@@ -1,7 +1,7 @@
 package io.modelcache.daemon;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import io.modelcache.fuse.FuseMount;
+import io.modelcache.fuse.FuseTransport;
 import io.modelcache.oci.Reference;
 import io.modelcache.registry.RegistryClient;
 import io.modelcache.registry.RegistryOptions;
@@ -37,22 +37,22 @@ final class FirstMountPrep {
   private FirstMountPrep() {}
 
   /** Starts {@link #prepare} on a daemon thread and returns at once. */
-  static void start(RegistryOptions registry, ObjectMapper json) {
+  static void start(RegistryOptions registry, ObjectMapper json, FuseTransport transport) {
     Thread.ofPlatform().name("first-mount-prep").daemon(true).start(() -> {
       long t0 = System.nanoTime();
-      List<String> failed = prepare(registry, json);
+      List<String> failed = prepare(registry, json, transport);
       LOG.debug("first-mount preparation done in {} ms{}", (System.nanoTime() - t0) / 1_000_000,
           failed.isEmpty() ? "" : "; failed: " + failed);
     });
   }
 
   /** Runs every step on this thread; returns the names of those that failed. */
-  static List<String> prepare(RegistryOptions registry, ObjectMapper json) {
+  static List<String> prepare(RegistryOptions registry, ObjectMapper json, FuseTransport transport) {
     List<String> failed = new ArrayList<>();
     // In the order a mount needs them, so a mount that arrives early finds its first steps done.
     run(failed, "virtual threads", () -> Thread.ofVirtual().start(() -> { }).join());
     run(failed, "registry client", () -> exchange(registry));
-    run(failed, "FUSE", FuseMount::prepare);
+    run(failed, "FUSE", transport::prepare);
     run(failed, "JSON", () -> {
       json.writeValueAsBytes(List.of(new MountRecord("r", "sha256:0", "/", null)));
       json.readTree(MANIFEST);

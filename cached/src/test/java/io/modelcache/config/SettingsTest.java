@@ -90,6 +90,15 @@ class SettingsTest {
   }
 
   @Test
+  void fuseTransportIsKernelByDefaultAndChecked() throws Exception {
+    assertEquals("kernel", BASE.fuseTransport());
+    assertEquals("jnr", parse("fuse:\n  transport: jnr\n").fuseTransport());
+    assertEquals("kernel", parse("fuse:\n  transport: kernel\n").fuseTransport());
+    assertEquals("config.yaml line 2: fuse.transport: expected kernel or jnr, got 'libfuse'",
+        assertThrows(ModelCacheException.class, () -> parse("fuse:\n  transport: libfuse\n")).getMessage());
+  }
+
+  @Test
   void emptyFileKeepsDefaults() throws Exception {
     assertEquals(BASE, parse(""));
     assertEquals(Path.of("/var/lib/modelcache/mounts.d"), BASE.effectiveMountsDir());

@@ -16,7 +16,8 @@ class FirstMountPrepTest {
   @Test
   void registryExchangeWithTheLoopbackStandInAndJsonSucceed() {
     List<String> failed = FirstMountPrep.prepare(
-        RegistryOptions.defaults().withDockerConfig(tmp.resolve("no-docker-config.json")), new ObjectMapper());
+        RegistryOptions.defaults().withDockerConfig(tmp.resolve("no-docker-config.json")), new ObjectMapper(),
+        io.modelcache.fuse.FuseTransport.jnr());
     assertFalse(failed.contains("registry client"), failed.toString());
     assertFalse(failed.contains("JSON"), failed.toString());
     assertFalse(failed.contains("virtual threads"), failed.toString());

@@ -28,6 +28,17 @@ public interface FuseTransport {
   /** Why this transport cannot work in this process at all (one line), or null when it can. */
   String unavailableReason();
 
+  /**
+   * Does the one-time native setup of the first mount ahead of time (binding, class generation,
+   * serving threads) without mounting anything; a daemon calls it on a background thread at start.
+   *
+   * @throws Throwable whatever binding throws when a native piece is missing (a mount then fails too)
+   */
+  void prepare();
+
+  /** Whether mounts of this transport need libfuse.so.2 (only jnr does). */
+  boolean needsLibfuse2();
+
   static FuseTransport kernel() {
     return KernelTransport.defaults();
   }

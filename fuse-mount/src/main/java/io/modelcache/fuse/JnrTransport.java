@@ -25,6 +25,16 @@ final class JnrTransport implements FuseTransport {
   }
 
   @Override
+  public void prepare() {
+    FuseMount.prepare();
+  }
+
+  @Override
+  public boolean needsLibfuse2() {
+    return true;
+  }
+
+  @Override
   public String unavailableReason() {
     return FusePrerequisites.libraryProblem(FusePrerequisites.LIBFUSE2);
   }

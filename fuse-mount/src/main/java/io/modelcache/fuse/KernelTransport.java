@@ -88,6 +88,22 @@ public final class KernelTransport implements FuseTransport {
   }
 
   @Override
+  public void prepare() {
+    Sys.bind();
+    FuseMount.isStaleMount(Path.of("/"));
+    try {
+      KernelServer.shared();
+    } catch (IOException e) {
+      throw new IllegalStateException(e.getMessage(), e);
+    }
+  }
+
+  @Override
+  public boolean needsLibfuse2() {
+    return false;
+  }
+
+  @Override
   public String unavailableReason() {
     try {
       Sys.bind();
@@ -206,7 +222,7 @@ public final class KernelTransport implements FuseTransport {
 
   /** The one line for a mount(2) the kernel refused. */
   static IOException refused(Path mp, int errno) {
-    String line = "FUSE mount on " + mp + " failed: mount(2) refused: " + errnoText(errno);
+    String line = "mount(2) refused a FUSE mount on " + mp + ": " + errnoText(errno);
     return errno == Sys.EPERM || errno == Sys.ENODEV ? new FuseUnavailableException(line) : new IOException(line);
   }
 
