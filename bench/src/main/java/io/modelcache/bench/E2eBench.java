@@ -188,6 +188,28 @@ public final class E2eBench {
     ref = registry.hostPort() + "/bench/model:v1";
     Procs.Result push = Procs.ok(timeout(), List.of(launcher.toString(), "push", model.toString(), ref));
     say("pushed %s in %.1f s: %s", ref, push.seconds(), push.output().strip());
+    sample("push", shardBytes / push.seconds() / GB);
+    // The same shard blobs uploaded by curl (POST, then one streamed PUT with the known digest) to
+    // another repository, and modelcache push of the model to a third, page cache dropped before each.
+    for (int r = 0; r < bigRuns; r++) {
+      StringBuilder up = new StringBuilder("set -e; ");
+      for (Path p : sourceShards) {
+        String api = registry.base() + "/v2/bench/curl" + r + "/blobs/uploads/";
+        up.append("loc=$(curl -sSf -D - -o /dev/null -X POST ").append(Procs.q(api))
+            .append(" | tr -d '\\r' | sed -n 's/^[Ll]ocation: //p'); ")
+            .append("curl -sSf -o /dev/null -X PUT -H 'Content-Type: application/octet-stream' -T ")
+            .append(Procs.q(p.toString())).append(" \"$loc&digest=sha256:").append(sourceSha.get(p.getFileName().toString()))
+            .append("\"; ");
+      }
+      dropCaches();
+      Procs.Result curlUp = Procs.bash(timeout(), up.toString());
+      sample("push.curl", shardBytes / curlUp.seconds() / GB);
+      dropCaches();
+      Procs.Result again = Procs.ok(timeout(), List.of(launcher.toString(), "push", model.toString(),
+          registry.hostPort() + "/bench/push" + r + ":v1"));
+      sample("push", shardBytes / again.seconds() / GB);
+    }
+    say("push: %s GB/s (JVM start included), curl upload of the same blobs %s GB/s", f(med("push")), f(med("push.curl")));
   }
 
   /** 1. network limit (curl of every shard blob), 2. disk limit (dd of a local copy), native hot read. */
@@ -200,7 +222,9 @@ public final class E2eBench {
     }
     for (int r = 0; r < bigRuns; r++) {
       dropCaches();
+      double reg0 = cpuSeconds(registry.pid());
       Procs.Result res = Procs.bash(timeout(), curl.toString());
+      sample("net.cpu.registry", (cpuSeconds(registry.pid()) - reg0) / (shardBytes / (double) (1L << 30)));
       long got = res.output().lines().mapToLong(l -> Long.parseLong(l.trim())).sum();
       check(got == shardBytes, "curl got " + got + " bytes of " + shardBytes);
       sample("net", shardBytes / res.seconds() / GB);
@@ -242,8 +266,11 @@ public final class E2eBench {
       deleteTree(pulled);
       dropCaches();
       long t0 = System.nanoTime();
+      double reg0 = cpuSeconds(registry.pid());
       Procs.Result pull = Procs.ok(timeout(), List.of(launcher.toString(), "pull", ref, pulled.toString()));
       double pullS = (System.nanoTime() - t0) / 1e9;
+      sample("pull.cpu.registry", (cpuSeconds(registry.pid()) - reg0) / (modelBytes / (double) (1L << 30)));
+      sample("pull.rate", modelBytes / pullS / GB);
       List<double[]> trace = load(pulled, t0);
       double total = trace.get(trace.size() - 1)[0];
       sample("pull", pullS);
@@ -588,6 +615,16 @@ public final class E2eBench {
     rp.add("limit", "disk: dd bs=1M of the pulled copy, cold", s("disk"), "GB/s", null, null, null, null);
     rp.add("limit", "page cache: dd bs=1M of the pulled copy, hot", s("native.hot"), "GB/s", null, null, null, null);
     rp.add("status quo", "modelcache pull (JVM start included)", s("pull"), "s", null, null, null, null);
+    rp.add("pull/push", "modelcache pull, model bytes over wall time (JVM start included)", s("pull.rate"), "GB/s",
+        "network", med("pull.rate") / med("net"), "≥ 0.9×", med("pull.rate") / med("net") >= 0.9);
+    rp.add("pull/push", "curl upload of the shard blobs (POST + streamed PUT), cold", s("push.curl"), "GB/s", null, null,
+        null, null);
+    rp.add("pull/push", "modelcache push, shard bytes over wall time (JVM start included)", s("push"), "GB/s",
+        "curl upload", med("push") / med("push.curl"), "≥ 0.8×", med("push") / med("push.curl") >= 0.8);
+    rp.add("pull/push", "registry CPU per GiB: curl whole-blob GETs", s("net.cpu.registry"), "s/GiB", null, null, null,
+        null);
+    rp.add("pull/push", "registry CPU per GiB: modelcache pull", s("pull.cpu.registry"), "s/GiB", "curl GETs",
+        med("pull.cpu.registry") / med("net.cpu.registry"), null, null);
     rp.add("status quo", "then load_safetensors.py --all on local files", s("pull.load"), "s", null, null, null, null);
     rp.add("status quo", "download-then-load total", s("pull.total"), "s", "network time", med("pull.total") / netTime,
         null, null);
@@ -600,6 +637,11 @@ public final class E2eBench {
         null, null, null, null);
     rp.add("cold", "open every shard + parse its header, after mount returns", s("headers"), "ms", null, null, "< 50 ms",
         med("headers") < 50);
+    double hmax = s("headers").stream().mapToDouble(Double::doubleValue).max().orElse(Double.NaN);
+    rp.add("cold", "open every shard + parse its header, after mount returns: max over runs", List.of(hmax), "ms", null,
+        null, "< 50 ms", hmax < 50);
+    rp.add("cold", "registry CPU per GiB sent, cold sequential, against curl's whole-blob GETs",
+        s("cold.cpu.registry"), "s/GiB", "curl GETs", med("cold.cpu.registry") / med("net.cpu.registry"), null, null);
     rp.add("cold", "first tensor: header + first 4 KiB of it", s("ttfb"), "ms", null, null, null, null);
     rp.add("cold", "first tensor: header + all of it", s("ttft"), "ms", null, null, null, null);
     rp.add("cold", "sequential dd bs=1M through the mount", s("cold"), "GB/s", "network", med("cold") / net, "≥ 0.9×",
