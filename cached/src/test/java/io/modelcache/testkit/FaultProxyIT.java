@@ -78,8 +78,12 @@ class FaultProxyIT {
     try (Socket s = new Socket()) {
       s.connect(new InetSocketAddress("127.0.0.1", Integer.parseInt(p.hostPort().split(":")[1])), 5000);
       s.setSoTimeout(soTimeoutMs);
-      s.getOutputStream().write((method + " " + path + " HTTP/1.1\r\nHost: " + p.hostPort()
-          + "\r\nAccept: " + MediaTypes.OCI_MANIFEST + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+      try {
+        s.getOutputStream().write((method + " " + path + " HTTP/1.1\r\nHost: " + p.hostPort()
+            + "\r\nAccept: " + MediaTypes.OCI_MANIFEST + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
+      } catch (IOException e) {
+        return new Raw(-1, -1, new byte[0], e); // reset before the request was even sent (an outage)
+      }
       InputStream in = s.getInputStream();
       ByteArrayOutputStream all = new ByteArrayOutputStream();
       IOException failure = null;
