@@ -76,13 +76,13 @@ class FaultProxyIT {
 
   static Raw get(FaultProxy p, String method, String path, int soTimeoutMs) throws IOException {
     try (Socket s = new Socket()) {
-      s.connect(new InetSocketAddress("127.0.0.1", Integer.parseInt(p.hostPort().split(":")[1])), 5000);
       s.setSoTimeout(soTimeoutMs);
       try {
+        s.connect(new InetSocketAddress("127.0.0.1", Integer.parseInt(p.hostPort().split(":")[1])), 5000);
         s.getOutputStream().write((method + " " + path + " HTTP/1.1\r\nHost: " + p.hostPort()
             + "\r\nAccept: " + MediaTypes.OCI_MANIFEST + "\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.ISO_8859_1));
       } catch (IOException e) {
-        return new Raw(-1, -1, new byte[0], e); // reset before the request was even sent (an outage)
+        return new Raw(-1, -1, new byte[0], e); // reset while connecting or before the request was sent (an outage)
       }
       InputStream in = s.getInputStream();
       ByteArrayOutputStream all = new ByteArrayOutputStream();
