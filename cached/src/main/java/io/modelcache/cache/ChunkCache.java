@@ -44,6 +44,7 @@ import java.util.concurrent.atomic.LongAdder;
  * <p>Thread-safe. {@link #open(BlobSpec, BlobFetcher)} handles may be used from any thread.
  */
 public final class ChunkCache implements Closeable {
+  private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ChunkCache.class);
   static final String CLEAN = "CLEAN";
   private static final AtomicInteger THREADS = new AtomicInteger();
 
@@ -269,6 +270,40 @@ public final class ChunkCache implements Closeable {
   }
 
   /**
+   * Forgets every chunk of {@code b}: its running hash, its memory-tier copies, its presence bits, its
+   * LRU entries and the bytes they used. The cache file is the caller's. Caller holds b.rw write.
+   */
+  void forgetChunks(Blob b) {
+    b.dropHash();
+    hot.removeBlob(b);
+    for (int i = 0; i < b.nChunks; i++) {
+      if (b.clearPresent(i)) {
+        used.addAndGet(-b.chunkLen(i));
+        synchronized (policy) {
+          policy.remove(new ChunkRef(b, i));
+        }
+      }
+    }
+  }
+
+  /**
+   * A handle on {@code b} is gone: when it was the last, the blob's state is written to the index
+   * (so a restart finds what it holds) and its fetcher let go. Errors are logged, never thrown.
+   */
+  void handleClosed(Blob b) {
+    if (b.removeHandle() == 0) {
+      b.lastFetcher = null;
+      if (!closed) {
+        try {
+          recovery.persistBlob(b);
+        } catch (RuntimeException e) {
+          LOG.warn("cannot persist blob {}: {}", b.key, e.toString());
+        }
+      }
+    }
+  }
+
+  /**
    * Drops a blob's data and index entry. Fails if a handle on it is open.
    *
    * @throws ModelCacheException NOT_FOUND if the key is unknown, USAGE if the blob is in use
@@ -289,16 +324,7 @@ public final class ChunkCache implements Closeable {
                 "cannot evict blob " + key + ": it is in use by " + h + " open handle(s)"));
           }
           b.removed = true;
-          b.dropHash();
-          hot.removeBlob(b);
-          for (int i = 0; i < b.nChunks; i++) {
-            if (b.clearPresent(i)) {
-              used.addAndGet(-b.chunkLen(i));
-              synchronized (policy) {
-                policy.remove(new ChunkRef(b, i));
-              }
-            }
-          }
+          forgetChunks(b);
           Verifier.dropFile(b);
           index.removeBlob(key, b.present.length());
         } finally {

@@ -195,16 +195,7 @@ final class Eviction {
     b.lastAccess = Math.max(b.lastAccess, now);
     b.filePins.decrementAndGet();
     b.release();
-    if (b.removeHandle() == 0) {
-      b.lastFetcher = null;
-      if (!cache.closed) {
-        try {
-          cache.recovery.persistBlob(b);
-        } catch (RuntimeException e) {
-          LOG.warn("cannot persist blob {}: {}", b.key, e.toString());
-        }
-      }
-    }
+    cache.handleClosed(b);
     if (used.get() > cfg.budgetBytes() && !cache.closed) {
       maybeEvict(); // what the pin held back may go now
     }

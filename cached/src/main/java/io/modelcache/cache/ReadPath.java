@@ -272,16 +272,7 @@ final class ReadPath {
         return;
       }
       b.lastAccess = Math.max(b.lastAccess, cfg.clock().getAsLong());
-      if (b.removeHandle() == 0) {
-        b.lastFetcher = null;
-        if (!cache.closed) {
-          try {
-            cache.recovery.persistBlob(b);
-          } catch (RuntimeException e) {
-            LOG.warn("cannot persist blob {}: {}", b.key, e.toString());
-          }
-        }
-      }
+      cache.handleClosed(b);
       b.release();
     }
   }

@@ -1,6 +1,5 @@
 package io.modelcache.cache;
 
-import io.modelcache.cache.ChunkCache.ChunkRef;
 import io.modelcache.error.ModelCacheException;
 import io.modelcache.oci.Digest;
 import java.io.EOFException;
@@ -13,7 +12,6 @@ import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.LongAdder;
 import java.util.zip.CRC32C;
 import org.slf4j.Logger;
@@ -71,21 +69,15 @@ final class Verifier {
   private static final Logger LOG = LoggerFactory.getLogger(Verifier.class);
   private static final int IO_BUF = 1 << 20;
   private final ChunkCache cache;
-  private final LruPolicy<ChunkRef> policy;
-  private final AtomicLong used;
   private final Executor executor;
   private final LongAdder bytesFetched;
   private final LongAdder verifyFailures;
-  private final HotChunks hot;
 
   Verifier(ChunkCache cache) {
     this.cache = cache;
-    this.policy = cache.policy;
-    this.used = cache.used;
     this.executor = cache.executor;
     this.bytesFetched = cache.bytesFetched;
     this.verifyFailures = cache.verifyFailures;
-    this.hot = cache.hot;
   }
 
   static IOException failure(Blob b) {
@@ -366,16 +358,7 @@ final class Verifier {
   private void dropData(Blob b) {
     b.drops.incrementAndGet();
     b.trusted = false;
-    b.dropHash();
-    hot.removeBlob(b);
-    for (int i = 0; i < b.nChunks; i++) {
-      if (b.clearPresent(i)) {
-        used.addAndGet(-b.chunkLen(i));
-        synchronized (policy) {
-          policy.remove(new ChunkRef(b, i));
-        }
-      }
-    }
+    cache.forgetChunks(b);
     dropFile(b);
   }
 
