@@ -247,6 +247,9 @@ public final class MountPrefetcher implements Closeable {
       LOG.info("{}: malformed safetensors header ({}); serving it as plain bytes", path, e.getMessage());
       return null;
     } catch (IOException | RuntimeException e) {
+      if (e instanceof java.io.InterruptedIOException && !(e instanceof java.net.SocketTimeoutException)) {
+        return null; // the mount is being torn down (it failed or was unmounted): nothing to plan for
+      }
       LOG.info("{}: cannot read the safetensors header ({}); read-ahead falls back to file order", path, e.toString());
       return null;
     }
