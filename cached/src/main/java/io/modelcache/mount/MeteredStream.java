@@ -7,9 +7,12 @@ import java.nio.ByteBuffer;
 import java.nio.channels.ReadableByteChannel;
 
 /**
- * An upstream byte stream that reports what it received: bytes as they arrive, in batches of up
- * to {@link #BATCH} (so a failed fetch still counts what was sent, without a metrics update per
- * socket read), and the fetch's duration when it is closed.
+ * An upstream byte stream that reports what it received: bytes as each read returns them, and the
+ * fetch's duration when it is closed.
+ *
+ * <p>Why every read and not batches: bytes held back until {@code close()} were lost to the counter
+ * whenever a stream's close did not report them (a small file's only batch, under load), while an
+ * update per read costs one adder increment per socket read (16 thousand a second at 1 GB/s).
  */
 final class MeteredStream extends FilterInputStream implements ReadableByteChannel {
   /** Where the counts go. */
@@ -21,10 +24,8 @@ final class MeteredStream extends FilterInputStream implements ReadableByteChann
 
   private final Sink sink;
   private final long started;
-  private boolean closed;
-  static final int BATCH = 1 << 20;
-  /** Atomic: close() may run on another thread (a reader aborting a stuck fetch). */
-  private final java.util.concurrent.atomic.AtomicLong unreported = new java.util.concurrent.atomic.AtomicLong();
+  /** Volatile: close() may run on another thread (a reader aborting a stuck fetch). */
+  private volatile boolean closed;
 
   MeteredStream(InputStream in, Sink sink, long started) {
     super(in);
@@ -84,22 +85,13 @@ final class MeteredStream extends FilterInputStream implements ReadableByteChann
   }
 
   private void count(long n) {
-    if (unreported.addAndGet(n) >= BATCH) {
-      long u = unreported.getAndSet(0);
-      if (u > 0) {
-        sink.bytes(u);
-      }
-    }
+    sink.bytes(n);
   }
 
   @Override
   public void close() throws IOException {
     if (!closed) {
       closed = true;
-      long u = unreported.getAndSet(0);
-      if (u > 0) {
-        sink.bytes(u);
-      }
       sink.done(System.nanoTime() - started);
     }
     super.close();
