@@ -11,13 +11,12 @@ import io.modelcache.oci.Digest;
 import io.modelcache.oci.FetchedManifest;
 import io.modelcache.oci.MediaTypes;
 import io.modelcache.oci.Reference;
+import io.modelcache.registry.RegistryAuth.Access;
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
-import java.security.DigestInputStream;
-import java.security.MessageDigest;
 import java.time.Duration;
 import java.util.concurrent.ThreadLocalRandom;
 import org.slf4j.Logger;
@@ -25,8 +24,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * An OCI distribution client for one repository: pulls manifests and blobs (with Range), pushes blobs
- * (monolithic or chunked) and manifests. Handles Basic and Bearer auth, redirects (Authorization only
- * to the same origin), and retries with capped exponential backoff. Thread-safe.
+ * (monolithic, chunked, or streamed by {@link StreamedUpload}) and manifests, and retries network
+ * failures and 5xx with capped exponential backoff. Authorization and redirects are
+ * {@link RegistryAuth}'s; a blob body is a {@link BlobStream}. Thread-safe.
  */
 public final class RegistryClient implements ArtifactSource, ArtifactSink {
   private static final Logger LOG = LoggerFactory.getLogger(RegistryClient.class);
@@ -34,24 +34,13 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
   /** Manifests are small; Distribution itself caps them at 4 MiB. */
   static final long MAX_MANIFEST_BYTES = 8L << 20;
 
-  private enum Access {
-    PULL,
-    PUSH,
-    LOGIN
-  }
-
   private final Reference ref;
   private final String host;
   private final String repo;
   private final URI base;
   private final RegistryOptions opts;
   private final HttpTransport http;
-  /** Where {@link #creds} came from, asked again on a 401/403; null for credentials given explicitly. */
-  private final CredentialSource source;
-  private volatile Credentials creds;
-  private final BearerTokens tokens;
-  private volatile AuthChallenge bearer;
-  private volatile boolean basicMode;
+  private final RegistryAuth auth;
 
   /** The docker config (and its credential helpers) read again on each call. */
   @FunctionalInterface
@@ -65,12 +54,10 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
     this.host = host;
     this.repo = repo;
     this.opts = opts;
-    this.creds = creds;
-    this.source = source;
     boolean plain = opts.plainHttp() != null ? opts.plainHttp() : isLoopback(host);
     this.base = URI.create((plain ? "http://" : "https://") + host + "/");
     this.http = new HttpTransport(opts, host);
-    this.tokens = new BearerTokens(opts.clock());
+    this.auth = new RegistryAuth(host, repo, http, creds, source, opts.clock());
   }
 
   /** A client for {@code ref}'s repository, with credentials from the docker config, if any. */
@@ -264,9 +251,9 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
             throw new ModelCacheException(Kind.IO, where() + ": blob " + digest + ": registry sent range starting at "
                 + start + " instead of " + offset);
           }
-          s = new BlobStream(digest, r, 0, length);
+          s = new BlobStream(where(), digest, r, 0, length);
         } else if (r.status() == 200) {
-          s = new BlobStream(digest, r, offset, length);
+          s = new BlobStream(where(), digest, r, offset, length);
         } else if (r.status() == 404) {
           throw blobNotFound(digest);
         } else if (r.status() == 416) {
@@ -287,108 +274,6 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
 
   private ModelCacheException blobNotFound(Digest d) {
     return ModelCacheException.notFound(where() + ": blob " + d + " not found");
-  }
-
-  /** The body of a blob response, skipping {@code skip} bytes and ending after {@code limit} (-1: all). */
-  private final class BlobStream extends InputStream implements java.nio.channels.ReadableByteChannel {
-    private final Digest digest;
-    private final HttpReply reply;
-    private final InputStream in;
-    private long toSkip;
-    private final long limit;
-    private long delivered;
-
-    BlobStream(Digest digest, HttpReply reply, long skip, long limit) {
-      this.digest = digest;
-      this.reply = reply;
-      this.in = reply.body();
-      this.toSkip = skip;
-      this.limit = limit;
-    }
-
-    private void skipPrefix() throws IOException {
-      while (toSkip > 0) {
-        long k = in.skip(toSkip);
-        if (k <= 0) {
-          throw new IOException(where() + ": blob " + digest + " ended before the requested offset");
-        }
-        toSkip -= k;
-      }
-    }
-
-    @Override
-    public int read() throws IOException {
-      byte[] one = new byte[1];
-      int n = read(one, 0, 1);
-      return n < 0 ? -1 : one[0] & 0xff;
-    }
-
-    /** One upstream read of at most {@code want} bytes, into whatever the caller reads into. */
-    private interface Step {
-      int read(int want) throws IOException;
-    }
-
-    /** One read of at most {@code max} bytes through {@code step}, under the range's skip and limit. */
-    private int bounded(int max, Step step) throws IOException {
-      try {
-        skipPrefix();
-        if (limit >= 0 && delivered >= limit) {
-          return -1;
-        }
-        int want = limit >= 0 ? (int) Math.min(max, limit - delivered) : max;
-        int n = step.read(want);
-        if (n < 0) {
-          if (limit >= 0) {
-            throw new IOException(where() + ": blob " + digest + " ended after " + delivered + " of " + limit + " bytes");
-          }
-          return -1;
-        }
-        delivered += n;
-        return n;
-      } catch (TransportException e) {
-        throw new IOException(where() + ": blob " + digest + " read failed (" + e.shortCause() + ")", e);
-      }
-    }
-
-    @Override
-    public int read(byte[] b, int off, int len) throws IOException {
-      return len == 0 ? 0 : bounded(len, want -> in.read(b, off, want));
-    }
-
-    /** Straight into {@code dst} (one copy out of Netty's buffers) when the body is a channel. */
-    @Override
-    public int read(java.nio.ByteBuffer dst) throws IOException {
-      if (!dst.hasRemaining()) {
-        return 0;
-      }
-      if (!(in instanceof java.nio.channels.ReadableByteChannel ch)) {
-        byte[] tmp = new byte[Math.min(dst.remaining(), 64 << 10)];
-        int n = read(tmp, 0, tmp.length);
-        if (n > 0) {
-          dst.put(tmp, 0, n);
-        }
-        return n;
-      }
-      return bounded(dst.remaining(), want -> {
-        int lim = dst.limit();
-        dst.limit(dst.position() + want);
-        try {
-          return ch.read(dst);
-        } finally {
-          dst.limit(lim);
-        }
-      });
-    }
-
-    @Override
-    public boolean isOpen() {
-      return true;
-    }
-
-    @Override
-    public void close() {
-      reply.close();
-    }
   }
 
   // ---------------------------------------------------------------- push
@@ -417,12 +302,12 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
     }
     if (size < opts.monolithicUploadLimit()) {
       retrying(() -> {
-        putMonolithic(digest, size, body);
+        PlainUpload.monolithic(this, digest, size, body);
         return null;
       });
     } else {
       retrying(() -> {
-        putChunked(digest, size, body);
+        PlainUpload.chunked(this, digest, size, body);
         return null;
       });
     }
@@ -455,7 +340,7 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
         if (r.status() != 202) {
           throw unexpected(r, "mount of blob " + digest + " from " + fromRepository);
         }
-        abandoned = location(r, digest);
+        abandoned = uploadLocation(r, "upload of blob " + digest);
       }
       // The registry opened an ordinary upload session instead; cancel it (best effort).
       try (HttpReply r = call(HttpCall.of("DELETE", abandoned), Access.PUSH)) {
@@ -467,144 +352,9 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
     });
   }
 
-  private URI startUpload(Digest digest) throws IOException {
-    try (HttpReply r = call(HttpCall.of("POST", url("blobs/uploads/")), Access.PUSH)) {
-      if (r.status() != 202) {
-        throw unexpected(r, "upload of blob " + digest);
-      }
-      return location(r, digest);
-    }
-  }
-
-  private URI location(HttpReply r, Digest digest) throws IOException {
-    String loc = r.header("Location");
-    if (loc == null) {
-      throw new ModelCacheException(Kind.IO, where() + ": upload of blob " + digest + ": no Location in response");
-    }
-    return RedirectPolicy.resolve(r.uri(), loc);
-  }
-
   static URI withQuery(URI u, String param) {
     String s = u.toString();
     return URI.create(s + (u.getRawQuery() == null ? "?" : "&") + param);
-  }
-
-  private void putMonolithic(Digest digest, long size, BlobBody body) throws IOException {
-    URI loc = startUpload(digest);
-    MessageDigest[] md = new MessageDigest[1];
-    HttpCall.Body b = new HttpCall.Body() {
-      @Override
-      public long length() {
-        return size;
-      }
-
-      @Override
-      public InputStream open() throws IOException {
-        md[0] = Digest.sha256();
-        return new DigestInputStream(body.open(), md[0]);
-      }
-    };
-    HttpCall put = HttpCall.of("PUT", withQuery(loc, "digest=" + enc(digest.toString())))
-        .header("Content-Type", "application/octet-stream").withBody(b);
-    try (HttpReply r = call(put, Access.PUSH)) {
-      checkSent(digest, md[0]);
-      if (r.status() != 201) {
-        throw unexpected(r, "upload of blob " + digest);
-      }
-    }
-  }
-
-  private void putChunked(Digest digest, long size, BlobBody body) throws IOException {
-    URI loc = startUpload(digest);
-    MessageDigest md = Digest.sha256();
-    try (InputStream in = new DigestInputStream(body.open(), md)) {
-      long off = 0;
-      while (off < size) {
-        long n = Math.min(opts.uploadChunkSize(), size - off);
-        HttpCall patch = HttpCall.of("PATCH", loc)
-            .header("Content-Type", "application/octet-stream")
-            .header("Content-Range", HttpRanges.uploadContentRange(off, n))
-            .withBody(new OneShotSlice(in, n));
-        try (HttpReply r = call(patch, Access.PUSH)) {
-          if (r.status() != 202) {
-            throw unexpected(r, "upload of blob " + digest);
-          }
-          loc = location(r, digest);
-        }
-        off += n;
-      }
-      if (in.read() >= 0) {
-        throw new ModelCacheException(Kind.IO, where() + ": blob " + digest + " is longer than its size " + size);
-      }
-    }
-    checkSent(digest, md);
-    try (HttpReply r = call(HttpCall.of("PUT", withQuery(loc, "digest=" + enc(digest.toString()))), Access.PUSH)) {
-      if (r.status() != 201) {
-        throw unexpected(r, "upload of blob " + digest);
-      }
-    }
-  }
-
-  private void checkSent(Digest digest, MessageDigest md) throws ModelCacheException {
-    if (md == null) {
-      return;
-    }
-    Digest got = Digest.of(md);
-    if (!got.equals(digest)) {
-      throw ModelCacheException.digestMismatch(where() + ": blob " + digest + " failed verification (got " + got + ")");
-    }
-  }
-
-  /** The next {@code n} bytes of a shared stream, sendable once (a replay restarts the whole upload). */
-  private static final class OneShotSlice implements HttpCall.Body {
-    private final InputStream in;
-    private final long n;
-    private boolean opened;
-
-    OneShotSlice(InputStream in, long n) {
-      this.in = in;
-      this.n = n;
-    }
-
-    @Override
-    public long length() {
-      return n;
-    }
-
-    @Override
-    public InputStream open() throws IOException {
-      if (opened) {
-        throw new TransportException(TransportException.Kind.BROKEN, "upload chunk interrupted", true, null);
-      }
-      opened = true;
-      return new InputStream() {
-        long left = n;
-
-        @Override
-        public int read() throws IOException {
-          if (left <= 0) {
-            return -1;
-          }
-          int b = in.read();
-          if (b >= 0) {
-            left--;
-          }
-          return b;
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len) throws IOException {
-          if (left <= 0) {
-            return -1;
-          }
-          int k = in.read(b, off, (int) Math.min(len, left));
-          if (k > 0) {
-            left -= k;
-          }
-          return k;
-        }
-      };
-    }
   }
 
   @Override
@@ -676,196 +426,8 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
     };
   }
 
-  /** One attempt: sends with the current auth, answers one 401 challenge, follows redirects. */
   private HttpReply call(HttpCall call, Access access) throws IOException {
-    boolean challenged = false;
-    boolean reread = false;
-    while (true) {
-      Credentials used = creds;
-      String auth = authorization(access);
-      HttpReply r = followRedirects(call, auth);
-      if (r.status() >= 500) {
-        String why = r.status() + " " + r.reason();
-        r.discard();
-        throw new TransportException(TransportException.Kind.SERVER, why, false, null);
-      }
-      if (r.status() == 403 && !reread && RedirectPolicy.mayForwardAuthorization(call.uri(), r.uri())
-          && credentialsChanged(used)) {
-        r.discard(); // refused: the credential source may have rotated them meanwhile
-        reread = true;
-        continue;
-      }
-      if (r.status() != 401 || !RedirectPolicy.mayForwardAuthorization(call.uri(), r.uri())) {
-        return r;
-      }
-      AuthChallenge ch = AuthChallenge.parse(r.header("WWW-Authenticate"));
-      r.discard();
-      boolean bearerChallenge = ch != null && ch.isBearer() && ch.param("realm") != null;
-      if (challenged || (!bearerChallenge && (creds == null || (basicMode && auth != null)))) {
-        if (!reread && credentialsChanged(used)) {
-          reread = true;
-          challenged = false;
-          continue;
-        }
-        throw authFailed(401, "Unauthorized");
-      }
-      challenged = true;
-      if (bearerChallenge) {
-        bearer = ch;
-        tokens.invalidate(scope(access));
-      } else {
-        basicMode = true;
-      }
-    }
-  }
-
-  /**
-   * After a refusal of {@code used}: true when the credentials are now others, because another request
-   * already read them again or because the source (docker config, helper) now says something else. The
-   * client then holds exactly what the source says (nothing, if it has nothing) and no token of before.
-   */
-  private boolean credentialsChanged(Credentials used) throws IOException {
-    if (source == null) {
-      return false;
-    }
-    synchronized (tokens) {
-      if (!java.util.Objects.equals(creds, used)) {
-        return true;
-      }
-      Credentials now = source.read();
-      if (java.util.Objects.equals(now, used)) {
-        return false;
-      }
-      creds = now;
-      tokens.clear();
-    }
-    LOG.info("{}: registry refused the credentials; using the ones its credential source has now", host);
-    return true;
-  }
-
-  private String scope(Access a) {
-    return switch (a) {
-      case PULL -> "repository:" + repo + ":pull";
-      case PUSH -> "repository:" + repo + ":pull,push";
-      case LOGIN -> "";
-    };
-  }
-
-  private String authorization(Access access) throws IOException {
-    AuthChallenge b = bearer;
-    if (b != null) {
-      String scope = scope(access);
-      String t = tokens.get(scope);
-      if (t == null) {
-        t = fetchToken(b, scope);
-      }
-      return "Bearer " + t;
-    }
-    Credentials c = creds;
-    if (basicMode && c != null && !c.isIdentityToken()) {
-      return c.basicHeader();
-    }
-    return null;
-  }
-
-  private String fetchToken(AuthChallenge ch, String scope) throws IOException {
-    Credentials used = creds;
-    try {
-      return fetchToken(ch, scope, used);
-    } catch (ModelCacheException e) {
-      if (e.kind() == Kind.AUTH && credentialsChanged(used)) {
-        return fetchToken(ch, scope, creds);
-      }
-      throw e;
-    }
-  }
-
-  private String fetchToken(AuthChallenge ch, String scope, Credentials creds) throws IOException {
-    StringBuilder q = new StringBuilder();
-    if (ch.param("service") != null) {
-      q.append("service=").append(enc(ch.param("service")));
-    }
-    if (!scope.isEmpty()) {
-      q.append(q.isEmpty() ? "" : "&").append("scope=").append(enc(scope));
-    }
-    URI realm = URI.create(ch.param("realm"));
-    URI u = q.isEmpty() ? realm : URI.create(realm + (realm.getRawQuery() == null ? "?" : "&") + q);
-    HttpCall c = HttpCall.of("GET", u);
-    if (creds != null && creds.isIdentityToken()) {
-      c = IdentityTokens.refreshCall(realm, ch.param("service"), scope, creds.password());
-    } else if (creds != null) {
-      c = c.header("Authorization", creds.basicHeader());
-    }
-    try (HttpReply r = http.send(c)) {
-      if (r.status() == 401 || r.status() == 403) {
-        throw authFailed(r.status(), r.reason(), creds);
-      }
-      if (r.status() >= 500) {
-        throw new TransportException(TransportException.Kind.SERVER, r.status() + " " + r.reason(), false, null);
-      }
-      if (r.status() != 200) {
-        throw new ModelCacheException(Kind.AUTH,
-            host + ": token service answered " + r.status() + " " + r.reason());
-      }
-      JsonNode n = JSON.readTree(r.readAll(1 << 20, () -> new ModelCacheException(Kind.AUTH,
-          host + ": token response too large")));
-      String token = n.path("token").asText("");
-      if (token.isEmpty()) {
-        token = n.path("access_token").asText("");
-      }
-      if (token.isEmpty()) {
-        throw new ModelCacheException(Kind.AUTH, host + ": token service sent no token");
-      }
-      tokens.put(scope, token, n.path("expires_in").asLong(0));
-      return token;
-    }
-  }
-
-  /** Follows up to 5 redirects; a 403 from another host (expired presigned URL) re-asks the registry. */
-  private HttpReply followRedirects(HttpCall call, String auth) throws IOException {
-    HttpCall first = call.header("Authorization", auth);
-    HttpCall cur = first;
-    int redirects = 0;
-    int reasks = 0;
-    while (true) {
-      HttpReply r = http.send(cur);
-      String loc = r.header("Location");
-      if (RedirectPolicy.isRedirect(r.status()) && loc != null) {
-        r.discard();
-        if (++redirects > RedirectPolicy.MAX_REDIRECTS) {
-          throw new ModelCacheException(Kind.IO, host + ": too many redirects for " + call.uri().getRawPath());
-        }
-        URI next = RedirectPolicy.resolve(cur.uri(), loc);
-        cur = cur.withUri(next)
-            .header("Authorization", RedirectPolicy.mayForwardAuthorization(call.uri(), next) ? auth : null);
-        continue;
-      }
-      if (r.status() == 403 && redirects > 0 && !RedirectPolicy.mayForwardAuthorization(call.uri(), cur.uri())
-          && reasks < 2) {
-        r.discard();
-        reasks++;
-        redirects = 0;
-        cur = first;
-        continue;
-      }
-      return r;
-    }
-  }
-
-  private ModelCacheException authFailed(int status, String reason) {
-    return authFailed(status, reason, creds);
-  }
-
-  private ModelCacheException authFailed(int status, String reason, Credentials creds) {
-    if (creds == null) {
-      if (status == 401) {
-        return new ModelCacheException(Kind.AUTH,
-            host + ": authentication required; run 'modelcache login " + host + "'");
-      }
-      return new ModelCacheException(Kind.AUTH, host + ": authentication failed (" + status + " " + reason + ")");
-    }
-    return new ModelCacheException(Kind.AUTH,
-        host + ": authentication failed for user '" + creds.user() + "' (" + status + " " + reason + ")");
+    return auth.call(call, access);
   }
 
   /** For {@link StreamedUpload}: one attempt of a push request (auth, redirects), no retries. */
@@ -885,6 +447,11 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
     return RedirectPolicy.resolve(r.uri(), loc);
   }
 
+  /** Where upload sessions are opened ({@code POST}). */
+  URI uploadsUrl() {
+    return url("blobs/uploads/");
+  }
+
   /** Opens an upload session (with the client's retries); returns its URL. */
   URI startUpload(String what) throws IOException {
     return retrying(() -> {
@@ -900,7 +467,7 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
   private ModelCacheException unexpected(HttpReply r, String what) {
     if (r.status() == 401 || r.status() == 403) {
       r.discard();
-      return authFailed(r.status(), r.reason());
+      return auth.authFailed(r.status(), r.reason());
     }
     String code = errorCode(r.errorBody());
     String name = repo == null ? host : where();

@@ -73,7 +73,7 @@ final class StreamedUpload {
             HttpCall patch = HttpCall.of("PATCH", loc)
                 .header("Content-Type", "application/octet-stream")
                 .header("Content-Range", HttpRanges.uploadContentRange(at, n))
-                .withBody(new Slice(in, at, n));
+                .withBody(new UploadSlice(in, at, n, size, this::hashOnce));
             try (HttpReply r = client.pushCall(patch)) {
               if (r.status() == 404 || r.status() == 416) {
                 r.discard();
@@ -207,66 +207,15 @@ final class StreamedUpload {
     }
   }
 
-  /**
-   * The next {@code n} bytes of the shared stream, at blob position {@code start}, sendable once (a
-   * replay by the transport fails, and the upload resumes from the registry's status instead).
-   * Bytes not hashed yet are hashed as they are read.
-   */
-  private final class Slice implements HttpCall.Body {
-    private final InputStream in;
-    private final long start;
-    private final long n;
-    private boolean opened;
-
-    Slice(InputStream in, long start, long n) {
-      this.in = in;
-      this.start = start;
-      this.n = n;
-    }
-
-    @Override
-    public long length() {
-      return n;
-    }
-
-    @Override
-    public InputStream open() throws IOException {
-      if (opened) {
-        throw new TransportException(TransportException.Kind.BROKEN, "upload chunk interrupted", true, null);
+  /** Hashes (and tees) each byte the first time it is read: bytes sent again after a resume are not. */
+  private void hashOnce(long pos, byte[] b, int off, int k) {
+    if (pos + k > hashed) {
+      int skip = (int) Math.max(0, hashed - pos);
+      md.update(b, off + skip, k - skip);
+      if (tee != null) {
+        tee.update(pos + skip, b, off + skip, k - skip);
       }
-      opened = true;
-      return new InputStream() {
-        long pos = start;
-
-        @Override
-        public int read() throws IOException {
-          byte[] one = new byte[1];
-          return read(one, 0, 1) < 0 ? -1 : one[0] & 0xff;
-        }
-
-        @Override
-        public int read(byte[] b, int off, int len) throws IOException {
-          long left = start + n - pos;
-          if (left <= 0) {
-            return -1;
-          }
-          int k = in.read(b, off, (int) Math.min(len, left));
-          if (k < 0) {
-            throw new ModelCacheException(Kind.IO, "file shrank while pushing (ends at " + pos + " of " + size
-                + " bytes)");
-          }
-          if (pos + k > hashed) {
-            int skip = (int) Math.max(0, hashed - pos);
-            md.update(b, off + skip, k - skip);
-            if (tee != null) {
-              tee.update(pos + skip, b, off + skip, k - skip);
-            }
-            hashed = pos + k;
-          }
-          pos += k;
-          return k;
-        }
-      };
+      hashed = pos + k;
     }
   }
 }
