@@ -196,6 +196,18 @@ public final class KernelFs {
       case FuseAbi.SETXATTR -> "setxattr";
       case FuseAbi.REMOVEXATTR -> "removexattr";
       case FuseAbi.CREATE -> "create";
+      // Answered ENOSYS, but named: tools probe them (Python's open() sends an ioctl for isatty).
+      case FuseAbi.READLINK -> "readlink";
+      case FuseAbi.FSYNC -> "fsync";
+      case FuseAbi.FSYNCDIR -> "fsyncdir";
+      case FuseAbi.IOCTL -> "ioctl";
+      case FuseAbi.POLL -> "poll";
+      case FuseAbi.FALLOCATE -> "fallocate";
+      case FuseAbi.LSEEK -> "lseek";
+      case FuseAbi.COPY_FILE_RANGE, FuseAbi.COPY_FILE_RANGE_64 -> "copy_file_range";
+      case FuseAbi.SYNCFS -> "syncfs";
+      case FuseAbi.TMPFILE -> "tmpfile";
+      case FuseAbi.STATX -> "statx";
       default -> "opcode-" + opcode;
     };
   }

@@ -172,6 +172,20 @@ class KernelFsTest {
   }
 
   @Test
+  void everyOpcodeOfTheAbiHasAMetricName() throws IllegalAccessException {
+    for (java.lang.reflect.Field f : FuseAbi.class.getFields()) {
+      String n = f.getName();
+      if (f.getType() == int.class && java.lang.reflect.Modifier.isStatic(f.getModifiers()) && f.getInt(null) > 0
+          && f.getInt(null) < 64 && n.equals(n.toUpperCase()) && !n.startsWith("FOPEN") && !n.startsWith("DT_")
+          && !n.startsWith("NOTIFY") && !n.equals("KERNEL_VERSION") && !n.equals("OUR_MINOR")) {
+        assertFalse(KernelFs.name(f.getInt(null)).startsWith("opcode-"), n + " has a name");
+      }
+    }
+    assertEquals("ioctl", KernelFs.name(FuseAbi.IOCTL));
+    assertEquals("opcode-99", KernelFs.name(99));
+  }
+
+  @Test
   void structSizesAreThoseOfFuseH() {
     assertEquals(40, FuseAbi.IN_HEADER.byteSize());
     assertEquals(16, FuseAbi.OUT_HEADER.byteSize());

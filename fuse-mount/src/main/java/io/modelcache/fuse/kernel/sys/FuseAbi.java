@@ -123,12 +123,17 @@ public final class FuseAbi {
   public static final int CREATE = 35;
   public static final int INTERRUPT = 36;
   public static final int DESTROY = 38;
+  public static final int IOCTL = 39;
+  public static final int POLL = 40;
   public static final int BATCH_FORGET = 42;
   public static final int FALLOCATE = 43;
   public static final int READDIRPLUS = 44;
   public static final int RENAME2 = 45;
+  public static final int LSEEK = 46;
   public static final int COPY_FILE_RANGE = 47;
+  public static final int SYNCFS = 50;
   public static final int TMPFILE = 51;
+  public static final int STATX = 52;
   public static final int COPY_FILE_RANGE_64 = 53;
 
   // ---- INIT flags (bit n; flags2 holds bits 32..63) ----
