@@ -129,6 +129,8 @@ public final class Daemon implements Closeable {
 
   /** How often mounts.d is compared with the live mounts: ConfigMap updates arrive as file swaps. */
   static final Duration RECONCILE_EVERY = Duration.ofSeconds(2);
+  /** How long a mount waits for every shard's header before it answers (issue 12: headers local at once). */
+  static final Duration HEADER_WAIT = Duration.ofSeconds(10);
 
   /** The directories whose files declare mounts. */
   List<Path> mountsDirs() {
@@ -494,6 +496,13 @@ public final class Daemon implements Closeable {
       handover.keep(mp, fuse);
       LOG.info("mounted {} ({}) at {}", rec.reference(), art.manifest().digest(), mp);
       model.startReadAhead(); // only now: the fill's fetches would slow the mount itself down
+      // The mount command returns once the loader's first reads are local (bounded: a slow registry
+      // delays the answer by HEADER_WAIT at most, and the headers then come on demand). Headers go
+      // ahead of the fill's fetches, which started just before so that they are not timed to begin
+      // with the loader's first reads.
+      if (!model.awaitHeaders(HEADER_WAIT)) {
+        LOG.debug("{}: headers not all local after {} s; mount answered anyway", mp, HEADER_WAIT.toSeconds());
+      }
       return a;
     } catch (IOException | RuntimeException e) {
       if (model != null) {

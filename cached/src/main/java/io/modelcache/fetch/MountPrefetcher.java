@@ -143,12 +143,11 @@ public final class MountPrefetcher implements Closeable {
   /**
    * Starts fetching every shard's header now, before the mount goes live (read-ahead on), so the
    * headers are local or on their way when the mount command returns; the fill still waits for
-   * {@link #start}. Idempotent.
+   * {@link #start}. Idempotent. Returns the plan being built (done once every header is in), or null
+   * when read-ahead is off.
    */
-  public void fetchHeaders() {
-    if (opts.prefetch()) {
-      plan();
-    }
+  public CompletableFuture<ReadPlan> fetchHeaders() {
+    return opts.prefetch() ? plan() : null;
   }
 
   /** The plan, once every shard's header is in (null before). */

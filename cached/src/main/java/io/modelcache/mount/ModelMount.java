@@ -52,6 +52,8 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
   private final long mountedAtNanos = System.nanoTime();
   private volatile long firstByteNanos = -1;
   private final MountPrefetcher prefetcher;
+  /** Every header fetched at mount (the read plan being built); null without read-ahead. */
+  private final java.util.concurrent.CompletableFuture<?> headers;
   private final AtomicBoolean readAheadStarted = new AtomicBoolean();
   private final PrefetchObserver prefetchObserver;
   private volatile boolean indexed;
@@ -172,12 +174,13 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
         byPath.put(e.relativePath(), e.file().handle());
       }
       this.prefetcher = new MountPrefetcher(byPath, cache, artifact.manifest().digest(), readAhead);
-      this.prefetcher.fetchHeaders(); // while the mount is set up: headers are the loader's first reads
+      this.headers = this.prefetcher.fetchHeaders(); // while the mount is set up: the loader's first reads
       if (startReadAhead) {
         startReadAhead();
       }
     } else {
       this.prefetcher = null;
+      this.headers = null;
     }
   }
 
@@ -277,6 +280,28 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
           p.close();
         }
       });
+    }
+  }
+
+  /**
+   * Waits, at most {@code max}, until every shard's safetensors header (and the shard index) is in the
+   * cache, so that a loader's first reads after the mount command returns are local. Returns whether
+   * they are. A slow or failing fetch does not fail the mount: those reads then fetch on demand.
+   */
+  public boolean awaitHeaders(java.time.Duration max) {
+    java.util.concurrent.CompletableFuture<?> h = headers;
+    if (h == null) {
+      return false;
+    }
+    try {
+      h.get(max.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+      return true;
+    } catch (java.util.concurrent.TimeoutException | java.util.concurrent.ExecutionException
+        | java.util.concurrent.CancellationException e) {
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
     }
   }
 
