@@ -8,7 +8,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.modelcache.access.AccessPolicy;
 import io.modelcache.access.Caller;
-import io.modelcache.access.Decision;
 import io.modelcache.access.MountMode;
 import io.modelcache.cache.CacheConfig;
 import io.modelcache.cache.ChunkCache;
@@ -75,6 +74,8 @@ public final class Daemon implements Closeable {
   private final Map<Path, Active> mounts = new LinkedHashMap<>();
   private final ControlServer control;
   private final ScheduledExecutorService reconciler;
+  /** What mounts.d declares, read at every reconcile. */
+  private final MountsDir mountsDir;
   private final OperatorOps ops;
   private final AccessPolicy policy;
   /** The FUSE transport every mount of this daemon uses (fuse.transport, or jnr as the fallback). */
@@ -89,6 +90,7 @@ public final class Daemon implements Closeable {
   private Daemon(DaemonConfig config, ChunkCache cache, DaemonMetrics metrics, MetricsServer metricsServer,
       AccessPolicy policy, FuseTransport transport) throws IOException {
     this.config = config;
+    this.mountsDir = new MountsDir(MountsDir.dirs(config.settings()));
     this.transport = transport;
     this.policy = policy;
     this.cache = cache;
@@ -132,18 +134,6 @@ public final class Daemon implements Closeable {
   /** How long a mount waits for every shard's header before it answers (issue 12: headers local at once). */
   static final Duration HEADER_WAIT = Duration.ofSeconds(10);
 
-  /** The directories whose files declare mounts. */
-  List<Path> mountsDirs() {
-    List<Path> dirs = new ArrayList<>();
-    dirs.add(config.settings().effectiveMountsDir());
-    if (config.settings().mountsDir() == null && !dirs.contains(ETC_MOUNTS_D)) {
-      dirs.add(ETC_MOUNTS_D);
-    }
-    return dirs;
-  }
-
-  static final Path ETC_MOUNTS_D = Path.of("/etc/modelcache/mounts.d");
-
   private void reconcileQuietly() {
     try {
       reconcile();
@@ -161,40 +151,7 @@ public final class Daemon implements Closeable {
     if (closed) {
       return;
     }
-    Map<Path, DeclaredMount> desired = new LinkedHashMap<>();
-    for (Path dir : mountsDirs()) {
-      if (!Files.isDirectory(dir)) {
-        continue;
-      }
-      List<Path> files;
-      try (var s = Files.list(dir)) {
-        files = s.filter(p -> {
-          String n = p.getFileName().toString();
-          return !n.startsWith(".") && (n.endsWith(".yaml") || n.endsWith(".yml")) && Files.isRegularFile(p);
-        }).sorted().toList();
-        files = files.stream().filter(f -> {
-          String why = Access.notRootsFile(f);
-          if (why != null) {
-            reportOnce(f.toString(), "ignoring " + f + ": " + why + " (mounts.d files must be root's)");
-          }
-          return why == null;
-        }).toList();
-      } catch (IOException e) {
-        reportOnce(dir.toString(), "cannot list " + dir + ": " + e.getMessage());
-        continue;
-      }
-      for (Path f : files) {
-        try {
-          DeclaredMount m = DeclaredMount.parse(f.toString(), Files.readString(f));
-          DeclaredMount other = desired.putIfAbsent(m.mountpoint(), m);
-          if (other != null) {
-            reportOnce(f.toString(), f + ": mountpoint " + m.mountpoint() + " is already declared by " + other.file());
-          }
-        } catch (IOException e) {
-          reportOnce(f.toString(), e.getMessage());
-        }
-      }
-    }
+    Map<Path, DeclaredMount> desired = mountsDir.declared();
     Map<Path, DeclaredMount> current = new LinkedHashMap<>();
     for (Active a : mounts.values()) {
       MountRecord r = a.record();
@@ -216,7 +173,7 @@ public final class Daemon implements Closeable {
     for (DeclaredMount m : plan.mount()) {
       Active existing = mounts.get(m.mountpoint());
       if (existing != null) {
-        reportOnce(m.file(), m.file() + ": mountpoint " + m.mountpoint() + " is already mounted by hand ("
+        mountsDir.reportOnce(m.file(), m.file() + ": mountpoint " + m.mountpoint() + " is already mounted by hand ("
             + existing.record().reference() + ")");
         continue;
       }
@@ -225,10 +182,10 @@ public final class Daemon implements Closeable {
         Reference ref = Reference.parse(m.reference());
         checkMountpoint(m.mountpoint());
         doMount(new MountRecord(m.reference(), null, m.mountpoint().toString(), m.plainHttp(), m.file()), ref);
-        reported.remove(m.file());
+        mountsDir.resolved(m.file());
         changed = true;
       } catch (IOException | RuntimeException e) {
-        reportOnce(m.file(), m.file() + ": cannot mount " + m.reference() + " at " + m.mountpoint() + ": " + e.getMessage());
+        mountsDir.reportOnce(m.file(), m.file() + ": cannot mount " + m.reference() + " at " + m.mountpoint() + ": " + e.getMessage());
       }
     }
     if (changed) {
@@ -237,15 +194,6 @@ public final class Daemon implements Closeable {
       } catch (IOException e) {
         LOG.error("cannot save the mount table: {}", e.toString());
       }
-    }
-  }
-
-  /** Last error logged per file, so a broken file is reported once, not every two seconds. */
-  private final Map<String, String> reported = new java.util.concurrent.ConcurrentHashMap<>();
-
-  private void reportOnce(String key, String message) {
-    if (!message.equals(reported.put(key, message))) {
-      LOG.error("{}", message);
     }
   }
 
