@@ -98,6 +98,8 @@ public final class ChunkCache implements Closeable {
   final StreamIngest streams;
   final Verifier verifier;
   final Eviction eviction;
+  /** Nothing is evicted while set (see {@link #open(CacheConfig, boolean)}). */
+  volatile boolean evictionHeld;
   final Recovery recovery;
 
   private ChunkCache(CacheConfig cfg, CacheIndex index, boolean directIo, int align) {
@@ -141,6 +143,16 @@ public final class ChunkCache implements Closeable {
    * marker) the index is recovered and every cached chunk is re-checked against its CRC32C.
    */
   public static ChunkCache open(CacheConfig cfg) throws IOException {
+    return open(cfg, false);
+  }
+
+  /**
+   * As {@link #open(CacheConfig)}; with {@code holdEviction}, nothing is evicted until
+   * {@link #releaseEviction()} (not even to get back under the budget after the opening): a daemon
+   * taking kept mounts over first learns which cache files the kernel reads in passthrough and pins
+   * them again, and only then may eviction run.
+   */
+  public static ChunkCache open(CacheConfig cfg, boolean holdEviction) throws IOException {
     Files.createDirectories(cfg.dir().resolve("blobs"));
     Path indexFile = cfg.dir().resolve("index.dat");
     Path marker = cfg.dir().resolve(CLEAN);
@@ -157,6 +169,7 @@ public final class ChunkCache implements Closeable {
     int align = Recovery.blockSize(cfg.dir().resolve("blobs"));
     boolean direct = cfg.directIo() && Recovery.probeDirectIo(cfg.dir().resolve("blobs"), align);
     ChunkCache cache = new ChunkCache(cfg, index, direct, align);
+    cache.evictionHeld = holdEviction;
     try {
       cache.recovery.load(recover);
     } catch (IOException | RuntimeException e) {
@@ -228,6 +241,14 @@ public final class ChunkCache implements Closeable {
     }
     return new CacheStats(hits.sum(), misses.sum(), bytesFetched.sum(), evictions.sum(),
         evictedBytes.sum(), verifyFailures.sum(), inflight, evictionsSkipped.sum());
+  }
+
+  /** Ends the hold of {@link #open(CacheConfig, boolean)}: eviction runs from now on (and at once if over budget). */
+  public void releaseEviction() {
+    if (evictionHeld) {
+      evictionHeld = false;
+      eviction.maybeEvict();
+    }
   }
 
   /** Cached bytes of blobs held by an open {@link PinnedFile} (eviction leaves them alone). */

@@ -65,7 +65,7 @@ final class Eviction {
   }
 
   void maybeEvict() {
-    if (used.get() <= cfg.budgetBytes()) {
+    if (used.get() <= cfg.budgetBytes() || cache.evictionHeld) {
       return;
     }
     synchronized (evictLock) {

@@ -21,6 +21,7 @@ import io.modelcache.fetch.ReadAheadOptions;
 import io.modelcache.fuse.FuseMount;
 import io.modelcache.fuse.FuseTransport;
 import io.modelcache.fuse.KernelTransport;
+import io.modelcache.handover.KeptConnection;
 import io.modelcache.fuse.LiveConnection;
 import io.modelcache.fuse.FusePrerequisites;
 import io.modelcache.fuse.FuseUnavailableException;
@@ -99,7 +100,11 @@ public final class Daemon implements Closeable {
     this.ops = new OperatorOps(config, cache, metrics, this::activeMounts, this::metricsPort);
     this.handover = config.settings().restartKeepMounts() ? Handover.open(config, System.getenv()) : Handover.off();
     ops.survivesRestart(mp -> handover.survives(Path.of(mp)), handover.describe());
-    restoreMounts();
+    try {
+      restoreMounts();
+    } finally {
+      cache.releaseEviction();
+    }
     this.control = new ControlServer(config.home(), policy.rules().group(), this::handle);
     this.reconciler = Executors.newSingleThreadScheduledExecutor(r -> {
       Thread t = new Thread(r, "mounts.d");
@@ -212,20 +217,19 @@ public final class Daemon implements Closeable {
     for (FusePrerequisites.Problem p : FusePrerequisites.check(FusePrerequisites.DEVICE, transport.needsLibfuse2())) {
       LOG.warn("FUSE is not usable, mounts will fail: {}", p.message());
     }
+    // With kept mounts, nothing is evicted until the restore pinned again the cache files the
+    // kernel reads in passthrough for them (the previous daemon's pins died with it).
     ChunkCache cache = ChunkCache.open(CacheConfig.defaults(config.cacheDir())
         .withBudgetBytes(s.cacheSizeBytes())
         .withChunkSize(s.chunkSizeBytes())
         .withFetchTimeout(s.fetchTimeout())
-        .withMaxConcurrentFetches(s.fetchConcurrency()));
+        .withMaxConcurrentFetches(s.fetchConcurrency()), s.restartKeepMounts());
     DaemonMetrics metrics = new DaemonMetrics();
     metrics.bindCache(cache);
-    // Passthrough pins and backing ids live in this process: a daemon taking a kept connection over
-    // could not know which files the kernel reads in passthrough (its opens would fail with EIO).
-    boolean passthrough = s.fusePassthrough() && !s.restartKeepMounts();
-    if (s.fusePassthrough() && s.restartKeepMounts()) {
-      LOG.info("fuse.passthrough is off because restart.keepMounts is on: files are served by the daemon");
-    }
-    KernelTransport.configureDefault(passthrough, metrics.passthroughStats());
+    KernelTransport.configureDefault(s.fusePassthrough(), metrics.passthroughStats());
+    // Kept connections record their open handles (mode, backing id) for the next daemon.
+    KernelTransport.configureDefaultHandover(requestTimeoutSeconds(s), s.restartKeepMounts()
+        ? mp -> config.stateDir().resolve("opens").resolve(KeptConnection.id(mp.toString()) + ".log") : null);
     MetricsServer server = null;
     try {
       if (!s.metricsAddress().isEmpty()) {
@@ -246,6 +250,17 @@ public final class Daemon implements Closeable {
 
   public DaemonConfig config() {
     return config;
+  }
+
+  /**
+   * The FUSE request timeout asked for in INIT (where the kernel offers it): longer than anything a
+   * request may wait for during a normal restart or a slow fetch (restart.grace or fetch.timeout,
+   * whichever is longer, plus a minute), so the kernel only aborts a connection whose requests
+   * nobody will answer: a hung daemon, or a kept connection the holder could not abort.
+   */
+  static int requestTimeoutSeconds(Settings s) {
+    long secs = Math.max(s.restartGrace().toSeconds(), s.fetchTimeout().toSeconds()) + 60;
+    return (int) Math.min(secs, io.modelcache.fuse.kernel.InitConfig.MAX_REQUEST_TIMEOUT);
   }
 
   public ChunkCache cache() {

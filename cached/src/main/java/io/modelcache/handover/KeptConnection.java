@@ -44,7 +44,7 @@ public final class KeptConnection {
     m.put("device", Long.toString(c.device()));
     m.put("fuse.connection", Long.toString(c.fusectlId()));
     m.put("init", n.kernelMajor() + "." + n.kernelMinor() + "." + n.minor() + "." + Long.toHexString(n.offered()) + "."
-        + Long.toHexString(n.taken()) + "." + n.maxPages() + "." + n.maxReadahead());
+        + Long.toHexString(n.taken()) + "." + n.maxPages() + "." + n.maxReadahead() + "." + n.requestTimeoutSeconds());
     return m;
   }
 
@@ -60,12 +60,13 @@ public final class KeptConnection {
       throw new IllegalArgumentException("kept connection without device or init metadata: " + meta);
     }
     String[] f = init.split("\\.");
-    if (f.length != 7) {
+    if (f.length != 7 && f.length != 8) { // 7: written before the request timeout was recorded
       throw new IllegalArgumentException("bad init metadata '" + init + "'");
     }
     try {
       Negotiated n = new Negotiated(Integer.parseInt(f[0]), Integer.parseInt(f[1]), Integer.parseInt(f[2]),
-          Long.parseUnsignedLong(f[3], 16), Long.parseUnsignedLong(f[4], 16), Integer.parseInt(f[5]), Integer.parseInt(f[6]));
+          Long.parseUnsignedLong(f[3], 16), Long.parseUnsignedLong(f[4], 16), Integer.parseInt(f[5]), Integer.parseInt(f[6]),
+          f.length == 8 ? Integer.parseInt(f[7]) : 0);
       return new LiveConnection(sessionFd, serveFd, Long.parseLong(dev), n);
     } catch (NumberFormatException e) {
       throw new IllegalArgumentException("bad connection metadata " + meta + ": " + e.getMessage());

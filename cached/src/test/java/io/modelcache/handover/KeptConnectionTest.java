@@ -11,7 +11,7 @@ import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 class KeptConnectionTest {
-  private static final Negotiated INIT = new Negotiated(7, 45, 40, 0x5fd73fffffbL, 0x40000001L, 256, 1 << 20);
+  private static final Negotiated INIT = new Negotiated(7, 45, 40, 0x5fd73fffffbL, 0x40000040000001L, 256, 1 << 20, 330);
 
   @Test
   void namesAreStablePerMountpointAndValidFdNames() {
@@ -29,8 +29,13 @@ class KeptConnectionTest {
     LiveConnection c = new LiveConnection(5, 6, dev, INIT);
     Map<String, String> meta = KeptConnection.meta("/m/a b", c);
     assertEquals(Map.of("mountpoint", "/m/a b", "device", "41", "fuse.connection", "41",
-        "init", "7.45.40.5fd73fffffb.40000001.256.1048576"), meta);
+        "init", "7.45.40.5fd73fffffb.40000040000001.256.1048576.330"), meta);
     assertEquals(new LiveConnection(9, 10, dev, INIT), KeptConnection.connection(meta, 9, 10));
+    // Written by a daemon that did not record the request timeout yet: none.
+    Map<String, String> older = new HashMap<>(meta);
+    older.put("init", "7.45.40.5fd73fffffb.40000001.256.1048576");
+    assertEquals(new Negotiated(7, 45, 40, 0x5fd73fffffbL, 0x40000001L, 256, 1 << 20, 0),
+        KeptConnection.connection(older, 9, 10).negotiated());
     // A device with a minor above 255: the kernel's number differs from the userspace encoding.
     long big = (300L & 0xff) | ((300L & ~0xffL) << 12);
     assertEquals("300", KeptConnection.meta("/m", new LiveConnection(1, 2, big, INIT)).get("fuse.connection"));

@@ -35,6 +35,33 @@ final class ReaderChild {
     }
   }
 
+  /**
+   * {@code Hold FILE}: opens and maps FILE, prints {@code OPEN}, waits for a line on stdin (the
+   * handle is held open meanwhile: across a daemon restart, say), then prints the sha256 of the
+   * file read through the held descriptor and through the mapping, and exits 0.
+   */
+  static final class Hold {
+    public static void main(String[] args) throws Exception {
+      try (FileChannel ch = FileChannel.open(Path.of(args[0]), StandardOpenOption.READ)) {
+        MappedByteBuffer map = ch.map(FileChannel.MapMode.READ_ONLY, 0, ch.size());
+        System.out.println("OPEN");
+        System.out.flush();
+        new java.io.BufferedReader(new java.io.InputStreamReader(System.in)).readLine();
+        MessageDigest md = MessageDigest.getInstance("SHA-256");
+        ByteBuffer buf = ByteBuffer.allocate(1 << 20);
+        long pos = 0;
+        int n;
+        while ((n = ch.read(buf.clear(), pos)) > 0) {
+          md.update(buf.flip());
+          pos += n;
+        }
+        MessageDigest mm = MessageDigest.getInstance("SHA-256");
+        mm.update(map);
+        System.out.println(HexFormat.of().formatHex(md.digest()) + " " + HexFormat.of().formatHex(mm.digest()));
+      }
+    }
+  }
+
   /** {@code Preads FILE ORIGINAL N}: N random unaligned preads of FILE compared with ORIGINAL's bytes. */
   static final class Preads {
     public static void main(String[] args) throws Exception {

@@ -120,6 +120,109 @@ class RestartHandoverIT {
   }
 
   /**
+   * Passthrough across a restart: a verified file held open in passthrough (a reader with an open
+   * descriptor and a mapping, in its own process) while the daemon is killed or stopped stays
+   * valid; the new daemon pins its cache file again (from the open handles the old one recorded),
+   * answers a new open of it with the same backing, lets eviction pass over it while another file
+   * streams through a cache budget smaller than both, and unpins it at its last release.
+   */
+  @ParameterizedTest
+  @ValueSource(strings = {"SIGKILL", "SIGTERM"})
+  void passthroughHandlesStayValidAndPinnedAcrossARestart(String signal) throws Exception {
+    Path home = tmp.resolve("home-pt-" + signal);
+    Path mp = Files.createDirectories(tmp.resolve("mnt-pt-" + signal));
+    Path config = Files.writeString(Files.createDirectories(home).resolve("config.yaml"),
+        "restart:\n  keepMounts: true\nfuse:\n  passthrough: true\nreadAhead:\n  prefetch: false\n"
+            + "  backgroundFill: false\n");
+    PushedModel two = twoShards();
+    String ref = registry.hostPort() + "/models/passthrough:v1";
+    List<String> shards = two.sha().keySet().stream().filter(n -> n.endsWith(".safetensors")).sorted().toList();
+    Path a = mp.resolve(shards.get(0));
+    Path b = mp.resolve(shards.get(1));
+    long aBytes = Files.size(two.source().resolve(shards.get(0)));
+    // 24 MiB: A (16 MiB) pinned plus B (16 MiB) streaming do not fit.
+    DaemonProcess d = new DaemonProcess(home, "--config", config.toString(), "--chunk-size", "1M", "--cache-size", "24M");
+    Process hold = null;
+    try {
+      d.start();
+      Cli.ok("mount", "--home", home.toString(), ref, mp.toString());
+      assertEquals(two.sha().get(shards.get(0)), LazyMountIT.sha256(a), "A read once: complete and verified");
+      String complete = "\"sizeBytes\":" + aBytes + ",\"cachedBytes\":" + aBytes + ",\"state\":\"COMPLETE\"";
+      for (int i = 0; i < 100 && !Cli.ok("cache", "ls", "--json", "--home", home.toString()).out().contains(complete); i++) {
+        Thread.sleep(100); // the last chunk's check may still be running
+      }
+      hold = ReaderChild.start(ReaderChild.Hold.class, a.toString());
+      java.io.BufferedReader holdOut = new java.io.BufferedReader(
+          new java.io.InputStreamReader(hold.getInputStream(), StandardCharsets.UTF_8));
+      assertEquals("OPEN", holdOut.readLine());
+      Scrape before = Scrape.of(d.metricsPort());
+      assertEquals(1, before.value("modelcache_fuse_passthrough_opens_total"), "the held open is a passthrough open");
+      assertEquals(1, before.value("modelcache_cache_pinned_files"));
+
+      if (signal.equals("SIGKILL")) {
+        d.kill();
+      } else {
+        d.stop();
+      }
+      d.start();
+      assertTrue(d.log().contains("took over 1 open file handle(s), 1 file(s) in passthrough pinned again"), d.log());
+      Scrape restarted = Scrape.of(d.metricsPort());
+      assertEquals(1, restarted.value("modelcache_cache_pinned_files"), "the new daemon pinned A again");
+      assertEquals(aBytes, restarted.value("modelcache_cache_pinned_bytes"));
+
+      // A new open of A while the kernel holds it in passthrough: the same backing, exact bytes.
+      assertEquals(two.sha().get(shards.get(0)), LazyMountIT.sha256(a));
+      // B streams through a budget A's pin leaves too small: eviction passes A's chunks over.
+      assertEquals(two.sha().get(shards.get(1)), LazyMountIT.sha256(b));
+      Scrape evicted = Scrape.of(d.metricsPort());
+      assertEquals(1, evicted.value("modelcache_fuse_passthrough_opens_total"), "A's second open shared the backing");
+      assertTrue(evicted.value("modelcache_cache_evictions_total") > 0, evicted.text());
+      assertTrue(evicted.value("modelcache_cache_evictions_skipped_total") > 0, "eviction reached A and passed it over");
+      assertEquals(aBytes, evicted.value("modelcache_cache_pinned_bytes"), "A's cache file is whole");
+
+      hold.getOutputStream().write('\n');
+      hold.getOutputStream().flush();
+      String sha = two.sha().get(shards.get(0));
+      assertEquals(sha + " " + sha, holdOut.readLine(), "the held descriptor and mapping read A exactly");
+      assertTrue(hold.waitFor(30, TimeUnit.SECONDS));
+      assertEquals(0, hold.exitValue());
+      double pinned = 1;
+      for (int i = 0; i < 100 && pinned > 0; i++) { // the RELEASE follows the close by a moment
+        Thread.sleep(100);
+        pinned = Scrape.of(d.metricsPort()).value("modelcache_cache_pinned_files");
+      }
+      assertEquals(0, pinned, "the last release of the held handle unpinned A");
+      assertEquals(two.sha().get(shards.get(0)), LazyMountIT.sha256(a), "A opens again after the release");
+
+      Cli.ok("umount", "--home", home.toString(), mp.toString());
+      d.stop();
+      Optional<ProcessHandle> holder = holderOf(home);
+      if (holder.isPresent()) {
+        holder.get().onExit().get(30, TimeUnit.SECONDS);
+      }
+    } finally {
+      if (hold != null) {
+        hold.destroyForcibly();
+      }
+      d.kill();
+      if (FuseMount.mountedDevice(mp) >= 0) {
+        FuseMount.lazyUnmount(mp);
+      }
+      holderOf(home).ifPresent(ProcessHandle::destroyForcibly);
+    }
+  }
+
+  private PushedModel twoShards;
+
+  private synchronized PushedModel twoShards() throws Exception {
+    if (twoShards == null) {
+      twoShards = PushedModel.push(registry, tmp.resolve("model-pt"), "models/passthrough:v1",
+          new SyntheticModel.Spec(32L << 20, 2, "BF16", 4, 29));
+    }
+    return twoShards;
+  }
+
+  /**
    * Nothing waits forever: with no daemon coming back, the holder aborts the connection after
    * restart.grace, the reader gets an error and exits, the holder exits, and the next start cleans
    * the mountpoint up and mounts again.

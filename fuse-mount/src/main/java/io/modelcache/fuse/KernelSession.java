@@ -194,6 +194,7 @@ final class KernelSession implements Mounted.Served {
    */
   boolean leave(java.time.Duration wait) {
     leaving = true;
+    fs.left();
     if (server != null) {
       server.forget(this);
     }

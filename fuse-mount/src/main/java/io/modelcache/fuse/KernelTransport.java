@@ -36,6 +36,14 @@ public final class KernelTransport implements FuseTransport {
   private static final KernelTransport DEFAULTS = new KernelTransport(null, null);
   private static volatile boolean defaultPassthrough;
   private static volatile PassthroughHook.Stats defaultStats = new PassthroughHook.Stats();
+  private static volatile int defaultRequestTimeout;
+  private static volatile OpenLogs defaultOpenLogs;
+
+  /** Where the open handles of a kept connection are recorded: the log file of a mountpoint, or null. */
+  @FunctionalInterface
+  public interface OpenLogs {
+    Path fileFor(Path mountpoint);
+  }
 
   /** Makes the {@link OpenHook} of a mount, given its tree and its connection's descriptor. */
   @FunctionalInterface
@@ -74,12 +82,34 @@ public final class KernelTransport implements FuseTransport {
     defaultPassthrough = passthrough;
   }
 
-  private InitConfig init() {
-    return init != null ? init : InitConfig.defaults().withPassthrough(defaultPassthrough);
+  /**
+   * For a daemon whose connections outlive it: the FUSE request timeout asked for in INIT
+   * ({@code seconds}, 0: none; see {@link InitConfig#requestTimeoutSeconds}) and where each mount
+   * records its open handles ({@code logs}, null: nowhere), so that the next daemon taking a
+   * connection over knows which files the kernel holds open and in which mode ({@link OpenLog}).
+   */
+  public static void configureDefaultHandover(int seconds, OpenLogs logs) {
+    defaultRequestTimeout = seconds;
+    defaultOpenLogs = logs;
   }
 
-  private OpenHook hook(ReadOnlyTree tree, int fd, InitConfig ic) {
-    return hooks != null ? hooks.forMount(tree, fd) : new PassthroughHook(fd, ic.passthrough(), defaultStats);
+  private InitConfig init() {
+    return init != null ? init : InitConfig.defaults().withPassthrough(defaultPassthrough)
+        .withRequestTimeoutSeconds(defaultRequestTimeout);
+  }
+
+  private OpenHook hook(ReadOnlyTree tree, int fd, InitConfig ic, OpenLog log) {
+    return hooks != null ? hooks.forMount(tree, fd) : new PassthroughHook(fd, ic.passthrough(), defaultStats, log);
+  }
+
+  /** The open log of a mount of the default transport, or null (a test's transport, or not kept). */
+  private OpenLog openLog(Path mp, boolean resume) {
+    OpenLogs logs = defaultOpenLogs;
+    Path file = hooks == null && logs != null ? logs.fileFor(mp) : null;
+    if (file == null) {
+      return null;
+    }
+    return resume ? OpenLog.resume(file) : OpenLog.fresh(file);
   }
 
   @Override
@@ -141,11 +171,15 @@ public final class KernelTransport implements FuseTransport {
       devFd = mountAsRoot(mp, options);
     }
     InitConfig ic = init();
-    KernelFs fs = new KernelFs(tree, nodes, new CallWrapper(options), ic, hook(tree, devFd, ic));
+    OpenLog log = openLog(mp, false);
+    KernelFs fs = new KernelFs(tree, nodes, new CallWrapper(options), ic, hook(tree, devFd, ic, log));
     KernelSession session;
     try {
       session = KernelSession.start(devFd, fs, server, mp.toString());
     } catch (IOException | RuntimeException e) {
+      if (log != null) {
+        log.delete();
+      }
       Sys.close(devFd); // the connection ends; the mount turns stale and is detached now
       FuseMount.lazyUnmount(mp);
       throw e;
@@ -182,7 +216,24 @@ public final class KernelTransport implements FuseTransport {
     NodeTable nodes = NodeTable.of(tree);
     KernelServer server = KernelServer.shared();
     InitConfig ic = init();
-    KernelFs fs = new KernelFs(tree, nodes, new CallWrapper(options), ic, hook(tree, kept.sessionFd(), ic));
+    OpenLog log = openLog(mp, true);
+    OpenHook hook = hook(tree, kept.sessionFd(), ic, log);
+    KernelFs fs = new KernelFs(tree, nodes, new CallWrapper(options), ic, hook);
+    if (log != null) {
+      fs.handleEpoch(log.epoch());
+      if (hook instanceof PassthroughHook p) {
+        p.resume(log.resumed(), nodes::path, path -> {
+          try (ReadOnlyTree.FileReader r = tree.open(path)) {
+            return r.backing(); // the pin outlives the reader
+          } catch (IOException | RuntimeException e) {
+            LOG.warn("cannot open {} to pin its cache file: {}", path, e.toString());
+            return java.util.Optional.empty();
+          }
+        });
+      }
+    } else {
+      fs.handleEpoch(1 + (int) (System.nanoTime() % 255)); // not the first server: stay clear of its handles
+    }
     KernelSession session = KernelSession.adopt(kept.sessionFd(), kept.negotiated(), fs, server, mp.toString());
     try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
       java.lang.foreign.MemorySegment notify = a.allocate(16, 8);

@@ -78,19 +78,76 @@ public final class PassthroughHook implements OpenHook {
   private volatile boolean enabled;
   private final Map<String, FileState> files = new HashMap<>();
   private final Map<Long, Handle> handles = new HashMap<>();
+  /** Where opens are recorded for the next server of a kept connection; null when it is not kept. */
+  private final OpenLog log;
+  /** Whether opens are recorded: the connection negotiated passthrough (modes matter) and is kept. */
+  private boolean logging;
+  /** The connection is gone: backing ids went with it, and its descriptor may be another's now. */
+  private boolean gone;
 
   /**
    * @param sessionFd the connection's /dev/fuse descriptor (backing ids belong to the connection)
    * @param passthrough whether to answer with passthrough at all (config); false: daemon path only
    */
   public PassthroughHook(int sessionFd, boolean passthrough, Stats stats) {
+    this(sessionFd, passthrough, stats, null);
+  }
+
+  /** As above, recording every open and release in {@code log} (a connection kept across restarts). */
+  public PassthroughHook(int sessionFd, boolean passthrough, Stats stats, OpenLog log) {
     this.sessionFd = sessionFd;
     this.enabled = passthrough;
     this.stats = stats;
+    this.log = log;
+  }
+
+  /**
+   * Takes over what the previous server of this connection left open ({@link OpenLog#resumed}):
+   * each file's opens by mode, its backing id, and for files held in passthrough a new pin of the
+   * backing file ({@code pin}: the tree's {@link ReadOnlyTree.FileReader#backing()}), so eviction
+   * leaves the file the kernel reads alone and the last RELEASE closes the id and unpins. Call
+   * before serving.
+   *
+   * @param pathOf the path of a node id (file handles carry their node id in their upper 32 bits)
+   */
+  public synchronized void resume(java.util.List<OpenLog.Entry> open, java.util.function.LongFunction<String> pathOf,
+      java.util.function.Function<String, Optional<BackingFile>> pin) {
+    int pinned = 0;
+    for (OpenLog.Entry e : open) {
+      String path = pathOf.apply(e.fh() >>> 32);
+      if (path == null) {
+        LOG.warn("open handle {} of the previous daemon names no file of this tree; ignored", Long.toHexString(e.fh()));
+        continue;
+      }
+      FileState f = files.computeIfAbsent(path, k -> new FileState());
+      if (e.passthrough()) {
+        f.passthroughOpens++;
+        if (f.backingId == 0) {
+          f.backingId = e.backingId();
+          Optional<BackingFile> b = pin.apply(path);
+          if (b.isPresent()) {
+            f.backing = b.get();
+            pinned++;
+          } else {
+            LOG.warn("{} is open in passthrough since before the restart but its cache file cannot be pinned now"
+                + " (not complete and verified); eviction may reach it while it is open", path);
+          }
+        }
+      } else {
+        f.daemonOpens++;
+      }
+      handles.put(e.fh(), new Handle(path, e.passthrough()));
+    }
+    if (!open.isEmpty()) {
+      LOG.info("took over {} open file handle(s), {} file(s) in passthrough pinned again", open.size(), pinned);
+    }
   }
 
   @Override
   public void initialized(Negotiated negotiated) {
+    synchronized (this) {
+      logging = log != null && negotiated.passthrough();
+    }
     if (enabled && !negotiated.passthrough()) {
       enabled = false;
       logOnce(negotiated.passthroughOffered() ? "FUSE passthrough was offered but not taken"
@@ -120,6 +177,9 @@ public final class PassthroughHook implements OpenHook {
       }
       f.daemonOpens++;
       handles.put(daemonPath.fh(), new Handle(path, false));
+      if (logging) {
+        log.opened(new OpenLog.Entry(daemonPath.fh(), false, 0));
+      }
     }
     stats.daemonOpens.increment();
     int flags = reader.contentFinal() ? daemonPath.openFlags() | FuseAbi.FOPEN_KEEP_CACHE
@@ -130,6 +190,9 @@ public final class PassthroughHook implements OpenHook {
   private OpenReply passthrough(String path, FileState f, long fh) {
     f.passthroughOpens++;
     handles.put(fh, new Handle(path, true));
+    if (logging) {
+      log.opened(new OpenLog.Entry(fh, true, f.backingId)); // before the kernel gets the reply
+    }
     stats.passthroughOpens.increment();
     return new OpenReply(fh, FuseAbi.FOPEN_PASSTHROUGH, f.backingId);
   }
@@ -179,7 +242,10 @@ public final class PassthroughHook implements OpenHook {
     synchronized (this) {
       Handle h = handles.remove(reply.fh());
       if (h == null) {
-        return; // a handle of an earlier server of this connection
+        return; // a handle of an earlier server this one was not told of
+      }
+      if (logging) {
+        log.released(reply.fh()); // first: a record of a closed id would be worse than a leaked one
       }
       FileState f = files.get(h.path());
       if (f == null) {
@@ -198,7 +264,7 @@ public final class PassthroughHook implements OpenHook {
       if (f.passthroughOpens == 0 && f.daemonOpens == 0) {
         files.remove(h.path());
       }
-      if (idToClose > 0) {
+      if (idToClose > 0 && !gone) {
         int rc = Sys.backingClose(sessionFd, idToClose);
         if (rc < 0) {
           LOG.debug("FUSE_DEV_IOC_BACKING_CLOSE {} failed: errno {}", idToClose, -rc);
@@ -207,6 +273,43 @@ public final class PassthroughHook implements OpenHook {
     }
     if (toClose != null) {
       toClose.close();
+    }
+  }
+
+  /**
+   * The connection is gone (unmounted or aborted): every pin is released and the log deleted; no
+   * ioctl is made (the ids went with the connection, and its descriptor number may be reused).
+   */
+  @Override
+  public void ended() {
+    java.util.List<BackingFile> toClose = new java.util.ArrayList<>();
+    synchronized (this) {
+      gone = true;
+      for (FileState f : files.values()) {
+        if (f.backing != null) {
+          toClose.add(f.backing);
+          f.backing = null;
+        }
+      }
+      files.clear();
+      handles.clear();
+      if (log != null) {
+        log.delete();
+      }
+    }
+    for (BackingFile b : toClose) {
+      b.close();
+    }
+  }
+
+  /**
+   * This server stops serving the connection but the connection stays (a handover): the log keeps
+   * what is open for the next server; pins end with this process.
+   */
+  @Override
+  public synchronized void left() {
+    if (log != null) {
+      log.close();
     }
   }
 

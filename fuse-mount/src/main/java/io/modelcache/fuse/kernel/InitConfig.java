@@ -7,17 +7,36 @@ package io.modelcache.fuse.kernel;
  * @param maxBackground background (read-ahead) requests the kernel keeps in flight per mount
  * @param passthrough ask for FUSE_PASSTHROUGH when the kernel offers it (only then may opens
  *     answer FOPEN_PASSTHROUGH)
+ * @param requestTimeoutSeconds ask for FUSE_REQUEST_TIMEOUT with this many seconds when the kernel
+ *     offers it (7.43+): the kernel aborts the connection once a request has waited that long for
+ *     its answer, whoever should have given it (a hung server, or no server at all). 0: not asked.
+ *     At most 65535 (a u16 in {@code fuse_init_out})
  */
-public record InitConfig(int maxPages, int maxBackground, boolean passthrough) {
+public record InitConfig(int maxPages, int maxBackground, boolean passthrough, int requestTimeoutSeconds) {
   /** The write size asked for: small, since nothing is ever written (it sizes request buffers). */
   public static final int MAX_WRITE = 64 * 1024;
+  public static final int MAX_REQUEST_TIMEOUT = 65535;
+
+  public InitConfig {
+    if (requestTimeoutSeconds < 0 || requestTimeoutSeconds > MAX_REQUEST_TIMEOUT) {
+      throw new IllegalArgumentException("request timeout must be 0.." + MAX_REQUEST_TIMEOUT + " s: " + requestTimeoutSeconds);
+    }
+  }
+
+  public InitConfig(int maxPages, int maxBackground, boolean passthrough) {
+    this(maxPages, maxBackground, passthrough, 0);
+  }
 
   public static InitConfig defaults() {
-    return new InitConfig(256, 16, false);
+    return new InitConfig(256, 16, false, 0);
   }
 
   public InitConfig withPassthrough(boolean v) {
-    return new InitConfig(maxPages, maxBackground, v);
+    return new InitConfig(maxPages, maxBackground, v, requestTimeoutSeconds);
+  }
+
+  public InitConfig withRequestTimeoutSeconds(int v) {
+    return new InitConfig(maxPages, maxBackground, passthrough, v);
   }
 
   /** Bytes a request buffer needs: the largest write request plus headers (never below 8 KiB). */

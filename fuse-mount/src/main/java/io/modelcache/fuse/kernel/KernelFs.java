@@ -58,6 +58,8 @@ public final class KernelFs {
   private final OpenHook hook;
   private final Map<Long, Open> handles = new ConcurrentHashMap<>();
   private final AtomicInteger opens = new AtomicInteger();
+  /** Bits 24..31 of every file handle's low word: which server of the connection gave it out. */
+  private volatile int handleEpoch;
   private final CompletableFuture<Negotiated> negotiated = new CompletableFuture<>();
 
   private record Open(ReadOnlyTree.FileReader reader, OpenReply reply) {}
@@ -79,6 +81,20 @@ public final class KernelFs {
   public void adopted(Negotiated earlier) {
     hook.initialized(earlier);
     negotiated.complete(earlier);
+  }
+
+  /**
+   * Sets which server of the connection this is (0..255; see {@link io.modelcache.fuse.OpenLog}),
+   * so that its file handles never equal one an earlier server gave out and the kernel still
+   * holds. Call before serving.
+   */
+  public void handleEpoch(int epoch) {
+    this.handleEpoch = epoch & 0xff;
+  }
+
+  /** The file handle of the {@code n}-th open of node {@code nodeid}. */
+  long fileHandle(long nodeid, int n) {
+    return (nodeid << 32) | (Integer.toUnsignedLong(handleEpoch) << 24) | (n & 0xffffffL);
   }
 
   public CallWrapper wrapper() {
@@ -223,7 +239,8 @@ public final class KernelFs {
   /** The flags this server takes when offered (passthrough only when configured). */
   long wanted() {
     return FuseAbi.ASYNC_READ | FuseAbi.PARALLEL_DIROPS | FuseAbi.MAX_PAGES | FuseAbi.DO_READDIRPLUS
-        | FuseAbi.INIT_EXT | (config.passthrough() ? FuseAbi.PASSTHROUGH : 0);
+        | FuseAbi.INIT_EXT | (config.passthrough() ? FuseAbi.PASSTHROUGH : 0)
+        | (config.requestTimeoutSeconds() > 0 ? FuseAbi.REQUEST_TIMEOUT : 0);
   }
 
   private int init(MemorySegment arg, MemorySegment p, int[] out) {
@@ -254,8 +271,11 @@ public final class KernelFs {
     set16(o, off(FuseAbi.INIT_OUT, "max_pages"), config.maxPages());
     set32(o, off(FuseAbi.INIT_OUT, "flags2"), (int) (taken >>> 32));
     set32(o, off(FuseAbi.INIT_OUT, "max_stack_depth"), passthrough ? 1 : 0);
+    // The kernel reads request_timeout under FUSE_REQUEST_TIMEOUT whatever minor is answered.
+    int timeout = (taken & FuseAbi.REQUEST_TIMEOUT) != 0 ? config.requestTimeoutSeconds() : 0;
+    set16(o, off(FuseAbi.INIT_OUT, "request_timeout"), timeout);
     out[0] = (int) FuseAbi.INIT_OUT.byteSize();
-    Negotiated n = new Negotiated(major, minor, ourMinor, offered, taken, config.maxPages(), readahead);
+    Negotiated n = new Negotiated(major, minor, ourMinor, offered, taken, config.maxPages(), readahead, timeout);
     hook.initialized(n);
     negotiated.complete(n);
     return 0;
@@ -352,7 +372,7 @@ public final class KernelFs {
     ReadOnlyTree.FileReader reader = tree.open(path);
     OpenReply reply;
     try {
-      long fh = (nodeid << 32) | Integer.toUnsignedLong(opens.incrementAndGet());
+      long fh = fileHandle(nodeid, opens.incrementAndGet());
       reply = hook.opened(path, reader, new OpenReply(fh, FuseAbi.FOPEN_KEEP_CACHE, 0));
       handles.put(reply.fh(), new Open(reader, reply));
     } catch (Throwable t) {
@@ -396,19 +416,28 @@ public final class KernelFs {
   }
 
   private int release(MemorySegment arg) {
-    Open o = handles.remove(u64(arg, REL_FH));
+    long fh = u64(arg, REL_FH);
+    Open o = handles.remove(fh);
     if (o != null) {
       try {
         o.reader().close();
       } finally {
         hook.released(o.reply());
       }
+    } else {
+      hook.released(new OpenReply(fh, 0, 0)); // an earlier server's handle, never read through here
     }
     return 0;
   }
 
+  /** This server hands the connection over; it stays mounted (see {@link OpenHook#left}). */
+  public void left() {
+    hook.left();
+  }
+
   /** Closes every reader the kernel never released (the connection is gone). */
   public void closeAll() {
+    hook.ended();
     for (Long fh : List.copyOf(handles.keySet())) {
       Open o = handles.remove(fh);
       if (o != null) {

@@ -14,9 +14,15 @@ import java.util.List;
  * @param taken the flags answered
  * @param maxPages pages per request answered
  * @param maxReadahead the read-ahead answered (bytes)
+ * @param requestTimeoutSeconds the FUSE request timeout answered (0: none)
  */
 public record Negotiated(int kernelMajor, int kernelMinor, int minor, long offered, long taken, int maxPages,
-    int maxReadahead) {
+    int maxReadahead, int requestTimeoutSeconds) {
+  public Negotiated(int kernelMajor, int kernelMinor, int minor, long offered, long taken, int maxPages,
+      int maxReadahead) {
+    this(kernelMajor, kernelMinor, minor, offered, taken, maxPages, maxReadahead, 0);
+  }
+
   public boolean passthroughOffered() {
     return (offered & FuseAbi.PASSTHROUGH) != 0;
   }
@@ -38,6 +44,8 @@ public record Negotiated(int kernelMajor, int kernelMinor, int minor, long offer
     f.add(feature("readdirplus", FuseAbi.DO_READDIRPLUS));
     f.add(passthroughOffered() ? (passthrough() ? "passthrough" : "passthrough offered, not asked")
         : "no passthrough (not offered)");
+    f.add((taken & FuseAbi.REQUEST_TIMEOUT) != 0 ? "request timeout " + requestTimeoutSeconds + " s"
+        : (offered & FuseAbi.REQUEST_TIMEOUT) != 0 ? "request timeout offered, not asked" : "no request timeout (not offered)");
     return "FUSE kernel protocol " + kernelMajor + "." + kernelMinor + ", answered 7." + minor
         + ": reads up to " + (maxReadBytes() / 1024) + " KiB, " + String.join(", ", f);
   }

@@ -22,6 +22,15 @@ public interface OpenHook {
   /** INIT was answered (or the connection was adopted): what the kernel and this server agreed. */
   default void initialized(Negotiated negotiated) {}
 
-  /** The kernel released {@code reply}'s handle (its backing id, if any, may be closed now). */
+  /**
+   * The kernel released {@code reply}'s handle (its backing id, if any, may be closed now). Also
+   * called for handles an earlier server of the connection gave out (only the fh is known then).
+   */
   default void released(OpenReply reply) {}
+
+  /** The connection is gone: whatever is still open is closed (called once, before the readers close). */
+  default void ended() {}
+
+  /** This server stops serving a connection that stays mounted (it is handed to the next server). */
+  default void left() {}
 }

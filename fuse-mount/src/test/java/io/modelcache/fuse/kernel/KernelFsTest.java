@@ -234,7 +234,7 @@ class KernelFsTest {
     assertFalse(n.passthrough());
     assertEquals(1024 * 1024, n.maxReadBytes());
     assertEquals("FUSE kernel protocol 7.45, answered 7.40: reads up to 1024 KiB, async_read, parallel_dirops, "
-        + "readdirplus, passthrough offered, not asked", n.describe());
+        + "readdirplus, passthrough offered, not asked, request timeout offered, not asked", n.describe());
   }
 
   @Test
@@ -252,7 +252,55 @@ class KernelFsTest {
     old.handle(MemorySegment.ofArray(req), req.length, MemorySegment.ofArray(reply));
     assertEquals("00000000" + "00000000", hex(Arrays.copyOfRange(reply, 16 + 32, 16 + 40)));
     assertEquals("FUSE kernel protocol 7.38, answered 7.38: reads up to 1024 KiB, async_read, parallel_dirops, "
-        + "readdirplus, no passthrough (not offered)", old.negotiated().getNow(null).describe());
+        + "readdirplus, no passthrough (not offered), no request timeout (not offered)",
+        old.negotiated().getNow(null).describe());
+  }
+
+  @Test
+  void initAsksForTheRequestTimeoutWhereTheKernelOffersIt() {
+    KernelFs t = new KernelFs(tree, nodes, new CallWrapper(null, Duration.ofSeconds(1)),
+        InitConfig.defaults().withRequestTimeoutSeconds(360), OpenHook.DAEMON_PATH);
+    byte[] req = request(FuseAbi.INIT, 0, initIn(45, 0x73fffffbL, 0x5fdL)); // flags2 bit 10: FUSE_REQUEST_TIMEOUT
+    byte[] reply = new byte[256];
+    int n = t.handle(MemorySegment.ofArray(req), req.length, MemorySegment.ofArray(reply));
+    assertEquals("50000000" + "00000000" + "0807060504030201"
+        + "07000000" + "28000000" + "00000200" + "01204440"
+        + "1000" + "0c00" + "00000100" + "01000000"
+        + "0001" + "0000" + "00040000" + "00000000" + "6801" // flags2 0x400, stack depth 0, request_timeout 360
+        + "00".repeat(22), hex(Arrays.copyOf(reply, n)));
+    Negotiated got = t.negotiated().getNow(null);
+    assertEquals(360, got.requestTimeoutSeconds());
+    assertEquals("FUSE kernel protocol 7.45, answered 7.40: reads up to 1024 KiB, async_read, parallel_dirops, "
+        + "readdirplus, passthrough offered, not asked, request timeout 360 s", got.describe());
+    // A 6.12 kernel (7.41) does not offer it: neither the flag nor the field is set.
+    KernelFs old = new KernelFs(tree, nodes, new CallWrapper(null, Duration.ofSeconds(1)),
+        InitConfig.defaults().withRequestTimeoutSeconds(360), OpenHook.DAEMON_PATH);
+    req = request(FuseAbi.INIT, 0, initIn(41, 0x73fffffbL, 0x1fdL));
+    old.handle(MemorySegment.ofArray(req), req.length, MemorySegment.ofArray(reply));
+    assertEquals("00000000" + "00000000" + "0000", hex(Arrays.copyOfRange(reply, 16 + 32, 16 + 42)));
+    assertTrue(old.negotiated().getNow(null).describe().endsWith("no request timeout (not offered)"));
+  }
+
+  @Test
+  void fileHandlesCarryTheServersEpochAndAnEarlierServersReleaseReachesTheHook() {
+    List<OpenReply> released = new ArrayList<>();
+    KernelFs second = new KernelFs(tree, nodes, new CallWrapper(null, Duration.ofSeconds(1)), InitConfig.defaults(),
+        new OpenHook() {
+          @Override
+          public void released(OpenReply reply) {
+            released.add(reply);
+          }
+        });
+    second.handleEpoch(2);
+    byte[] req = request(FuseAbi.OPEN, 3, new Le().u32(0).u32(0).get());
+    byte[] reply = new byte[64];
+    int n = second.handle(MemorySegment.ofArray(req), req.length, MemorySegment.ofArray(reply));
+    long fh = (3L << 32) | (2L << 24) | 1; // never the first server's (3 << 32 | 1)
+    assertEquals(hex(ok(16).u64(fh).u32(FuseAbi.FOPEN_KEEP_CACHE).u32(0).get()), hex(Arrays.copyOf(reply, n)));
+    long earlier = (3L << 32) | 1;
+    req = request(FuseAbi.RELEASE, 3, new Le().u64(earlier).u32(0).u32(0).u64(0).get());
+    second.handle(MemorySegment.ofArray(req), req.length, MemorySegment.ofArray(reply));
+    assertEquals(List.of(new OpenReply(earlier, 0, 0)), released);
   }
 
   @Test

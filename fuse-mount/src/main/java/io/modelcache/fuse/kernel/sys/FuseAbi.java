@@ -143,6 +143,8 @@ public final class FuseAbi {
   public static final long MAX_PAGES = 1L << 22;
   public static final long INIT_EXT = 1L << 30;
   public static final long PASSTHROUGH = 1L << 37;
+  /** 7.43: fuse_init_out.request_timeout (seconds) is honoured. */
+  public static final long REQUEST_TIMEOUT = 1L << 42;
 
   // ---- open reply flags ----
   public static final int FOPEN_KEEP_CACHE = 1 << 1;
