@@ -246,12 +246,20 @@ public final class MountPrefetcher implements Closeable {
       LOG.info("{}: malformed safetensors header ({}); serving it as plain bytes", path, e.getMessage());
       return null;
     } catch (IOException | RuntimeException e) {
-      if (e instanceof java.io.InterruptedIOException && !(e instanceof java.net.SocketTimeoutException)) {
+      if (tornDown(e)) {
         return null; // the mount is being torn down (it failed or was unmounted): nothing to plan for
       }
       LOG.info("{}: cannot read the safetensors header ({}); read-ahead falls back to file order", path, e.toString());
       return null;
     }
+  }
+
+  /**
+   * A read that failed because the mount is being closed (a mount that failed, or an unmount): closed
+   * first, then an interrupted read (not a socket timeout) or a closed handle. Not worth a line.
+   */
+  private boolean tornDown(Exception e) {
+    return closed || (e instanceof java.io.InterruptedIOException && !(e instanceof java.net.SocketTimeoutException));
   }
 
   private Map<String, String> weightMap() {
@@ -268,6 +276,9 @@ public final class MountPrefetcher implements Closeable {
         }
         out.putAll(ReadPlanner.parseIndex(b.array()));
       } catch (IOException | RuntimeException ex) {
+        if (tornDown(ex)) {
+          return out;
+        }
         LOG.info("{}: cannot read the shard index ({})", e.getKey(), ex.toString());
       }
     }
