@@ -17,8 +17,8 @@ import java.util.regex.Pattern;
 
 /**
  * A {@code modelcache daemon} child with its own home, metrics on 127.0.0.1:0, and the mounts the
- * benchmark made through it. {@link #close} unmounts them and stops the daemon (SIGTERM, then
- * SIGKILL), with bounded waits. Used from the benchmark's main thread, except the heap sampler.
+ * benchmark made through it. {@link #close} unmounts them and stops the daemon (SIGTERM, with
+ * {@code --unmount-on-exit}; then SIGKILL), with bounded waits. Used from the benchmark's main thread, except the heap sampler.
  */
 final class BenchDaemon implements AutoCloseable {
   private static final Pattern READY = Pattern.compile("metrics on [^:\\s]+:(\\d+)");
@@ -44,7 +44,9 @@ final class BenchDaemon implements AutoCloseable {
     Files.createDirectories(home);
     Path log = home.resolve("daemon.log");
     List<String> cmd = new ArrayList<>(List.of(launcher.toString(), "daemon", "--home", home.toString(),
-        "--cache-size", (cacheBytes >> 20) + "M", "--metrics-address", "127.0.0.1:0"));
+        "--cache-size", (cacheBytes >> 20) + "M", "--metrics-address", "127.0.0.1:0",
+        // A stop is not an unmount by default (restart.keepMounts); a benchmark's stop must be one.
+        "--unmount-on-exit"));
     cmd.addAll(List.of(extra));
     long logged = Files.exists(log) ? Files.size(log) : 0; // a restart on the same home appends
     ProcessBuilder pb = new ProcessBuilder(cmd)

@@ -561,7 +561,9 @@ public final class E2eBench {
   private void restartStall() throws IOException {
     Path home = work.resolve("home-restart");
     Path cfg = Files.createDirectories(home).resolve("config.yaml");
-    Files.writeString(cfg, "restart:\n  keepMounts: true\n");
+    // Passthrough off: the shard is complete in the cache, and a passthrough reader never waits for a
+    // daemon at all; the daemon path (a file still streaming in) is the stall to measure.
+    Files.writeString(cfg, "restart:\n  keepMounts: true\nfuse:\n  passthrough: false\n");
     Path mnt = work.resolve("mnt-restart");
     BenchDaemon first = BenchDaemon.start(launcher, home, 2 * modelBytes + (1L << 30), "--config", cfg.toString());
     open.push(first);

@@ -56,7 +56,7 @@ public record Settings(
 
   public static Settings defaults(Path home) {
     return new Settings(home, 100L << 30, 4 << 20, Duration.ofSeconds(30), 8, 1024, true, true, true,
-        "127.0.0.1:9464", null, null, List.of(), List.of(), null, null, DEFAULT_RESTART_GRACE, false, true, LAZY, "kernel");
+        "127.0.0.1:9464", null, null, List.of(), List.of(), null, null, DEFAULT_RESTART_GRACE, true, true, LAZY, "kernel");
   }
 
   private static final Set<String> SCALAR_KEYS = Set.of(

@@ -98,7 +98,7 @@ public final class Daemon implements Closeable {
     this.metrics = metrics;
     this.metricsServer = metricsServer;
     this.ops = new OperatorOps(config, cache, metrics, this::activeMounts, this::metricsPort);
-    this.handover = config.settings().restartKeepMounts() ? Handover.open(config, System.getenv()) : Handover.off();
+    this.handover = keepsMounts(config.settings(), transport) ? Handover.open(config, System.getenv()) : Handover.off();
     ops.survivesRestart(mp -> handover.survives(Path.of(mp)), handover.describe());
     try {
       restoreMounts();
@@ -223,12 +223,12 @@ public final class Daemon implements Closeable {
         .withBudgetBytes(s.cacheSizeBytes())
         .withChunkSize(s.chunkSizeBytes())
         .withFetchTimeout(s.fetchTimeout())
-        .withMaxConcurrentFetches(s.fetchConcurrency()), s.restartKeepMounts());
+        .withMaxConcurrentFetches(s.fetchConcurrency()), keepsMounts(s, transport));
     DaemonMetrics metrics = new DaemonMetrics();
     metrics.bindCache(cache);
     KernelTransport.configureDefault(s.fusePassthrough(), metrics.passthroughStats());
     // Kept connections record their open handles (mode, backing id) for the next daemon.
-    KernelTransport.configureDefaultHandover(requestTimeoutSeconds(s), s.restartKeepMounts()
+    KernelTransport.configureDefaultHandover(requestTimeoutSeconds(s), keepsMounts(s, transport)
         ? mp -> config.stateDir().resolve("opens").resolve(KeptConnection.id(mp.toString()) + ".log") : null);
     MetricsServer server = null;
     try {
@@ -250,6 +250,11 @@ public final class Daemon implements Closeable {
 
   public DaemonConfig config() {
     return config;
+  }
+
+  /** Whether mounts outlive this daemon: restart.keepMounts (default on), for the kernel transport only. */
+  static boolean keepsMounts(Settings s, FuseTransport transport) {
+    return s.restartKeepMounts() && transport.name().equals("kernel");
   }
 
   /**
@@ -491,11 +496,11 @@ public final class Daemon implements Closeable {
     String why = t.unavailableReason();
     if (why != null && t.name().equals("kernel")) {
       LOG.warn("FUSE transport kernel cannot start ({}); mounts use jnr (libfuse2){}", why,
-          settings.restartKeepMounts() ? " and are unmounted at stop (restart.keepMounts needs the kernel transport)" : "");
+          settings.restartKeepMounts() ? " and are unmounted at stop (only kernel-transport mounts outlive the daemon)" : "");
       return FuseTransport.jnr();
     }
     if (settings.restartKeepMounts() && !t.name().equals("kernel")) {
-      LOG.warn("restart.keepMounts needs the kernel transport; fuse.transport is {}, so mounts are unmounted at stop", t.name());
+      LOG.info("fuse.transport is {}: mounts are unmounted at stop (only kernel-transport mounts outlive the daemon)", t.name());
     }
     LOG.info("FUSE transport: {}", t.name());
     return t;

@@ -145,8 +145,8 @@ class SettingsTest {
     assertEquals(Duration.ofMinutes(5), BASE.restartGrace());
     assertEquals(Duration.ofSeconds(90), parse("restart:\n  grace: 90s\n").restartGrace());
     assertEquals(Duration.ofMinutes(2), parse("restart:\n  grace: 2m\n").restartGrace());
-    assertFalse(BASE.restartKeepMounts());
-    assertEquals(true, parse("restart:\n  keepMounts: true\n").restartKeepMounts());
+    assertTrue(BASE.restartKeepMounts(), "a stop is not an unmount (kernel transport)");
+    assertEquals(false, parse("restart:\n  keepMounts: false\n").restartKeepMounts());
     ModelCacheException e = assertThrows(ModelCacheException.class, () -> parse("restart:\n  grace: soon\n"));
     assertEquals("config.yaml line 2: restart.grace: invalid duration 'soon' (expected e.g. 500ms, 30s, 2m)", e.getMessage());
   }

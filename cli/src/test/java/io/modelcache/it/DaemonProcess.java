@@ -7,13 +7,23 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 
-/** A real {@code modelcache daemon} child process with its own home, stopped with SIGTERM. */
+/**
+ * A real {@code modelcache daemon} child process with its own home, stopped with SIGTERM.
+ *
+ * <p>A stop is not an unmount by default (restart.keepMounts): unless a test takes over kept mounts
+ * ({@link #keepingMounts}), the daemon runs with {@code --unmount-on-exit}, so SIGTERM unmounts as
+ * the test expects, and {@link #kill} also ends the holder of the home, so a crash leaves stale
+ * mountpoints as it would without a holder and no connection waits out the grace after the test.
+ */
 final class DaemonProcess implements AutoCloseable {
   final Path home;
   private final List<String> extraArgs;
+  private boolean keepingMounts;
   private List<String> prefix = List.of();
   private final java.util.Map<String, String> env = new java.util.HashMap<>();
   private Process process;
+  /** Where this start's lines begin in the home's (appended) daemon.log. */
+  private long logStart;
 
   DaemonProcess(Path home, String... extraArgs) {
     this.home = home;
@@ -23,6 +33,15 @@ final class DaemonProcess implements AutoCloseable {
   /** Runs the daemon under {@code command} (e.g. unshare and a script that ends in exec "$@"). */
   DaemonProcess under(String... command) {
     this.prefix = List.of(command);
+    return this;
+  }
+
+  /**
+   * The test takes kept mounts over itself (restart tests): no {@code --unmount-on-exit}, and
+   * {@link #kill} leaves the holder; the test ends the holder in its cleanup.
+   */
+  DaemonProcess keepingMounts() {
+    this.keepingMounts = true;
     return this;
   }
 
@@ -36,12 +55,16 @@ final class DaemonProcess implements AutoCloseable {
     List<String> cmd = new ArrayList<>(prefix);
     cmd.addAll(List.of(Cli.launcher().toString(), "daemon", "--home", home.toString()));
     cmd.addAll(extraArgs);
+    if (!keepingMounts && !extraArgs.contains("--unmount-on-exit")) {
+      cmd.add("--unmount-on-exit");
+    }
     if (!extraArgs.contains("--metrics-address")) {
       cmd.addAll(List.of("--metrics-address", "127.0.0.1:0")); // never collide with another daemon
     }
     Files.createDirectories(home);
     Files.deleteIfExists(home.resolve("modelcache.sock")); // a crashed daemon's socket file stays behind
     Path log = home.resolve("daemon.log");
+    logStart = Files.exists(log) ? Files.size(log) : 0; // a restart on the same home appends
     ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
         .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
     pb.environment().putAll(env);
@@ -72,12 +95,12 @@ final class DaemonProcess implements AutoCloseable {
     return cfg.toString();
   }
 
-  /** The metrics port the daemon reported in its ready line. */
+  /** The metrics port the daemon (the one started last) reported in its ready line. */
   int metricsPort() throws IOException, InterruptedException {
-    for (int i = 0; i < 100 && !log().contains("metrics on "); i++) {
+    for (int i = 0; i < 100 && !sinceStart().contains("metrics on "); i++) {
       Thread.sleep(100); // the ready line follows the socket by a moment
     }
-    java.util.regex.Matcher m = java.util.regex.Pattern.compile("metrics on [^:]+:(\\d+)").matcher(log());
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("metrics on [^:]+:(\\d+)").matcher(sinceStart());
     int port = -1;
     while (m.find()) {
       port = Integer.parseInt(m.group(1));
@@ -103,11 +126,44 @@ final class DaemonProcess implements AutoCloseable {
     }
   }
 
-  /** SIGKILL: the crash case. */
+  /** SIGKILL: the crash case (and, unless {@link #keepingMounts}, of the home's holder too). */
   void kill() throws InterruptedException {
     if (process != null && process.isAlive()) {
       process.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
     }
+    if (!keepingMounts) {
+      killHolder(home);
+    }
+  }
+
+  /** The holder process serving {@code home}, if one runs. */
+  static java.util.Optional<ProcessHandle> holderOf(Path home) {
+    String sock = home.resolve("holder.sock").toString();
+    return ProcessHandle.allProcesses().filter(p -> {
+      try {
+        return List.of(Files.readString(Path.of("/proc/" + p.pid() + "/cmdline")).split("\0")).contains(sock);
+      } catch (IOException | RuntimeException e) {
+        return false;
+      }
+    }).findFirst();
+  }
+
+  /** Ends the holder of {@code home} (its kept connections end with it: their mounts turn stale). */
+  static void killHolder(Path home) throws InterruptedException {
+    java.util.Optional<ProcessHandle> h = holderOf(home);
+    if (h.isPresent()) {
+      h.get().destroyForcibly();
+      try {
+        h.get().onExit().get(30, TimeUnit.SECONDS);
+      } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+        throw new AssertionError("the holder of " + home + " did not exit", e);
+      }
+    }
+  }
+
+  private String sinceStart() throws IOException {
+    String all = log();
+    return all.substring((int) Math.min(logStart, all.length()));
   }
 
   String log() throws IOException {

@@ -146,7 +146,11 @@ class ProductionIT {
     byte[] expected = Files.readAllBytes(source.resolve(big));
     AtomicLong verifiedPrefix = new AtomicLong();
     AtomicReference<String> wrong = new AtomicReference<>();
-    DaemonProcess d = new DaemonProcess(home, "--chunk-size", "256K", "--cache-size", "1G").start();
+    // The crash of a daemon that does not keep its mounts (restart.keepMounts is on by default;
+    // RestartHandoverIT covers the crash with kept mounts): readers fail, the restart remounts.
+    String noKeep = Files.writeString(Files.createDirectories(home).resolve("no-keep.yaml"),
+        "restart:\n  keepMounts: false\n").toString();
+    DaemonProcess d = new DaemonProcess(home, "--config", noKeep, "--chunk-size", "256K", "--cache-size", "1G").start();
     try {
       Cli.ok("mount", "--home", home.toString(), ref, mp.toString());
       CountDownLatch started = new CountDownLatch(1);
@@ -187,7 +191,8 @@ class ProductionIT {
     SyntheticModel.generate(other, new SyntheticModel.Spec(8L << 20, 1, "BF16", 2, 99));
     Cli.ok("push", other.toString(), ref);
 
-    try (DaemonProcess again = new DaemonProcess(home, "--chunk-size", "256K", "--cache-size", "1G").start()) {
+    try (DaemonProcess again = new DaemonProcess(home, "--config", noKeep, "--chunk-size", "256K", "--cache-size", "1G")
+        .start()) {
       String ls = Cli.ok("ls", "--home", home.toString(), "--json").out();
       assertTrue(ls.contains(artifact.manifest().digest().toString()) && ls.contains(mp.toString()), ls);
       Map<String, String> mounted = new TreeMap<>();
