@@ -339,14 +339,20 @@ public final class Daemon implements Closeable {
       throw new ModelCacheException(Kind.USAGE,
           "mountpoint " + mp + " is already mounted (" + existing.record().reference() + ")");
     }
+    // A mount is there: judged from mountinfo first, since a stat of a stale FUSE mount fails
+    // (ENOTCONN) and would read as "does not exist".
+    String busy = FuseMount.mountedType(mp);
+    if (busy != null) {
+      throw new ModelCacheException(Kind.USAGE, FuseMount.isStaleMount(mp)
+          ? "mountpoint " + mp + " is busy: a FUSE mount whose server is gone (" + FuseMount.mountSource(mp)
+              + ") is still there; detach it with 'umount -l " + mp + "'"
+          : "mountpoint " + mp + " is busy: a " + busy + " filesystem is already mounted there");
+    }
     if (!Files.exists(mp)) {
       throw new ModelCacheException(Kind.USAGE, "mountpoint " + mp + " does not exist");
     }
     if (!Files.isDirectory(mp)) {
       throw new ModelCacheException(Kind.USAGE, "mountpoint " + mp + " is not a directory");
-    }
-    if (FuseMount.isMountPoint(mp)) {
-      throw new ModelCacheException(Kind.USAGE, "mountpoint " + mp + " is already a mount point");
     }
     try (var s = Files.list(mp)) {
       if (s.findAny().isPresent()) {

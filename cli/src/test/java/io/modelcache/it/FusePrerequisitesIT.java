@@ -22,7 +22,8 @@ import org.junit.jupiter.api.io.TempDir;
  * empty file is bind-mounted over {@code /dev/fuse} and/or {@code libfuse.so.2}. It starts, logs one
  * line per missing piece its transport needs (libfuse2 only for jnr), answers a mount with one line
  * and exit code 11, keeps serving other commands, and its log holds no exception. Without
- * CAP_SYS_ADMIN, mount(2) refuses the kernel transport's mount: one line, exit 11.
+ * CAP_SYS_ADMIN, mount(2) refuses the kernel transport's mount: one line, exit 11. A busy
+ * mountpoint is one line and exit 2 on both transports.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class FusePrerequisitesIT {
@@ -159,6 +160,49 @@ class FusePrerequisitesIT {
       assertFalse(Cli.ok("ls", "--home", home.toString(), "--json").out().contains(mp.toString()));
       assertNoException(d);
     }
+  }
+
+  /**
+   * A mountpoint something is mounted on (a tmpfs; a FUSE mount whose server is gone, where a stat
+   * fails and "does not exist" would be the wrong line): one line naming the directory and what is
+   * there, exit 2 (bad input, as a non-empty directory is), the same with either transport.
+   */
+  @Test
+  void aBusyMountpointIsOneLineOnBothTransports() throws Exception {
+    Fuse.assumeAvailable();
+    Path tmpfs = Files.createDirectories(tmp.resolve("busy-tmpfs")).toRealPath();
+    Path stale = Files.createDirectories(tmp.resolve("busy-stale")).toRealPath();
+    try {
+      sh("mount -t tmpfs -o size=1m busy " + tmpfs);
+      // mount(2) of a FUSE connection whose only descriptor closes right after: nobody serves it.
+      sh("mount -i -t fuse -o fd=3,rootmode=40000,user_id=0,group_id=0 stale-test " + stale + " 3<>/dev/fuse");
+      for (String transport : List.of("kernel", "jnr")) {
+        Path home = tmp.resolve("home-busy-" + transport);
+        String[] args = transport.equals("jnr") ? new String[] {"--cache-size", "64M", "--config", jnrConfig()}
+            : new String[] {"--cache-size", "64M"};
+        try (DaemonProcess d = new DaemonProcess(home, args).start()) {
+          Cli.Result r = Cli.run(120, "mount", "--home", home.toString(), ref, tmpfs.toString());
+          assertEquals(2, r.exit(), transport + ": " + r.err());
+          assertEquals("modelcache: mountpoint " + tmpfs + " is busy: a tmpfs filesystem is already mounted there",
+              r.errLine(), transport);
+          r = Cli.run(120, "mount", "--home", home.toString(), ref, stale.toString());
+          assertEquals(2, r.exit(), transport + ": " + r.err());
+          assertEquals("modelcache: mountpoint " + stale + " is busy: a FUSE mount whose server is gone (stale-test)"
+              + " is still there; detach it with 'umount -l " + stale + "'", r.errLine(), transport);
+          assertEquals(1, count(d.log(), "FUSE transport: " + transport), d.log());
+          assertNoException(d);
+        }
+      }
+    } finally {
+      sh("umount -l " + tmpfs + " 2>/dev/null; umount -l " + stale + " 2>/dev/null; true");
+    }
+  }
+
+  private static void sh(String command) throws IOException, InterruptedException {
+    Process p = new ProcessBuilder("/bin/sh", "-c", command).redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes());
+    assertTrue(p.waitFor(30, TimeUnit.SECONDS), command);
+    assertEquals(0, p.exitValue(), command + ": " + out);
   }
 
   private static int count(String text, String line) {

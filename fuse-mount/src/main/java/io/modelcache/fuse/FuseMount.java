@@ -340,6 +340,28 @@ public final class FuseMount {
     return source;
   }
 
+  /**
+   * The filesystem type of the topmost mount at {@code path} in /proc/self/mountinfo ("tmpfs",
+   * "fuse.modelcache", ...), or null when nothing is mounted there; like {@link #mountSource}, it
+   * never touches the mount itself.
+   */
+  public static String mountedType(Path path) {
+    String want = path.toAbsolutePath().normalize().toString();
+    String type = null;
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/self/mountinfo"))) {
+        String[] f = line.split(" ", 6);
+        int sep = line.indexOf(" - ");
+        if (f.length > 4 && sep > 0 && unescape(f[4]).equals(want)) {
+          type = unescape(line.substring(sep + 3).split(" ")[0]);
+        }
+      }
+    } catch (IOException e) {
+      LOG.warn("cannot read /proc/self/mountinfo: {}", e.toString());
+    }
+    return type;
+  }
+
   /** Decodes mountinfo's octal escapes (\040 for a space, ...). */
   static String unescape(String s) {
     if (s.indexOf('\\') < 0) {
