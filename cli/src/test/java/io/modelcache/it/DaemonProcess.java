@@ -121,6 +121,9 @@ final class DaemonProcess implements AutoCloseable {
       process.destroy();
       if (!process.waitFor(60, TimeUnit.SECONDS)) {
         process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        if (!keepingMounts) {
+          killHolder(home); // what it kept would wait out the grace otherwise
+        }
         throw new AssertionError("daemon did not stop within 60 s of SIGTERM");
       }
     }

@@ -148,10 +148,16 @@ class RestartHandoverIT {
       d.start();
       Cli.ok("mount", "--home", home.toString(), ref, mp.toString());
       assertEquals(two.sha().get(shards.get(0)), LazyMountIT.sha256(a), "A read once: complete and verified");
-      String complete = "\"sizeBytes\":" + aBytes + ",\"cachedBytes\":" + aBytes + ",\"state\":\"COMPLETE\"";
-      for (int i = 0; i < 100 && !Cli.ok("cache", "ls", "--json", "--home", home.toString()).out().contains(complete); i++) {
-        Thread.sleep(100); // the last chunk's check may still be running
+      java.util.regex.Pattern complete = java.util.regex.Pattern.compile("\"sizeBytes\"\\s*:\\s*" + aBytes
+          + "\\s*,\\s*\"cachedBytes\"\\s*:\\s*" + aBytes + "\\s*,\\s*\"state\"\\s*:\\s*\"COMPLETE\"");
+      boolean done = false;
+      for (int i = 0; i < 50 && !done; i++) {
+        done = complete.matcher(Cli.ok("cache", "ls", "--json", "--home", home.toString()).out()).find();
+        if (!done) {
+          Thread.sleep(200); // the last chunk's check may still be running
+        }
       }
+      assertTrue(done, "A is complete and verified in the cache");
       hold = ReaderChild.start(ReaderChild.Hold.class, a.toString());
       java.io.BufferedReader holdOut = new java.io.BufferedReader(
           new java.io.InputStreamReader(hold.getInputStream(), StandardCharsets.UTF_8));
