@@ -1,5 +1,12 @@
 package io.modelcache.fuse.kernel;
 
+import static io.modelcache.fuse.kernel.Wire.cstring;
+import static io.modelcache.fuse.kernel.Wire.align8;
+import static io.modelcache.fuse.kernel.Wire.header;
+import static io.modelcache.fuse.kernel.Wire.set32;
+import static io.modelcache.fuse.kernel.Wire.set64;
+import static io.modelcache.fuse.kernel.Wire.u32;
+import static io.modelcache.fuse.kernel.Wire.u64;
 import static io.modelcache.fuse.kernel.sys.FuseAbi.off;
 
 import io.modelcache.fuse.CallWrapper;
@@ -141,12 +148,12 @@ public final class KernelFs {
     switch (opcode) {
       case FuseAbi.FORGET, FuseAbi.BATCH_FORGET, FuseAbi.INTERRUPT -> {
         // Node ids live as long as the tree; nothing to forget. An interrupted read finishes anyway.
-        wrapper.call(name(opcode), logPath, () -> 0);
+        wrapper.call(Opcodes.name(opcode), logPath, () -> 0);
         return 0;
       }
       default -> { }
     }
-    int result = wrapper.call(name(opcode), logPath, () -> body(opcode, nodeid, path, arg, payload, out));
+    int result = wrapper.call(Opcodes.name(opcode), logPath, () -> body(opcode, nodeid, path, arg, payload, out));
     if (result < 0) {
       return header(reply, OUT_SIZE, result, unique);
     }
@@ -178,104 +185,13 @@ public final class KernelFs {
     };
   }
 
-  /** The operation's name for counts, metrics and logs (jnr's names where both have one). */
-  static String name(int opcode) {
-    return switch (opcode) {
-      case FuseAbi.INIT -> "init";
-      case FuseAbi.LOOKUP -> "lookup";
-      case FuseAbi.FORGET -> "forget";
-      case FuseAbi.BATCH_FORGET -> "batch_forget";
-      case FuseAbi.GETATTR -> "getattr";
-      case FuseAbi.OPEN -> "open";
-      case FuseAbi.READ -> "read";
-      case FuseAbi.RELEASE -> "release";
-      case FuseAbi.OPENDIR -> "opendir";
-      case FuseAbi.READDIR -> "readdir";
-      case FuseAbi.READDIRPLUS -> "readdirplus";
-      case FuseAbi.RELEASEDIR -> "releasedir";
-      case FuseAbi.STATFS -> "statfs";
-      case FuseAbi.GETXATTR -> "getxattr";
-      case FuseAbi.LISTXATTR -> "listxattr";
-      case FuseAbi.ACCESS -> "access";
-      case FuseAbi.FLUSH -> "flush";
-      case FuseAbi.INTERRUPT -> "interrupt";
-      case FuseAbi.DESTROY -> "destroy";
-      case FuseAbi.SETATTR -> "setattr";
-      case FuseAbi.SYMLINK -> "symlink";
-      case FuseAbi.MKNOD -> "mknod";
-      case FuseAbi.MKDIR -> "mkdir";
-      case FuseAbi.UNLINK -> "unlink";
-      case FuseAbi.RMDIR -> "rmdir";
-      case FuseAbi.RENAME, FuseAbi.RENAME2 -> "rename";
-      case FuseAbi.LINK -> "link";
-      case FuseAbi.WRITE -> "write";
-      case FuseAbi.SETXATTR -> "setxattr";
-      case FuseAbi.REMOVEXATTR -> "removexattr";
-      case FuseAbi.CREATE -> "create";
-      // Answered ENOSYS, but named: tools probe them (Python's open() sends an ioctl for isatty).
-      case FuseAbi.READLINK -> "readlink";
-      case FuseAbi.FSYNC -> "fsync";
-      case FuseAbi.FSYNCDIR -> "fsyncdir";
-      case FuseAbi.IOCTL -> "ioctl";
-      case FuseAbi.POLL -> "poll";
-      case FuseAbi.FALLOCATE -> "fallocate";
-      case FuseAbi.LSEEK -> "lseek";
-      case FuseAbi.COPY_FILE_RANGE, FuseAbi.COPY_FILE_RANGE_64 -> "copy_file_range";
-      case FuseAbi.SYNCFS -> "syncfs";
-      case FuseAbi.TMPFILE -> "tmpfile";
-      case FuseAbi.STATX -> "statx";
-      default -> "opcode-" + opcode;
-    };
-  }
-
   // ---- INIT ----
 
-  private static final long I_MAJOR = off(FuseAbi.INIT_IN, "major");
-  private static final long I_MINOR = off(FuseAbi.INIT_IN, "minor");
-  private static final long I_READAHEAD = off(FuseAbi.INIT_IN, "max_readahead");
-  private static final long I_FLAGS = off(FuseAbi.INIT_IN, "flags");
-  private static final long I_FLAGS2 = off(FuseAbi.INIT_IN, "flags2");
-
-  /** The flags this server takes when offered (passthrough only when configured). */
-  long wanted() {
-    return FuseAbi.ASYNC_READ | FuseAbi.PARALLEL_DIROPS | FuseAbi.MAX_PAGES | FuseAbi.DO_READDIRPLUS
-        | FuseAbi.INIT_EXT | (config.passthrough() ? FuseAbi.PASSTHROUGH : 0)
-        | (config.requestTimeoutSeconds() > 0 ? FuseAbi.REQUEST_TIMEOUT : 0);
-  }
-
   private int init(MemorySegment arg, MemorySegment p, int[] out) {
-    int major = u32(arg, I_MAJOR);
-    int minor = u32(arg, I_MINOR);
-    if (major != FuseAbi.KERNEL_VERSION) {
-      LOG.error("the kernel speaks FUSE protocol {}.{}; this server speaks 7.x only", major, minor);
+    Negotiated n = InitReply.answer(config, arg, p, out);
+    if (n == null) {
       return -EPROTO;
     }
-    long offered = Integer.toUnsignedLong(u32(arg, I_FLAGS));
-    if ((offered & FuseAbi.INIT_EXT) != 0 && arg.byteSize() >= I_FLAGS2 + 4) {
-      offered |= Integer.toUnsignedLong(u32(arg, I_FLAGS2)) << 32;
-    }
-    long taken = offered & wanted();
-    int readahead = u32(arg, I_READAHEAD);
-    int ourMinor = Math.min(minor, FuseAbi.OUR_MINOR);
-    boolean passthrough = (taken & FuseAbi.PASSTHROUGH) != 0;
-    MemorySegment o = p.asSlice(0, FuseAbi.INIT_OUT.byteSize());
-    o.fill((byte) 0);
-    set32(o, off(FuseAbi.INIT_OUT, "major"), FuseAbi.KERNEL_VERSION);
-    set32(o, off(FuseAbi.INIT_OUT, "minor"), ourMinor);
-    set32(o, off(FuseAbi.INIT_OUT, "max_readahead"), readahead);
-    set32(o, off(FuseAbi.INIT_OUT, "flags"), (int) taken);
-    set16(o, off(FuseAbi.INIT_OUT, "max_background"), config.maxBackground());
-    set16(o, off(FuseAbi.INIT_OUT, "congestion_threshold"), config.maxBackground() * 3 / 4);
-    set32(o, off(FuseAbi.INIT_OUT, "max_write"), InitConfig.MAX_WRITE);
-    set32(o, off(FuseAbi.INIT_OUT, "time_gran"), 1);
-    set16(o, off(FuseAbi.INIT_OUT, "max_pages"), config.maxPages());
-    set32(o, off(FuseAbi.INIT_OUT, "flags2"), (int) (taken >>> 32));
-    set32(o, off(FuseAbi.INIT_OUT, "max_stack_depth"), passthrough ? 1 : 0);
-    // The kernel reads request_timeout under FUSE_REQUEST_TIMEOUT whatever minor is answered.
-    int timeout = (taken & FuseAbi.REQUEST_TIMEOUT) != 0 ? config.requestTimeoutSeconds() : 0;
-    set16(o, off(FuseAbi.INIT_OUT, "request_timeout"), timeout);
-    out[0] = (int) FuseAbi.INIT_OUT.byteSize();
-    Negotiated n = new Negotiated(major, minor, ourMinor, offered, taken, config.maxPages(), readahead, timeout);
     hook.initialized(n);
     negotiated.complete(n);
     return 0;
@@ -519,9 +435,6 @@ public final class KernelFs {
     return 0;
   }
 
-  static int align8(int n) {
-    return (n + 7) & ~7;
-  }
 
   // ---- statfs and xattrs ----
 
@@ -573,45 +486,5 @@ public final class KernelFs {
       out[0] = v.length;
     }
     return r;
-  }
-
-  // ---- encoding helpers ----
-
-  /** Writes {@code fuse_out_header}; returns {@code len}. */
-  static int header(MemorySegment reply, int len, int error, long unique) {
-    set32(reply, off(FuseAbi.OUT_HEADER, "len"), len);
-    set32(reply, off(FuseAbi.OUT_HEADER, "error"), error);
-    set64(reply, off(FuseAbi.OUT_HEADER, "unique"), unique);
-    return len;
-  }
-
-  /** The NUL-terminated UTF-8 string at {@code offset} of {@code s} (to its end when unterminated). */
-  static String cstring(MemorySegment s, long offset) {
-    long end = offset;
-    while (end < s.byteSize() && s.get(ValueLayout.JAVA_BYTE, end) != 0) {
-      end++;
-    }
-    byte[] b = s.asSlice(offset, end - offset).toArray(ValueLayout.JAVA_BYTE);
-    return new String(b, StandardCharsets.UTF_8);
-  }
-
-  static int u32(MemorySegment s, long off) {
-    return s.get(ValueLayout.JAVA_INT_UNALIGNED, off);
-  }
-
-  static long u64(MemorySegment s, long off) {
-    return s.get(ValueLayout.JAVA_LONG_UNALIGNED, off);
-  }
-
-  static void set16(MemorySegment s, long off, int v) {
-    s.set(ValueLayout.JAVA_SHORT_UNALIGNED, off, (short) v);
-  }
-
-  static void set32(MemorySegment s, long off, int v) {
-    s.set(ValueLayout.JAVA_INT_UNALIGNED, off, v);
-  }
-
-  static void set64(MemorySegment s, long off, long v) {
-    s.set(ValueLayout.JAVA_LONG_UNALIGNED, off, v);
   }
 }

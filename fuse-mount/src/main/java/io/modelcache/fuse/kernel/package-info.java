@@ -1,8 +1,10 @@
 /**
  * The FUSE kernel protocol as pure code: {@link io.modelcache.fuse.kernel.KernelFs} turns one
- * request's bytes into its reply's bytes over a {@link io.modelcache.fuse.ReadOnlyTree} (INIT
- * negotiation, lookups, attributes, opens, reads, directories, statfs, xattrs; EROFS for writes,
- * ENOSYS for the rest), {@link io.modelcache.fuse.kernel.NodeTable} derives node ids from the tree,
+ * request's bytes into its reply's bytes over a {@link io.modelcache.fuse.ReadOnlyTree} (lookups,
+ * attributes, opens, reads, directories, statfs, xattrs; EROFS for writes, ENOSYS for the rest),
+ * {@code InitReply} negotiates INIT, {@code Wire} reads and writes the fields, {@link
+ * io.modelcache.fuse.kernel.Opcodes} names the operations, {@link
+ * io.modelcache.fuse.kernel.NodeTable} derives node ids from the tree,
  * and {@link io.modelcache.fuse.kernel.OpenHook} is where an open may be answered with a
  * passthrough backing id instead of the daemon path. Struct layouts and syscalls live in
  * {@code io.modelcache.fuse.kernel.sys}; the serving threads and mounts in {@code io.modelcache.fuse}

@@ -178,11 +178,11 @@ class KernelFsTest {
       if (f.getType() == int.class && java.lang.reflect.Modifier.isStatic(f.getModifiers()) && f.getInt(null) > 0
           && f.getInt(null) < 64 && n.equals(n.toUpperCase()) && !n.startsWith("FOPEN") && !n.startsWith("DT_")
           && !n.startsWith("NOTIFY") && !n.equals("KERNEL_VERSION") && !n.equals("OUR_MINOR")) {
-        assertFalse(KernelFs.name(f.getInt(null)).startsWith("opcode-"), n + " has a name");
+        assertFalse(Opcodes.name(f.getInt(null)).startsWith("opcode-"), n + " has a name");
       }
     }
-    assertEquals("ioctl", KernelFs.name(FuseAbi.IOCTL));
-    assertEquals("opcode-99", KernelFs.name(99));
+    assertEquals("ioctl", Opcodes.name(FuseAbi.IOCTL));
+    assertEquals("opcode-99", Opcodes.name(99));
   }
 
   @Test
