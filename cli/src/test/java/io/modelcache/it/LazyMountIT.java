@@ -38,7 +38,8 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Issue 3's acceptance test: a real docker-registry on 127.0.0.1, a real daemon process started by
- * the launcher, real FUSE mounts, and real kernel reads (read, pread, mmap).
+ * the launcher, real FUSE mounts, and real kernel reads (read, pread, mmap). Runs on the default
+ * (kernel) transport; {@link LazyMountJnrIT} runs the reading and outage tests again on jnr.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class LazyMountIT {
@@ -72,9 +73,25 @@ class LazyMountIT {
     }
   }
 
+  /** The FUSE transport the daemons of this class use ({@code fuse.transport}). */
+  String transport() {
+    return "kernel";
+  }
+
   private DaemonProcess daemon(String name, String... args) throws Exception {
     List<String> a = new ArrayList<>(List.of(args));
     a.addAll(List.of("--chunk-size", "256K"));
+    if (!transport().equals("kernel")) { // the transport joins whatever config the test gives
+      int at = a.indexOf("--config");
+      String given = at >= 0 ? Files.readString(Path.of(a.get(at + 1))) : "";
+      Path cfg = Files.writeString(tmp.resolve(name + "-" + transport() + ".yaml"),
+          "fuse:\n  transport: " + transport() + "\n" + given);
+      if (at >= 0) {
+        a.set(at + 1, cfg.toString());
+      } else {
+        a.addAll(List.of("--config", cfg.toString()));
+      }
+    }
     if (!a.contains("--cache-size")) {
       a.addAll(List.of("--cache-size", "2G"));
     }
@@ -97,6 +114,7 @@ class LazyMountIT {
     try (DaemonProcess d = daemon("home-bytes")) {
       Path mp = mount(d, "mnt-bytes");
       try {
+        assertTrue(d.log().contains("FUSE transport: " + transport()), d.log());
         // sha256 of every file, read through the kernel.
         Map<String, String> mounted = new TreeMap<>();
         for (String rel : sourceSha.keySet()) {
