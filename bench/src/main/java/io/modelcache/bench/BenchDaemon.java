@@ -41,6 +41,12 @@ final class BenchDaemon implements AutoCloseable {
   }
 
   static BenchDaemon start(Path launcher, Path home, long cacheBytes, String... extra) throws IOException {
+    return start(launcher, home, cacheBytes, java.util.Map.of(), extra);
+  }
+
+  /** Like {@link #start(Path, Path, long, String...)} with extra environment (e.g. the daemon's JVM options). */
+  static BenchDaemon start(Path launcher, Path home, long cacheBytes, java.util.Map<String, String> env, String... extra)
+      throws IOException {
     Files.createDirectories(home);
     Path log = home.resolve("daemon.log");
     List<String> cmd = new ArrayList<>(List.of(launcher.toString(), "daemon", "--home", home.toString(),
@@ -52,6 +58,7 @@ final class BenchDaemon implements AutoCloseable {
     ProcessBuilder pb = new ProcessBuilder(cmd)
         .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
     pb.environment().remove("MODELCACHE_HOME");
+    pb.environment().putAll(env);
     Process p = pb.start();
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     while (true) {

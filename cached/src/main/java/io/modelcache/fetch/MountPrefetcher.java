@@ -52,6 +52,13 @@ public final class MountPrefetcher implements Closeable {
    * streaming reader costs CPU now and a disk read later.
    */
   private static final long FILL_YIELD_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
+  /**
+   * Bytes per read-ahead request; 0: the maximum window (64 MiB by default), so a sequential reader's
+   * window goes out as one request, not four: each request costs the registry CPU of its own
+   * (docs/performance.md, "Where the cold path's CPU goes"). Demand reads stay chunk-sized.
+   * Overridable for measurements ({@code -Dmodelcache.readAhead.requestBytes=N}, bench/profile).
+   */
+  private static final long READ_AHEAD_REQUEST = Long.getLong("modelcache.readAhead.requestBytes", 0L);
 
   private final Map<String, BlobHandle> files;
   private final ChunkCache cache;
@@ -379,7 +386,7 @@ public final class MountPrefetcher implements Closeable {
     if (h == null || off >= h.spec().contentLength()) {
       return;
     }
-    long piece = Math.max(h.chunkSize(), opts.maxWindow() / 4);
+    long piece = Math.max(h.chunkSize(), READ_AHEAD_REQUEST > 0 ? READ_AHEAD_REQUEST : opts.maxWindow());
     for (long at = off; at < off + len; at += piece) {
       BlobHandle.Prefetch pf = h.prefetch(at, Math.min(piece, off + len - at), prio);
       if (pf.claimedBytes() > 0) {

@@ -30,7 +30,13 @@ public record ReadAheadOptions(
     Path profileDir,
     PrefetchObserver observer) {
   public static final long DEFAULT_MAX_WINDOW = 64L << 20;
-  public static final long DEFAULT_FILL_REQUEST = 32L << 20;
+  /**
+   * 64 MiB: the registry's CPU per GiB fell from 1.51 to 1.20 s against 32 MiB fill and 16 MiB
+   * read-ahead requests (curl's whole-blob GETs: 0.80; bench/profile, docs/performance.md), and a
+   * fetch coalesces at most 64 MiB anyway. Overridable for measurements
+   * ({@code -Dmodelcache.fill.requestBytes=N}).
+   */
+  public static final long DEFAULT_FILL_REQUEST = Long.getLong("modelcache.fill.requestBytes", 64L << 20);
 
   public ReadAheadOptions {
     if (initialWindow < 0 || maxWindow <= 0 || fillRequestBytes <= 0 || fillConnections < 1) {
@@ -42,7 +48,7 @@ public record ReadAheadOptions(
     observer = Objects.requireNonNullElse(observer, PrefetchObserver.NONE);
   }
 
-  /** Read-ahead and background fill on, 64 MiB windows, 32 MiB fill requests on 2 connections. */
+  /** Read-ahead and background fill on, 64 MiB windows, 64 MiB fill requests on 2 connections. */
   public static ReadAheadOptions defaults() {
     return new ReadAheadOptions(true, true, 0, DEFAULT_MAX_WINDOW, DEFAULT_FILL_REQUEST, 2, 0.9, null,
         PrefetchObserver.NONE);
