@@ -203,6 +203,9 @@ public final class FuseMount {
   /** As {@link #unmount(Path)}, with extra umount2 flags (UMOUNT_NOFOLLOW for a user's mount). */
   static boolean unmount(Path mountpoint, int flags) throws IOException {
     String mp = mountpoint.toAbsolutePath().normalize().toString();
+    if (UserMount.notRoot()) {
+      return isMountPoint(mountpoint) && UserMount.unmount(mountpoint.toAbsolutePath().normalize());
+    }
     int errno;
     try {
       errno = NativeLibc.umount2(mp, flags);
@@ -252,7 +255,7 @@ public final class FuseMount {
     tried.add("umount2: errno " + errno);
     for (List<String> cmd : List.of(
         List.of("fusermount3", "-u", "-z", mp), List.of("umount", "-l", mp))) {
-      String r = run(cmd);
+      String r = runCommand(cmd);
       if (!isMountPoint(mountpoint)) {
         return;
       }
@@ -261,7 +264,8 @@ public final class FuseMount {
     throw new IOException("could not unmount " + mp + " (" + String.join("; ", tried) + ")");
   }
 
-  private static String run(List<String> cmd) {
+  /** Runs {@code cmd} (bounded in time); "exit N (output)", or why it could not run. */
+  static String runCommand(List<String> cmd) {
     try {
       Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
       p.getOutputStream().close();

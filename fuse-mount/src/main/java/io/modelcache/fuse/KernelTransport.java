@@ -24,8 +24,9 @@ import org.slf4j.LoggerFactory;
  * 1 MiB requests (max_pages 256), async reads, parallel dirops, readdirplus, and passthrough only
  * when configured; what was negotiated is logged once per process.
  *
- * <p>Needs root (mount(2)); fusermount3 for unprivileged mounts is not implemented, so a non-root
- * process reports {@link #unavailableReason} and the daemon falls back to jnr.
+ * <p>A process that is not root mounts through fusermount3 ({@link UserMount}: the descriptor
+ * comes back over a unix socket) and unmounts with {@code fusermount3 -u}; only without a setuid
+ * fusermount3 does it report {@link #unavailableReason} (and the daemon falls back to jnr).
  *
  * <p>Threading: thread-safe; mounts may be made concurrently.
  */
@@ -139,8 +140,9 @@ public final class KernelTransport implements FuseTransport {
       Sys.bind();
       int euid = Sys.geteuid();
       if (euid != 0) {
-        return "the kernel transport mounts with mount(2), which needs root (running as uid "
-            + Integer.toUnsignedString(euid) + ")";
+        String why = UserMount.unavailableReason();
+        return why == null ? null : "the kernel transport mounts with mount(2) as root or with fusermount3 otherwise: "
+            + why + " (running as uid " + Integer.toUnsignedString(euid) + ")";
       }
       return null;
     } catch (Throwable t) {
@@ -159,10 +161,14 @@ public final class KernelTransport implements FuseTransport {
     FuseMount.refuseStale(abs);
     NodeTable nodes = NodeTable.of(tree);
     KernelServer server = KernelServer.shared();
-    boolean owned = options.ownerUid() != 0;
+    boolean user = Sys.geteuid() != 0;
+    boolean owned = !user && options.ownerUid() != 0;
     Path mp;
     int devFd;
-    if (owned) {
+    if (user) {
+      mp = FuseMount.checkRootMountpoint(abs);
+      devFd = UserMount.mount(mp, options);
+    } else if (owned) {
       OwnedMount.Made made = OwnedMount.make(abs, options, 0);
       mp = made.mountpoint();
       devFd = made.devFd();
@@ -189,10 +195,13 @@ public final class KernelTransport implements FuseTransport {
       LOG.info("{}", negotiated.describe());
     }
     long dev = OwnedMount.mountedDevice(mp);
-    if (dev >= 0) {
+    if (dev >= 0 && !user) { // /sys/class/bdi is root's
       FuseMount.setReadAhead(mp, dev, options.readAheadKb());
     }
-    if (owned) {
+    if (user) {
+      LOG.info("mounted {} on {} with fusermount3 as uid {} (device {}:{}, kernel transport)", options.fsName(), mp,
+          Integer.toUnsignedString(Sys.geteuid()), FuseMount.major(dev), FuseMount.minor(dev));
+    } else if (owned) {
       LOG.info("mounted {} on {} for uid {} (device {}:{}, kernel transport{})", options.fsName(), mp,
           Integer.toUnsignedString(options.ownerUid()), FuseMount.major(dev), FuseMount.minor(dev),
           options.allowOther() ? ", others may read" : ", only its owner may read");

@@ -1,7 +1,8 @@
 /**
  * The native edge of the kernel-protocol FUSE transport: every FFM downcall ({@link
  * io.modelcache.fuse.kernel.sys.Sys}: open, close, mount(2), umount2, read, write, writev, ioctl,
- * epoll) and every struct layout ({@link io.modelcache.fuse.kernel.sys.FuseAbi}: the structs,
+ * epoll; {@link io.modelcache.fuse.kernel.sys.Fusermount}: socketpair, posix_spawnp, recvmsg of an
+ * SCM_RIGHTS descriptor, waitpid, for mounts made by fusermount3) and every struct layout ({@link io.modelcache.fuse.kernel.sys.FuseAbi}: the structs,
  * opcodes and flags of the kernel's {@code include/uapi/linux/fuse.h}, protocol 7.40+, little or
  * native endian as the kernel writes them). Nothing else in ModelCache's kernel transport touches
  * {@code java.lang.foreign} linkage.
