@@ -260,13 +260,18 @@ public final class Daemon implements Closeable {
   /**
    * The FUSE request timeout asked for in INIT (where the kernel offers it): longer than anything a
    * request may wait for during a normal restart or a slow fetch (restart.grace or fetch.timeout,
-   * whichever is longer, plus a minute), so the kernel only aborts a connection whose requests
-   * nobody will answer: a hung daemon, or a kept connection the holder could not abort.
+   * whichever is longer, plus a minute), and never under 30 minutes (a first read under
+   * verify.unindexed: strict waits for its whole blob, however long that download takes while it
+   * progresses). So the kernel only aborts a connection whose requests nobody answers: a hung
+   * daemon, or a kept connection that no daemon took back and no holder aborted.
    */
   static int requestTimeoutSeconds(Settings s) {
-    long secs = Math.max(s.restartGrace().toSeconds(), s.fetchTimeout().toSeconds()) + 60;
+    long secs = Math.max(REQUEST_TIMEOUT_FLOOR.toSeconds(),
+        Math.max(s.restartGrace().toSeconds(), s.fetchTimeout().toSeconds()) + 60);
     return (int) Math.min(secs, io.modelcache.fuse.kernel.InitConfig.MAX_REQUEST_TIMEOUT);
   }
+
+  static final Duration REQUEST_TIMEOUT_FLOOR = Duration.ofMinutes(30);
 
   public ChunkCache cache() {
     return cache;

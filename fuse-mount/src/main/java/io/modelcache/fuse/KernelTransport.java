@@ -243,7 +243,13 @@ public final class KernelTransport implements FuseTransport {
     } else {
       fs.handleEpoch(1 + (int) (System.nanoTime() % 255)); // not the first server: stay clear of its handles
     }
-    KernelSession session = KernelSession.adopt(kept.sessionFd(), kept.negotiated(), fs, server, mp.toString());
+    KernelSession session;
+    try {
+      session = KernelSession.adopt(kept.sessionFd(), kept.negotiated(), fs, server, mp.toString());
+    } catch (IOException | RuntimeException e) {
+      fs.closeAll(); // the pins just taken back; the caller lets the connection go
+      throw e;
+    }
     try (java.lang.foreign.Arena a = java.lang.foreign.Arena.ofConfined()) {
       java.lang.foreign.MemorySegment notify = a.allocate(16, 8);
       notify.set(java.lang.foreign.ValueLayout.JAVA_INT, 0, 16); // fuse_out_header: len
