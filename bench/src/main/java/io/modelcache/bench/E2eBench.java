@@ -168,6 +168,9 @@ public final class E2eBench {
     loaderCold();
     concurrency();
     restartStall();
+    if (!quick) { // kernel and jnr side by side: threads and RSS with 1 and 50 mounts, serving CPU
+      TransportBench.measure(work.resolve("transports"), runs, this::sample);
+    }
     writeReport();
   }
 
@@ -701,6 +704,9 @@ public final class E2eBench {
     rp.add("memory", "daemon heap used, peak sampled every 250 ms", s("heap.peak"), "MiB", null, null, null, null);
     rp.add("memory", "daemon heap live after a full GC", s("heap.live"), "MiB", null, null, "≤ 256 MiB at 16 GiB",
         null);
+    if (!s("tx.kernel.cpu").isEmpty()) {
+      TransportBench.addRows(rp, this::s);
+    }
     if (!dropWorks) {
       rp.notes.add("could not drop the page cache (not root?): \"cold\" figures are not cold");
     }
