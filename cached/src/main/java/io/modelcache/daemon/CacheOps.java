@@ -36,11 +36,11 @@ final class CacheOps {
 
   private final DaemonConfig config;
   private final ChunkCache cache;
-  private final Supplier<List<Daemon.Active>> mounts;
+  private final Supplier<List<ActiveMount>> mounts;
   private final Supplier<Map<String, Set<String>>> usersOf;
 
   /** @param usersOf cache key to the models using it ("reference at mountpoint", "warming reference") */
-  CacheOps(DaemonConfig config, ChunkCache cache, Supplier<List<Daemon.Active>> mounts,
+  CacheOps(DaemonConfig config, ChunkCache cache, Supplier<List<ActiveMount>> mounts,
       Supplier<Map<String, Set<String>>> usersOf) {
     this.config = config;
     this.cache = cache;
@@ -135,7 +135,7 @@ final class CacheOps {
 
   /** The cache keys of a model: from its mount when mounted, else resolved from its source. */
   private List<String> keysOf(String refText) throws IOException {
-    for (Daemon.Active a : mounts.get()) {
+    for (ActiveMount a : mounts.get()) {
       if (a.record().reference().equals(refText)) {
         List<String> keys = new ArrayList<>();
         for (ModelMount.MountedFile f : a.model().files().values()) {
@@ -167,7 +167,7 @@ final class CacheOps {
     Map<String, Set<String>> users = users();
     List<String> keys = blobKeys(refText);
     if (keys.isEmpty()) {
-      for (Daemon.Active a : mounts.get()) {
+      for (ActiveMount a : mounts.get()) {
         if (a.record().reference().equals(refText)) {
           throw mounted(refText, a);
         }
@@ -183,7 +183,7 @@ final class CacheOps {
           resolved.add(ModelMount.specOf(f).key());
         }
       }
-      for (Daemon.Active a : mounts.get()) {
+      for (ActiveMount a : mounts.get()) {
         if (digest.equals(a.record().digest())) {
           throw mounted(refText, a);
         }
@@ -222,7 +222,7 @@ final class CacheOps {
     return out;
   }
 
-  private static ModelCacheException mounted(String refText, Daemon.Active a) {
+  private static ModelCacheException mounted(String refText, ActiveMount a) {
     return new ModelCacheException(Kind.USAGE,
         "cannot evict " + refText + ": it is mounted at " + a.record().mountpoint() + " (unmount it first)");
   }

@@ -1,6 +1,5 @@
 package io.modelcache.daemon;
 
-import com.fasterxml.jackson.core.type.TypeReference;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.SerializationFeature;
@@ -16,8 +15,6 @@ import io.modelcache.config.Settings;
 import io.modelcache.control.ControlServer;
 import io.modelcache.error.ModelCacheException;
 import io.modelcache.error.ModelCacheException.Kind;
-import io.modelcache.fetch.PrefetchObserver;
-import io.modelcache.fetch.ReadAheadOptions;
 import io.modelcache.fuse.FuseMount;
 import io.modelcache.fuse.FuseTransport;
 import io.modelcache.fuse.KernelTransport;
@@ -32,7 +29,6 @@ import io.modelcache.metrics.MetricsServer;
 import io.modelcache.modelpack.ModelArtifact;
 import io.modelcache.modelpack.ModelReader;
 import io.modelcache.mount.ModelMount;
-import io.modelcache.oci.ArtifactSource;
 import io.modelcache.oci.Digest;
 import io.modelcache.oci.Reference;
 import io.modelcache.source.Artifacts;
@@ -41,10 +37,8 @@ import io.modelcache.trust.TrustGate;
 import io.modelcache.trust.TrustRule;
 import java.io.Closeable;
 import java.io.IOException;
-import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -65,18 +59,18 @@ public final class Daemon implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(Daemon.class);
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
-  /** A live mount: its record, the model tree it serves, its source, the FUSE handle, its signature state. */
-  record Active(MountRecord record, ModelMount model, ArtifactSource source, Mounted fuse, String signature) {}
 
   private final DaemonConfig config;
   private final ChunkCache cache;
   private final DaemonMetrics metrics;
   private final MetricsServer metricsServer;
-  private final Map<Path, Active> mounts = new LinkedHashMap<>();
+  private final Map<Path, ActiveMount> mounts = new LinkedHashMap<>();
   private final ControlServer control;
   private final ScheduledExecutorService reconciler;
   /** What mounts.d declares, read at every reconcile. */
   private final MountsDir mountsDir;
+  /** The mounts to restore at the next start, at their pinned digests. */
+  private final MountTable table;
   private final OperatorOps ops;
   private final AccessPolicy policy;
   /** The FUSE transport every mount of this daemon uses (fuse.transport, or jnr as the fallback). */
@@ -92,13 +86,14 @@ public final class Daemon implements Closeable {
       AccessPolicy policy, FuseTransport transport) throws IOException {
     this.config = config;
     this.mountsDir = new MountsDir(MountsDir.dirs(config.settings()));
+    this.table = new MountTable(config.stateDir().resolve("mounts.json"));
     this.transport = transport;
     this.policy = policy;
     this.cache = cache;
     this.metrics = metrics;
     this.metricsServer = metricsServer;
     this.ops = new OperatorOps(config, cache, metrics, this::activeMounts, this::metricsPort);
-    this.handover = keepsMounts(config.settings(), transport) ? Handover.open(config, System.getenv()) : Handover.off();
+    this.handover = FuseSetup.keepsMounts(config.settings(), transport) ? Handover.open(config, System.getenv()) : Handover.off();
     ops.survivesRestart(mp -> handover.survives(Path.of(mp)), handover.describe());
     try {
       restoreMounts();
@@ -121,7 +116,7 @@ public final class Daemon implements Closeable {
 
   /** Mounts served without a chunk index look again: one may have been pushed since (modelcache index). */
   private void recheckIndexes() {
-    for (Active a : activeMounts()) {
+    for (ActiveMount a : activeMounts()) {
       if (!closed && !a.model().verification().equals("chunks")) {
         TrustRule rule;
         try {
@@ -158,7 +153,7 @@ public final class Daemon implements Closeable {
     }
     Map<Path, DeclaredMount> desired = mountsDir.declared();
     Map<Path, DeclaredMount> current = new LinkedHashMap<>();
-    for (Active a : mounts.values()) {
+    for (ActiveMount a : mounts.values()) {
       MountRecord r = a.record();
       if (r.declaredBy() != null) {
         current.put(Path.of(r.mountpoint()),
@@ -168,7 +163,7 @@ public final class Daemon implements Closeable {
     MountPlan plan = MountPlan.between(current, desired);
     boolean changed = false;
     for (DeclaredMount m : plan.unmount()) {
-      Active a = mounts.remove(m.mountpoint());
+      ActiveMount a = mounts.remove(m.mountpoint());
       if (a != null) {
         LOG.info("{} no longer declares {}: unmounting", m.file(), m.mountpoint());
         release(a);
@@ -176,7 +171,7 @@ public final class Daemon implements Closeable {
       }
     }
     for (DeclaredMount m : plan.mount()) {
-      Active existing = mounts.get(m.mountpoint());
+      ActiveMount existing = mounts.get(m.mountpoint());
       if (existing != null) {
         mountsDir.reportOnce(m.file(), m.file() + ": mountpoint " + m.mountpoint() + " is already mounted by hand ("
             + existing.record().reference() + ")");
@@ -213,7 +208,7 @@ public final class Daemon implements Closeable {
     Settings s = config.settings();
     // One line per missing FUSE piece, once: the daemon still starts (status, cache and profile
     // commands work without FUSE), and each mount checks again and fails with the same line.
-    FuseTransport transport = chooseTransport(s);
+    FuseTransport transport = FuseSetup.chooseTransport(s);
     for (FusePrerequisites.Problem p : FusePrerequisites.check(FusePrerequisites.DEVICE, transport.needsLibfuse2())) {
       LOG.warn("FUSE is not usable, mounts will fail: {}", p.message());
     }
@@ -223,12 +218,12 @@ public final class Daemon implements Closeable {
         .withBudgetBytes(s.cacheSizeBytes())
         .withChunkSize(s.chunkSizeBytes())
         .withFetchTimeout(s.fetchTimeout())
-        .withMaxConcurrentFetches(s.fetchConcurrency()), keepsMounts(s, transport));
+        .withMaxConcurrentFetches(s.fetchConcurrency()), FuseSetup.keepsMounts(s, transport));
     DaemonMetrics metrics = new DaemonMetrics();
     metrics.bindCache(cache);
     KernelTransport.configureDefault(s.fusePassthrough(), metrics.passthroughStats());
     // Kept connections record their open handles (mode, backing id) for the next daemon.
-    KernelTransport.configureDefaultHandover(requestTimeoutSeconds(s), keepsMounts(s, transport)
+    KernelTransport.configureDefaultHandover(FuseSetup.requestTimeoutSeconds(s), FuseSetup.keepsMounts(s, transport)
         ? mp -> config.stateDir().resolve("opens").resolve(KeptConnection.id(mp.toString()) + ".log") : null);
     MetricsServer server = null;
     try {
@@ -252,26 +247,6 @@ public final class Daemon implements Closeable {
     return config;
   }
 
-  /** Whether mounts outlive this daemon: restart.keepMounts (default on), for the kernel transport only. */
-  static boolean keepsMounts(Settings s, FuseTransport transport) {
-    return s.restartKeepMounts() && transport.name().equals("kernel");
-  }
-
-  /**
-   * The FUSE request timeout asked for in INIT (where the kernel offers it): longer than anything a
-   * request may wait for during a normal restart or a slow fetch (restart.grace or fetch.timeout,
-   * whichever is longer, plus a minute), and never under 30 minutes (a first read under
-   * verify.unindexed: strict waits for its whole blob, however long that download takes while it
-   * progresses). So the kernel only aborts a connection whose requests nobody answers: a hung
-   * daemon, or a kept connection that no daemon took back and no holder aborted.
-   */
-  static int requestTimeoutSeconds(Settings s) {
-    long secs = Math.max(REQUEST_TIMEOUT_FLOOR.toSeconds(),
-        Math.max(s.restartGrace().toSeconds(), s.fetchTimeout().toSeconds()) + 60);
-    return (int) Math.min(secs, io.modelcache.fuse.kernel.InitConfig.MAX_REQUEST_TIMEOUT);
-  }
-
-  static final Duration REQUEST_TIMEOUT_FLOOR = Duration.ofMinutes(30);
 
   public ChunkCache cache() {
     return cache;
@@ -331,47 +306,24 @@ public final class Daemon implements Closeable {
     MountMode mode = policy.mountMode(caller);
     Integer uid = mode.isRoot() ? null : mode.ownerUid();
     Integer gid = mode.isRoot() ? null : mode.ownerGid();
-    Active a = doMount(new MountRecord(refText, null, mp.toString(), plainHttp, null, uid, gid), ref);
+    ActiveMount a = doMount(new MountRecord(refText, null, mp.toString(), plainHttp, null, uid, gid), ref);
     LOG.info("mount of {} at {} for {}", refText, mp, caller.describe());
     persist();
-    return describe(a);
+    return a.describe(JSON, handover.survives(Path.of(a.record().mountpoint())));
   }
 
   private Path checkMountpoint(Path dir) throws ModelCacheException {
     Path mp = dir.toAbsolutePath().normalize();
-    Active existing = mounts.get(mp);
+    ActiveMount existing = mounts.get(mp);
     if (existing != null) {
       throw new ModelCacheException(Kind.USAGE,
           "mountpoint " + mp + " is already mounted (" + existing.record().reference() + ")");
     }
-    // A mount is there: judged from mountinfo first, since a stat of a stale FUSE mount fails
-    // (ENOTCONN) and would read as "does not exist".
-    String busy = FuseMount.mountedType(mp);
-    if (busy != null) {
-      throw new ModelCacheException(Kind.USAGE, FuseMount.isStaleMount(mp)
-          ? "mountpoint " + mp + " is busy: a FUSE mount whose server is gone (" + FuseMount.mountSource(mp)
-              + ") is still there; detach it with 'umount -l " + mp + "'"
-          : "mountpoint " + mp + " is busy: a " + busy + " filesystem is already mounted there");
-    }
-    if (!Files.exists(mp)) {
-      throw new ModelCacheException(Kind.USAGE, "mountpoint " + mp + " does not exist");
-    }
-    if (!Files.isDirectory(mp)) {
-      throw new ModelCacheException(Kind.USAGE, "mountpoint " + mp + " is not a directory");
-    }
-    try (var s = Files.list(mp)) {
-      if (s.findAny().isPresent()) {
-        throw new ModelCacheException(Kind.USAGE, "mountpoint " + mp + " is not empty");
-      }
-    } catch (ModelCacheException e) {
-      throw e;
-    } catch (IOException e) {
-      throw new ModelCacheException(Kind.USAGE, "mountpoint " + mp + " cannot be read: " + e.getMessage());
-    }
+    Mountpoint.checkFree(mp);
     return mp;
   }
 
-  private Active doMount(MountRecord rec, Reference ref) throws IOException {
+  private ActiveMount doMount(MountRecord rec, Reference ref) throws IOException {
     return doMount(rec, ref, null);
   }
 
@@ -379,12 +331,12 @@ public final class Daemon implements Closeable {
    * Mounts {@code rec}, or, with {@code adopt}, serves the connection a previous daemon kept for it
    * (the tree is rebuilt at the pinned digest; the kernel still holds the mount).
    */
-  private Active doMount(MountRecord rec, Reference ref, LiveConnection adopt) throws IOException {
+  private ActiveMount doMount(MountRecord rec, Reference ref, LiveConnection adopt) throws IOException {
     Path mp = Path.of(rec.mountpoint());
     try {
       FusePrerequisites.require(FusePrerequisites.DEVICE, transport.needsLibfuse2()); // before any registry traffic
     } catch (FuseUnavailableException e) {
-      throw fuseUnavailable(mp, e);
+      throw FuseSetup.fuseUnavailable(mp, e);
     }
     // Transient registry faults are retried (streams resumed) for as long as fetch.timeout allows.
     ResilientSource source = new ResilientSource(Artifacts.openSource(ref,
@@ -401,32 +353,8 @@ public final class Daemon implements Closeable {
       OperatorOps.MountTracker tracker = ops.track(mp, metrics);
       Map<String, ChunkDigests> digests = IndexLookup.find(mp.toString(), art, source,
           config.settings().trustPolicy().ruleFor(ref), false);
-      model = ModelMount.withReadAheadDeferred(art, source, cache, new ModelMount.FetchObserver() {
-        @Override
-        public void fetched(long bytes) {
-          metrics.fetched(registryLabel, bytes);
-          tracker.fetched(bytes);
-        }
-
-        @Override
-        public void fetchCompleted(long nanos) {
-          metrics.fetchCompleted(nanos);
-        }
-      }, ReadAheadOptions.defaults()
-          .withPrefetch(config.settings().prefetch())
-          .withBackgroundFill(config.settings().backgroundFill())
-          .withProfileDir(config.home().resolve("profiles"))
-          .withObserver(new PrefetchObserver() {
-            @Override
-            public void issued(long bytes) {
-              metrics.prefetchIssued(bytes);
-            }
-
-            @Override
-            public void used(long bytes) {
-              metrics.prefetchUsed(bytes);
-            }
-          }), digests);
+      model = ModelMount.withReadAheadDeferred(art, source, cache,
+          MountWiring.fetchObserver(metrics, registryLabel, tracker), MountWiring.readAhead(config, metrics), digests);
       model.serveOnlyVerified(config.settings().strictUnindexed());
       Mounted fuse;
       try {
@@ -439,38 +367,14 @@ public final class Daemon implements Closeable {
         fuse = adopt != null ? ((KernelTransport) FuseTransport.kernel()).adopt(mp, adopt, model, options)
             : mountTransport().mount(mp, model, options);
       } catch (FuseUnavailableException e) {
-        throw fuseUnavailable(mp, e);
+        throw FuseSetup.fuseUnavailable(mp, e);
       } catch (LinkageError e) {
-        // A native piece broke between the check and the mount: still one line, never an Error.
-        throw new ModelCacheException(Kind.FUSE_UNAVAILABLE, "cannot mount " + mp + ": "
-            + (transport.needsLibfuse2() ? "FUSE library " + FusePrerequisites.LIBFUSE2 + " cannot be loaded (install libfuse2)"
-                : "the kernel transport cannot bind libc (" + e + ")"), e);
+        throw FuseSetup.linkageFailed(mp, transport, e);
       }
-      ModelMount m = model;
-      metrics.bindMount(mp.toString(), new DaemonMetrics.MountView() {
-        @Override
-        public long bytesRead() {
-          return m.bytesRead();
-        }
-
-        @Override
-        public double cachedFraction() {
-          return m.cachedFraction();
-        }
-
-        @Override
-        public double firstByteSeconds() {
-          return m.firstByteSeconds();
-        }
-
-        @Override
-        public String verification() {
-          return m.verification();
-        }
-      });
+      metrics.bindMount(mp.toString(), MountWiring.view(model));
       MountRecord pinned = new MountRecord(rec.reference(), art.manifest().digest().toString(), mp.toString(),
           rec.plainHttp(), rec.declaredBy(), rec.ownerUid(), rec.ownerGid());
-      Active a = new Active(pinned, model, source, fuse, admission.state());
+      ActiveMount a = new ActiveMount(pinned, model, source, fuse, admission.state());
       mounts.put(mp, a);
       handover.keep(mp, fuse);
       LOG.info("mounted {} ({}) at {}", rec.reference(), art.manifest().digest(), mp);
@@ -497,33 +401,9 @@ public final class Daemon implements Closeable {
     return transport;
   }
 
-  /**
-   * The transport {@code fuse.transport} names, or jnr (one log line saying why) when the kernel
-   * transport cannot start in this process. restart.keepMounts needs the kernel transport: only its
-   * connections can be handed to the next daemon.
-   */
-  static FuseTransport chooseTransport(Settings settings) {
-    FuseTransport t = FuseTransport.named(settings.fuseTransport());
-    String why = t.unavailableReason();
-    if (why != null && t.name().equals("kernel")) {
-      LOG.warn("FUSE transport kernel cannot start ({}); mounts use jnr (libfuse2){}", why,
-          settings.restartKeepMounts() ? " and are unmounted at stop (only kernel-transport mounts outlive the daemon)" : "");
-      return FuseTransport.jnr();
-    }
-    if (settings.restartKeepMounts() && !t.name().equals("kernel")) {
-      LOG.info("fuse.transport is {}: mounts are unmounted at stop (only kernel-transport mounts outlive the daemon)", t.name());
-    }
-    LOG.info("FUSE transport: {}", t.name());
-    return t;
-  }
-
   /** The FUSE transport mounts use ("kernel" or "jnr"). */
   public String transportName() {
     return transport.name();
-  }
-
-  private static ModelCacheException fuseUnavailable(Path mp, FuseUnavailableException e) {
-    return new ModelCacheException(Kind.FUSE_UNAVAILABLE, "cannot mount " + mp + ": " + e.getMessage(), e);
   }
 
   public ObjectNode umount(Path dir) throws IOException {
@@ -533,7 +413,7 @@ public final class Daemon implements Closeable {
   /** Unmounts the mount at {@code dir} if {@code caller} is root or the user who mounted it. */
   public synchronized ObjectNode umount(Path dir, Caller caller) throws IOException {
     Path mp = dir.toAbsolutePath().normalize();
-    Active a = mounts.get(mp);
+    ActiveMount a = mounts.get(mp);
     if (a == null) {
       throw new ModelCacheException(Kind.USAGE, mp + " is not a ModelCache mount");
     }
@@ -549,7 +429,7 @@ public final class Daemon implements Closeable {
     return JSON.createObjectNode().put("mountpoint", mp.toString());
   }
 
-  private void release(Active a) {
+  private void release(ActiveMount a) {
     handover.release(Path.of(a.record().mountpoint()));
     metrics.unbindMount(a.record().mountpoint());
     ops.untrack(a.record().mountpoint());
@@ -570,51 +450,25 @@ public final class Daemon implements Closeable {
   public synchronized ObjectNode list() {
     ObjectNode out = JSON.createObjectNode();
     ArrayNode arr = out.putArray("mounts");
-    for (Active a : mounts.values()) {
-      arr.add(describe(a));
+    for (ActiveMount a : mounts.values()) {
+      arr.add(a.describe(JSON, handover.survives(Path.of(a.record().mountpoint()))));
     }
     out.put("cacheUsedBytes", cache.usedBytes()).put("cacheBudgetBytes", cache.budgetBytes());
     return out;
   }
 
   /** A snapshot of the live mounts, for operator commands that must not hold the daemon's lock. */
-  synchronized List<Active> activeMounts() {
+  synchronized List<ActiveMount> activeMounts() {
     return List.copyOf(mounts.values());
   }
 
-  private ObjectNode describe(Active a) {
-    long total = a.model().totalBytes();
-    long cached = Math.min(total, a.model().cachedBytes());
-    return JSON.createObjectNode()
-        .put("reference", a.record().reference())
-        .put("digest", a.record().digest())
-        .put("mountpoint", a.record().mountpoint())
-        .put("ownerUid", a.record().owner())
-        .put("files", a.model().artifact().files().size())
-        .put("totalBytes", total)
-        .put("cachedBytes", cached)
-        .put("bytesRead", a.model().bytesRead())
-        .put("signature", a.signature())
-        .put("verification", a.model().verification())
-        .put("survivesRestart", handover.survives(Path.of(a.record().mountpoint())));
-  }
-
-  private Path tablePath() {
-    return config.stateDir().resolve("mounts.json");
-  }
 
   private void persist() throws IOException {
     List<MountRecord> recs = new ArrayList<>();
-    for (Active a : mounts.values()) {
+    for (ActiveMount a : mounts.values()) {
       recs.add(a.record());
     }
-    Path tmp = tablePath().resolveSibling("mounts.json.tmp");
-    Files.write(tmp, JSON.writeValueAsBytes(recs));
-    try {
-      Files.move(tmp, tablePath(), StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-    } catch (AtomicMoveNotSupportedException e) {
-      Files.move(tmp, tablePath(), StandardCopyOption.REPLACE_EXISTING);
-    }
+    table.write(recs);
   }
 
   /**
@@ -623,10 +477,10 @@ public final class Daemon implements Closeable {
    * logged and dropped from the table; it does not stop the daemon.
    */
   private synchronized void restoreMounts() throws IOException {
-    if (!Files.exists(tablePath())) {
+    List<MountRecord> recs = table.read();
+    if (recs == null) {
       return;
     }
-    List<MountRecord> recs = JSON.readValue(tablePath().toFile(), new TypeReference<List<MountRecord>>() {});
     for (MountRecord rec : recs) {
       Path mp = Path.of(rec.mountpoint());
       java.util.Optional<LiveConnection> kept = handover.takeFor(mp);
@@ -695,7 +549,7 @@ public final class Daemon implements Closeable {
       } catch (IOException e) {
         LOG.debug("closing control socket: {}", e.toString());
       }
-      for (Active a : mounts.values()) {
+      for (ActiveMount a : mounts.values()) {
         Path mp = Path.of(a.record().mountpoint());
         // Stop serving before the cache closes: what is not answered now the next daemon answers.
         if (!unmountOnClose && handover.survives(mp) && a.fuse().leave()) {

@@ -60,7 +60,7 @@ final class OperatorOps {
   private final DaemonConfig config;
   private final ChunkCache cache;
   private final DaemonMetrics metrics;
-  private final Supplier<List<Daemon.Active>> mounts;
+  private final Supplier<List<ActiveMount>> mounts;
   private final IntSupplier metricsPort;
   private final LongSupplier nanos;
   private final Clock wall;
@@ -71,12 +71,12 @@ final class OperatorOps {
   private final CacheOps cacheOps;
   private final ProfileOps profileOps;
 
-  OperatorOps(DaemonConfig config, ChunkCache cache, DaemonMetrics metrics, Supplier<List<Daemon.Active>> mounts,
+  OperatorOps(DaemonConfig config, ChunkCache cache, DaemonMetrics metrics, Supplier<List<ActiveMount>> mounts,
       IntSupplier metricsPort) {
     this(config, cache, metrics, mounts, metricsPort, System::nanoTime, Clock.systemUTC());
   }
 
-  OperatorOps(DaemonConfig config, ChunkCache cache, DaemonMetrics metrics, Supplier<List<Daemon.Active>> mounts,
+  OperatorOps(DaemonConfig config, ChunkCache cache, DaemonMetrics metrics, Supplier<List<ActiveMount>> mounts,
       IntSupplier metricsPort, LongSupplier nanos, Clock wall) {
     this.config = config;
     this.cache = cache;
@@ -217,7 +217,7 @@ final class OperatorOps {
         .put("pinnedBytes", cache.pinnedBytes())
         .put("evictionsSkipped", s.evictionsSkipped());
     ArrayNode arr = out.putArray("mounts");
-    for (Daemon.Active a : mounts.get()) {
+    for (ActiveMount a : mounts.get()) {
       long total = a.model().totalBytes();
       long cached = Math.min(total, a.model().cachedBytes());
       MountTracker t = trackers.get(a.record().mountpoint());
@@ -262,7 +262,7 @@ final class OperatorOps {
     WarmJob job;
     long id = jobIds.incrementAndGet();
     if (req.hasNonNull("dir")) {
-      Daemon.Active a = mountAt(Path.of(req.get("dir").asText()));
+      ActiveMount a = mountAt(Path.of(req.get("dir").asText()));
       List<WarmJob.Target> targets = new ArrayList<>();
       for (Map.Entry<String, ModelMount.MountedFile> e : new TreeMap<>(a.model().files()).entrySet()) {
         targets.add(new WarmJob.Target(e.getKey(), e.getValue().file().size(), e.getValue().handle()));
@@ -386,9 +386,9 @@ final class OperatorOps {
     }
   }
 
-  private Daemon.Active mountAt(Path dir) throws ModelCacheException {
+  private ActiveMount mountAt(Path dir) throws ModelCacheException {
     String mp = dir.toAbsolutePath().normalize().toString();
-    for (Daemon.Active a : mounts.get()) {
+    for (ActiveMount a : mounts.get()) {
       if (a.record().mountpoint().equals(mp)) {
         return a;
       }
@@ -399,7 +399,7 @@ final class OperatorOps {
   /** Cache keys in use, each with the models using it ("reference at mountpoint", or "warming reference"). */
   Map<String, Set<String>> users() {
     Map<String, Set<String>> out = new HashMap<>();
-    for (Daemon.Active a : mounts.get()) {
+    for (ActiveMount a : mounts.get()) {
       for (ModelMount.MountedFile f : a.model().files().values()) {
         out.computeIfAbsent(f.handle().spec().key(), k -> new LinkedHashSet<>())
             .add(a.record().reference() + " at " + a.record().mountpoint());

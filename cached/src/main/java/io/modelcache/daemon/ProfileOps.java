@@ -31,9 +31,9 @@ final class ProfileOps {
   private static final JsonNodeFactory JSON = JsonNodeFactory.instance;
 
   private final DaemonConfig config;
-  private final Supplier<List<Daemon.Active>> mounts;
+  private final Supplier<List<ActiveMount>> mounts;
 
-  ProfileOps(DaemonConfig config, Supplier<List<Daemon.Active>> mounts) {
+  ProfileOps(DaemonConfig config, Supplier<List<ActiveMount>> mounts) {
     this.config = config;
     this.mounts = mounts;
   }
@@ -96,10 +96,10 @@ final class ProfileOps {
   }
 
   private ObjectNode export(String target, String dir) throws IOException {
-    List<Daemon.Active> live = mounts.get();
-    Target t = resolve(target, dir, live.stream().map(Daemon.Active::record).toList());
+    List<ActiveMount> live = mounts.get();
+    Target t = resolve(target, dir, live.stream().map(ActiveMount::record).toList());
     if (t.mountpoint() != null) {
-      Daemon.Active a = live.stream().filter(m -> m.record().mountpoint().equals(t.mountpoint())).findFirst().orElseThrow();
+      ActiveMount a = live.stream().filter(m -> m.record().mountpoint().equals(t.mountpoint())).findFirst().orElseThrow();
       AccessProfile p = liveProfile(a);
       if (p != null) {
         return reply(p, "mount", a.record().mountpoint());
@@ -117,7 +117,7 @@ final class ProfileOps {
     if (Files.exists(saved)) {
       return reply(AccessProfile.read(saved), "saved", null);
     }
-    for (Daemon.Active a : live) {
+    for (ActiveMount a : live) {
       if (d.toString().equals(a.record().digest())) {
         AccessProfile p = liveProfile(a);
         if (p != null) {
@@ -130,7 +130,7 @@ final class ProfileOps {
         + ": mount it and read from it first, or import one");
   }
 
-  private static AccessProfile liveProfile(Daemon.Active a) {
+  private static AccessProfile liveProfile(ActiveMount a) {
     MountPrefetcher pf = a.model().prefetcher();
     AccessProfile p = pf == null ? null : pf.profile();
     return p == null || p.entries().isEmpty() ? null : p;
@@ -171,7 +171,7 @@ final class ProfileOps {
     }
     ObjectNode out = describe(p).put("path", f.toString()).put("replaced", replaced);
     ArrayNode at = out.putArray("mountedAt");
-    for (Daemon.Active a : mounts.get()) {
+    for (ActiveMount a : mounts.get()) {
       if (p.manifest().toString().equals(a.record().digest())) {
         at.add(a.record().mountpoint());
       }
@@ -190,7 +190,7 @@ final class ProfileOps {
     try (Stream<Path> s = Files.list(dir())) {
       files = s.filter(f -> f.getFileName().toString().endsWith(".profile")).sorted().toList();
     }
-    List<Daemon.Active> live = mounts.get();
+    List<ActiveMount> live = mounts.get();
     for (Path f : files) {
       long size;
       try {
@@ -203,7 +203,7 @@ final class ProfileOps {
         AccessProfile p = AccessProfile.read(f);
         o = describe(p);
         ArrayNode at = o.putArray("mountedAt");
-        for (Daemon.Active a : live) {
+        for (ActiveMount a : live) {
           if (p.manifest().toString().equals(a.record().digest())) {
             at.add(a.record().mountpoint());
           }

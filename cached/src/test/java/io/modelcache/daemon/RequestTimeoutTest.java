@@ -10,7 +10,7 @@ import org.junit.jupiter.api.Test;
 /** The FUSE request timeout a daemon asks for: never reached by a normal restart or a slow read. */
 class RequestTimeoutTest {
   private static int timeout(String yaml) throws Exception {
-    return Daemon.requestTimeoutSeconds(Settings.defaults(Path.of("/var/lib/modelcache"))
+    return FuseSetup.requestTimeoutSeconds(Settings.defaults(Path.of("/var/lib/modelcache"))
         .apply(YamlTree.parse("config.yaml", yaml)));
   }
 
