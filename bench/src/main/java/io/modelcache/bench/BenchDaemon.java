@@ -255,7 +255,7 @@ final class BenchDaemon implements AutoCloseable {
     try (var s = Files.list(home)) {
       for (Path p : s.toList()) {
         if (!p.getFileName().toString().equals("daemon.log") && !process.isAlive()) {
-          E2eBench.deleteTree(p);
+          BenchUtil.deleteTree(p);
         }
       }
     } catch (IOException e) {

@@ -70,7 +70,7 @@ public final class CpuProfile {
     Runtime.getRuntime().addShutdownHook(hook);
     StringBuilder md = new StringBuilder("# Cold-path CPU profile\n\n");
     md.append(String.format(Locale.ROOT, "model %s in %d shards, %d runs, %d CPUs, load average at start %s%n",
-        E2eBench.human(size), shards, runs, Runtime.getRuntime().availableProcessors(), loadAvg()));
+        BenchUtil.human(size), shards, runs, Runtime.getRuntime().availableProcessors(), loadAvg()));
     try (BenchRegistry reg = BenchRegistry.start(work.resolve("registry"))) {
       Path model = work.resolve("model");
       SyntheticModel.Result res = SyntheticModel.generate(model, SyntheticModel.Spec.of(size, shards));
@@ -95,21 +95,21 @@ public final class CpuProfile {
         say("run %d of %d (load %s)", run, runs, loadAvg());
         // Baseline: curl of the same blobs, whole-blob GETs.
         drop();
-        double r0 = E2eBench.cpuSeconds(reg.pid());
+        double r0 = BenchUtil.cpuSeconds(reg.pid());
         StringBuilder curl = new StringBuilder();
         blobUrls.forEach(u -> curl.append("curl -sSf -o /dev/null ").append(Procs.q(u)).append('\n'));
         Procs.Result c = Procs.bash(1800, curl.toString());
         add(fig, "curl GB/s", shardBytes / c.seconds() / GB);
-        add(fig, "registry CPU-s/GiB, curl", (E2eBench.cpuSeconds(reg.pid()) - r0) / gib(shardBytes));
+        add(fig, "registry CPU-s/GiB, curl", (BenchUtil.cpuSeconds(reg.pid()) - r0) / gib(shardBytes));
         if (pull) {
           for (boolean jfr : new boolean[] {false, true}) {
             Path dest = work.resolve("pulled");
-            E2eBench.deleteTree(dest);
+            BenchUtil.deleteTree(dest);
             drop();
             Path rec = out.resolve("pull-" + run + ".jfr");
             String env = jfr ? "MODELCACHE_JVM_OPTS=" + Procs.q("-XX:StartFlightRecording=filename=" + rec + ","
                 + SAMPLER.replace(' ', ',')) + " " : "";
-            r0 = E2eBench.cpuSeconds(reg.pid());
+            r0 = BenchUtil.cpuSeconds(reg.pid());
             Procs.Result p = Procs.bash(1800, "TIMEFORMAT='%U %S'; { time " + env + Procs.q(launcher) + " pull "
                 + Procs.q(ref) + " " + Procs.q(dest) + " >/dev/null; } 2>&1");
             String[] us = p.output().strip().split("\\s+");
@@ -119,7 +119,7 @@ public final class CpuProfile {
             add(fig, tag + " CPU-s/GiB", cpu / gib(modelBytes));
             if (!jfr) {
               add(fig, "pull / curl", modelBytes / p.seconds() / GB / last(fig, "curl GB/s"));
-              add(fig, "registry CPU-s/GiB, pull", (E2eBench.cpuSeconds(reg.pid()) - r0) / gib(modelBytes));
+              add(fig, "registry CPU-s/GiB, pull", (BenchUtil.cpuSeconds(reg.pid()) - r0) / gib(modelBytes));
             } else {
               md.append(JfrBreakdown.table("modelcache pull, run " + run + " (whole process, JVM start included)",
                   JfrBreakdown.read(rec, cpu, true), cpu, modelBytes));
@@ -133,7 +133,7 @@ public final class CpuProfile {
         // Launcher JVM settings for pull, each as MODELCACHE_JVM_OPTS (which also turns the AOT cache off).
         for (int v = 0; v < variants.size(); v++) {
           Path dest = work.resolve("pulled");
-          E2eBench.deleteTree(dest);
+          BenchUtil.deleteTree(dest);
           drop();
           Procs.Result p = Procs.bash(1800, "TIMEFORMAT='%U %S'; { time MODELCACHE_JVM_OPTS=" + Procs.q(variants.get(v))
               + " " + Procs.q(launcher) + " pull " + Procs.q(ref) + " " + Procs.q(dest) + " >/dev/null; } 2>&1");
@@ -167,14 +167,14 @@ public final class CpuProfile {
           drop();
           String jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd").toString();
           Procs.ok(60, List.of("bash", "-c", jcmd + " " + d.pid() + " JFR.start name=cold " + SAMPLER));
-          double d0 = E2eBench.cpuSeconds(d.pid());
-          r0 = E2eBench.cpuSeconds(reg.pid());
+          double d0 = BenchUtil.cpuSeconds(d.pid());
+          r0 = BenchUtil.cpuSeconds(reg.pid());
           long t0 = System.nanoTime();
           d.mount(ref, mnt);
           Procs.bash(1800, dd.toString());
           double wall = (System.nanoTime() - t0) / 1e9;
-          double cpu = E2eBench.cpuSeconds(d.pid()) - d0;
-          double regCpu = E2eBench.cpuSeconds(reg.pid()) - r0;
+          double cpu = BenchUtil.cpuSeconds(d.pid()) - d0;
+          double regCpu = BenchUtil.cpuSeconds(reg.pid()) - r0;
           Path rec = out.resolve("cold-" + run + "-" + dv + ".jfr");
           Procs.ok(120, List.of(jcmd, String.valueOf(d.pid()), "JFR.stop", "name=cold", "filename=" + rec));
           add(fig, "cold mount + read GB/s" + tag, shardBytes / wall / GB);
@@ -212,7 +212,7 @@ public final class CpuProfile {
       daemons.remove(d);
     }
     try {
-      E2eBench.deleteTree(work);
+      BenchUtil.deleteTree(work);
     } catch (IOException e) {
       System.err.println("warning: could not delete " + work + ": " + e.getMessage());
     }

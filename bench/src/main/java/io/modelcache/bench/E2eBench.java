@@ -1,6 +1,20 @@
 package io.modelcache.bench;
 
-import io.modelcache.safetensors.SafetensorsFormatException;
+import static io.modelcache.bench.BenchUtil.anyMountUnder;
+import static io.modelcache.bench.BenchUtil.check;
+import static io.modelcache.bench.BenchUtil.cpuSeconds;
+import static io.modelcache.bench.BenchUtil.deleteTree;
+import static io.modelcache.bench.BenchUtil.f;
+import static io.modelcache.bench.BenchUtil.header;
+import static io.modelcache.bench.BenchUtil.human;
+import static io.modelcache.bench.BenchUtil.loadAvg;
+import static io.modelcache.bench.BenchUtil.machineTicks;
+import static io.modelcache.bench.BenchUtil.memTotal;
+import static io.modelcache.bench.BenchUtil.readFully;
+import static io.modelcache.bench.BenchUtil.say;
+import static io.modelcache.bench.BenchUtil.sha256;
+import static io.modelcache.bench.BenchUtil.sizeOf;
+
 import io.modelcache.safetensors.SafetensorsHeader;
 import io.modelcache.safetensors.SyntheticModel;
 import java.awt.Color;
@@ -10,16 +24,11 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
-import java.util.Comparator;
-import java.util.HexFormat;
 import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -180,9 +189,9 @@ public final class E2eBench {
     SyntheticModel.Result res = SyntheticModel.generate(model, SyntheticModel.Spec.of(size, shards));
     sourceShards = res.files().stream().filter(f -> f.endsWith(".safetensors")).sorted().map(model::resolve).toList();
     try (Stream<Path> s = Files.list(model)) {
-      modelBytes = s.mapToLong(E2eBench::sizeOf).sum();
+      modelBytes = s.mapToLong(BenchUtil::sizeOf).sum();
     }
-    shardBytes = sourceShards.stream().mapToLong(E2eBench::sizeOf).sum();
+    shardBytes = sourceShards.stream().mapToLong(BenchUtil::sizeOf).sum();
     for (Path p : sourceShards) {
       sourceSha.put(p.getFileName().toString(), sha256(p));
     }
@@ -459,23 +468,7 @@ public final class E2eBench {
     }
   }
 
-  /** user + system CPU seconds of a process (Linux /proc, clock ticks of 1/100 s). */
-  static double cpuSeconds(long pid) throws IOException {
-    String s = Files.readString(Path.of("/proc/" + pid + "/stat"));
-    String[] f = s.substring(s.lastIndexOf(')') + 2).split(" ");
-    return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0;
-  }
 
-  /** {busy, total} ticks of all CPUs since boot (idle and iowait count as not busy). */
-  static long[] machineTicks() throws IOException {
-    String[] f = Files.readAllLines(Path.of("/proc/stat")).get(0).trim().split("\\s+");
-    long total = 0;
-    for (int i = 1; i < f.length && i <= 8; i++) {
-      total += Long.parseLong(f[i]);
-    }
-    long idle = Long.parseLong(f[4]) + Long.parseLong(f[5]);
-    return new long[] {total - idle, total};
-  }
 
   /** FUSE read requests the daemon saw between two metrics scrapes, per pass, and their mean time. */
   private void fuseDelta(String step, String before, String after, int passes) {
@@ -609,104 +602,9 @@ public final class E2eBench {
   }
 
   private void writeReport() throws IOException {
-    double net = med("net");
-    double disk = med("disk");
-    double hotNative = med("native.hot");
-    double netTime = shardBytes / (net * GB);
+    double netTime = shardBytes / (med("net") * GB);
     Report rp = report;
-    rp.add("limit", "network: curl GET of every shard blob, cold", s("net"), "GB/s", null, null, null, null);
-    rp.add("limit", "network, one 4 MiB Range GET at a time (Java, keep-alive), cold", s("net.range"), "GB/s",
-        "network", med("net.range") / net, null, null);
-    rp.add("limit", "disk: dd bs=1M of the pulled copy, cold", s("disk"), "GB/s", null, null, null, null);
-    rp.add("limit", "page cache: dd bs=1M of the pulled copy, hot", s("native.hot"), "GB/s", null, null, null, null);
-    rp.add("status quo", "modelcache pull (JVM start included)", s("pull"), "s", null, null, null, null);
-    rp.add("pull/push", "modelcache pull, model bytes over wall time (JVM start included)", s("pull.rate"), "GB/s",
-        "network", med("pull.rate") / med("net"), "≥ 0.9×", med("pull.rate") / med("net") >= 0.9);
-    rp.add("pull/push", "curl upload of the shard blobs (POST + streamed PUT), cold", s("push.curl"), "GB/s", null, null,
-        null, null);
-    rp.add("pull/push", "modelcache push, shard bytes over wall time (JVM start included)", s("push"), "GB/s",
-        "curl upload", med("push") / med("push.curl"), "≥ 0.8×", med("push") / med("push.curl") >= 0.8);
-    rp.add("pull/push", "registry CPU per GiB: curl whole-blob GETs", s("net.cpu.registry"), "s/GiB", null, null, null,
-        null);
-    rp.add("pull/push", "registry CPU per GiB: modelcache pull", s("pull.cpu.registry"), "s/GiB", "curl GETs",
-        med("pull.cpu.registry") / med("net.cpu.registry"), null, null);
-    rp.add("status quo", "then load_safetensors.py --all on local files", s("pull.load"), "s", null, null, null, null);
-    rp.add("status quo", "download-then-load total", s("pull.total"), "s", "network time", med("pull.total") / netTime,
-        null, null);
-    List<Double> ideal = List.of(netTime + med("pull.load"));
-    rp.add("status quo", "ideal download-then-load: network time + local load", ideal, "s", null, null, null, null);
-    rp.add("cold", "mount command wall time (JVM start included, page cache dropped)", s("mount"), "s", null, null, "< 1 s", med("mount") < 1);
-    rp.add("cold", "mount command, launcher files in the page cache (model cold)", s("mount.jvmwarm"), "s", null,
-        null, "< 1 s", med("mount.jvmwarm") < 1);
-    rp.add("cold: why", "modelcache ls (client JVM start + one control call), page cache dropped", s("ls"), "s",
-        null, null, null, null);
-    rp.add("cold", "open every shard + parse its header, after mount returns", s("headers"), "ms", null, null, "< 50 ms",
-        med("headers") < 50);
-    double hmax = s("headers").stream().mapToDouble(Double::doubleValue).max().orElse(Double.NaN);
-    rp.add("cold", "open every shard + parse its header, after mount returns: max over runs", List.of(hmax), "ms", null,
-        null, "< 50 ms", hmax < 50);
-    rp.add("cold", "registry CPU per GiB sent, cold sequential, against curl's whole-blob GETs",
-        s("cold.cpu.registry"), "s/GiB", "curl GETs", med("cold.cpu.registry") / med("net.cpu.registry"), null, null);
-    rp.add("cold", "first tensor: header + first 4 KiB of it", s("ttfb"), "ms", null, null, null, null);
-    rp.add("cold", "first tensor: header + all of it", s("ttft"), "ms", null, null, null, null);
-    rp.add("cold", "sequential dd bs=1M through the mount", s("cold"), "GB/s", "network", med("cold") / net, "≥ 0.9×",
-        med("cold") / net >= 0.9);
-    rp.add("cold", "loader pattern end to end, mount included", s("load.cold"), "s", "network time",
-        med("load.cold") / netTime, "≤ 1.1×", med("load.cold") / netTime <= 1.1);
-    rp.add("cold", "loader pattern vs download-then-load", s("load.cold"), "s", "download-then-load",
-        med("load.cold") / med("pull.total"), "< 1× (clearly)", med("load.cold") / med("pull.total") < 0.8);
-    rp.add("cold", "loader pattern vs ideal download-then-load", s("load.cold"), "s", "ideal", med("load.cold") / ideal.get(0),
-        null, null);
-    rp.add("cold", "registry egress, one mount read once", s("cold.egress"), "× model", null, null, "1.0×",
-        med("cold.egress") <= 1.01);
-    rp.add("cold: why", "daemon CPU (user+sys) per GiB read, cold sequential", s("cold.cpu.daemon"), "s/GiB", null, null,
-        null, null);
-    rp.add("cold: why", "registry CPU per GiB sent, cold sequential", s("cold.cpu.registry"), "s/GiB", null, null, null,
-        null);
-    rp.add("cold: why", "whole machine busy during the cold sequential read", s("cold.cpu.busy"), "CPUs of "
-        + Runtime.getRuntime().availableProcessors(), null, null, null, null);
-    rp.add("cold: why", "daemon CPU per GiB, loader pattern", s("load.cpu.daemon"), "s/GiB", null, null, null, null);
-    rp.add("cold: why", "whole machine busy during the loader pattern", s("load.cpu.busy"), "CPUs of "
-        + Runtime.getRuntime().availableProcessors(), null, null, null, null);
-    rp.add("cold: why", "FUSE read requests: mean size", s("diag.fuse.size"), "KiB", null, null, null, null);
-    rp.add("cold: why", "FUSE read requests: mean time in the daemon", s("diag.fuse.ms"), "ms", null, null, null, null);
-    rp.add("cold: why", "registry fetches: mean size", s("diag.fetch.size"), "MiB", null, null, null, null);
-    rp.add("cold: why", "registry fetches: mean duration", s("diag.fetch.ms"), "ms", null, null, null, null);
-    rp.add("cold: why", "one fetch at a time: mean size / mean duration", s("diag.fetch.rate"), "GB/s", "network",
-        med("diag.fetch.rate") / net, null, null);
-    rp.add("warm", "sequential dd, remount, blobs in the disk cache", s("warm"), "GB/s", "disk", med("warm") / disk,
-        "≥ 0.9×", med("warm") / disk >= 0.9);
-    rp.add("warm", "registry egress on the warm read", s("warm.egress"), "bytes", null, null, "0", med("warm.egress") == 0);
-    rp.add("warm: why", "FUSE read requests the daemon served", s("warm.fuse.reads"), "requests", null, null, null,
-        null);
-    rp.add("warm: why", "FUSE read requests: mean time in the daemon", s("warm.fuse.us"), "µs", null, null, null, null);
-    rp.add("hot", "sequential dd again (page cache)", s("hot"), "GB/s", "page cache", med("hot") / hotNative, "≥ 0.9×",
-        med("hot") / hotNative >= 0.9);
-    rp.add("hot: why", "FUSE read requests the daemon served, per pass", s("hot.fuse.reads"), "requests", null, null,
-        null, null);
-    rp.add("hot: why", "FUSE getattr requests, per pass", s("hot.fuse.getattr"), "requests", null, null, null, null);
-    rp.add("concurrency", "4 readers on one mount, cold (bytes delivered)", s("conc4"), "GB/s", "network",
-        med("conc4") / net, null, null);
-    rp.add("concurrency", "4 readers: registry egress", s("conc4.egress"), "× model", null, null, "1.0×",
-        med("conc4.egress") <= 1.01);
-    rp.add("concurrency", "2 mounts of the model, cold (bytes delivered)", s("mounts2"), "GB/s", "network",
-        med("mounts2") / net, null, null);
-    rp.add("concurrency", "2 mounts: registry egress", s("mounts2.egress"), "× model", null, null, "1.0×",
-        med("mounts2.egress") <= 1.01);
-    rp.add("memory", "daemon start until ready (JVM, cache index)", s("daemon.start"), "s", null, null, null, null);
-    rp.add("restart", "longest read a reader waits across kill -9 + restart (median of runs)", s("restart.stall"), "s",
-        null, null, null, null);
-    rp.add("restart", "longest read across kill -9 + restart, max of runs",
-        List.of(s("restart.stall").stream().mapToDouble(Double::doubleValue).max().orElse(0)), "s", null, null, null, null);
-    rp.add("restart", "restarted daemon start until ready (takes the kept mount over)", s("restart.start"), "s",
-        "fresh start", med("restart.start") / med("daemon.start"), null, null);
-    rp.add("memory", "daemon peak RSS (VmHWM) after a cold full read", s("rss"), "MiB", null, null, null, null);
-    rp.add("memory", "daemon heap used, peak sampled every 250 ms", s("heap.peak"), "MiB", null, null, null, null);
-    rp.add("memory", "daemon heap live after a full GC", s("heap.live"), "MiB", null, null, "≤ 256 MiB at 16 GiB",
-        null);
-    if (!s("tx.kernel.cpu").isEmpty()) {
-      TransportBench.addRows(rp, this::s);
-    }
+    new E2eRows(this::s).addTo(rp, netTime);
     if (!dropWorks) {
       rp.notes.add("could not drop the page cache (not root?): \"cold\" figures are not cold");
     }
@@ -807,65 +705,10 @@ public final class E2eBench {
     check(bad.isEmpty(), step + ": wrong bytes through the mount in " + bad);
   }
 
-  private static SafetensorsHeader header(Path f) throws IOException {
-    try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
-      ByteBuffer len = ByteBuffer.allocate(8);
-      readFully(ch, len, 0);
-      long n = SafetensorsHeader.readHeaderLength(len.array());
-      check(n > 0 && n < SafetensorsHeader.MAX_HEADER, f + ": bad header length " + n);
-      ByteBuffer all = ByteBuffer.allocate((int) (8 + n));
-      readFully(ch, all, 0);
-      return SafetensorsHeader.parse(all.array(), ch.size());
-    } catch (SafetensorsFormatException e) {
-      throw new IOException(f + ": " + e.getMessage(), e);
-    }
-  }
 
-  private static int readFully(FileChannel ch, ByteBuffer buf, long pos) throws IOException {
-    int total = 0;
-    while (buf.hasRemaining()) {
-      int n = ch.read(buf, pos + total);
-      if (n < 0) {
-        throw new IOException("unexpected end of file at " + (pos + total));
-      }
-      total += n;
-    }
-    return total;
-  }
 
-  private static String sha256(Path p) throws IOException {
-    return sha256(p, 0, Files.size(p));
-  }
 
-  private static String sha256(Path p, long from, long len) throws IOException {
-    MessageDigest md;
-    try {
-      md = MessageDigest.getInstance("SHA-256");
-    } catch (NoSuchAlgorithmException e) {
-      throw new IllegalStateException(e);
-    }
-    try (FileChannel ch = FileChannel.open(p, StandardOpenOption.READ)) {
-      ByteBuffer buf = ByteBuffer.allocate(1 << 20);
-      long off = from;
-      long end = from + len;
-      while (off < end) {
-        buf.clear().limit((int) Math.min(buf.capacity(), end - off));
-        int n = ch.read(buf, off);
-        if (n < 0) {
-          throw new IOException(p + " ends at " + off + ", expected " + end);
-        }
-        md.update(buf.array(), 0, n);
-        off += n;
-      }
-    }
-    return HexFormat.of().formatHex(md.digest());
-  }
 
-  private static void check(boolean ok, String what) throws IOException {
-    if (!ok) {
-      throw new IOException("check failed: " + what);
-    }
-  }
 
   private long timeout() {
     return 120 + size / (10L << 20); // at 10 MB/s something is badly wrong
@@ -883,49 +726,10 @@ public final class E2eBench {
     return Report.median(s(key));
   }
 
-  private static long sizeOf(Path p) {
-    try {
-      return Files.size(p);
-    } catch (IOException e) {
-      throw new java.io.UncheckedIOException(e);
-    }
-  }
 
-  private static String f(double v) {
-    return Report.fmt(v);
-  }
 
-  static String human(long bytes) {
-    if (bytes >= 1L << 30 && bytes % (1L << 30) == 0) {
-      return (bytes >> 30) + " GiB";
-    }
-    if (bytes >= 1L << 20) {
-      return String.format(Locale.ROOT, "%.1f MiB", bytes / MIB);
-    }
-    return bytes + " B";
-  }
 
-  private static String loadAvg() {
-    try {
-      String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split(" ");
-      return f[0] + ", " + f[1] + ", " + f[2];
-    } catch (IOException | RuntimeException e) {
-      return "?";
-    }
-  }
 
-  private static String memTotal() {
-    try {
-      for (String l : Files.readAllLines(Path.of("/proc/meminfo"))) {
-        if (l.startsWith("MemTotal:")) {
-          return (Long.parseLong(l.replaceAll("\\D", "")) >> 20) + " GiB RAM";
-        }
-      }
-    } catch (IOException | RuntimeException e) {
-      // Only for the report header.
-    }
-    return "? RAM";
-  }
 
   private String git(String... args) {
     List<String> cmd = new ArrayList<>(List.of("git", "-C", root.toString()));
@@ -938,13 +742,6 @@ public final class E2eBench {
     }
   }
 
-  private static final long START = System.nanoTime();
-
-  private static void say(String fmt, Object... args) {
-    System.out.printf(Locale.ROOT, "==> [%5.1f s] " + fmt + "%n",
-        Stream.concat(Stream.of((System.nanoTime() - START) / 1e9), Stream.of(args)).toArray());
-    System.out.flush();
-  }
 
   // ------------------------------------------------------------------ cleanup
 
@@ -991,25 +788,5 @@ public final class E2eBench {
     }
   }
 
-  private static boolean anyMountUnder(Path dir) throws IOException {
-    String prefix = dir.toAbsolutePath() + "/";
-    for (String line : Files.readAllLines(Path.of("/proc/self/mounts"))) {
-      String[] f = line.split(" ");
-      if (f.length > 1 && (f[1] + "/").startsWith(prefix)) {
-        return true;
-      }
-    }
-    return false;
-  }
 
-  static void deleteTree(Path dir) throws IOException {
-    if (!Files.exists(dir)) {
-      return;
-    }
-    try (Stream<Path> s = Files.walk(dir)) {
-      for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
-        Files.deleteIfExists(p);
-      }
-    }
-  }
 }
