@@ -29,6 +29,7 @@ import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
@@ -376,42 +377,68 @@ public final class E2eBench {
 
   /** 4b/5/6. sequential dd cold (fresh home), warm (remount, disk cache), hot (page cache); memory. */
   private void coldWarmHot() throws IOException {
+    coldWarmHot("", null);
+    if (!quick) { // the same on jnr-fuse, the baseline issue 10's CPU targets are ratios against
+      Path cfg = Files.writeString(work.resolve("jnr.yaml"), "fuse:\n  transport: jnr\n");
+      coldWarmHot("jnr.", cfg);
+    }
+    say("ModelCache sequential dd: cold %s GB/s, warm %s GB/s, hot %s GB/s; registry sent %sx the model; daemon peak RSS %s MiB, heap peak %s MiB, live %s MiB",
+        f(med("cold")), f(med("warm")), f(med("hot")), f(med("cold.egress")), f(med("rss")), f(med("heap.peak")),
+        f(med("heap.live")));
+    say("daemon CPU per GiB: cold %s, warm %s, hot %s s (kernel transport, %s passthrough opens on the warm read)%s",
+        f(med("cold.cpu.daemon")), f(med("warm.cpu.daemon")), f(med("hot.cpu.daemon")), f(med("warm.passthrough")),
+        quick ? "" : String.format(Locale.ROOT, "; jnr: cold %s, warm %s, hot %s s", f(med("jnr.cold.cpu.daemon")),
+            f(med("jnr.warm.cpu.daemon")), f(med("jnr.hot.cpu.daemon"))));
+  }
+
+  /**
+   * Cold, warm (remount, page cache dropped) and hot (again) sequential reads on a fresh daemon,
+   * with the daemon's CPU per GiB for each; samples under {@code prefix} ("" for the default
+   * transport), the daemon started with {@code config} when not null.
+   */
+  private void coldWarmHot(String prefix, Path config) throws IOException {
     for (int r = 0; r < bigRuns; r++) {
-      try (BenchDaemon d = daemon()) {
+      try (BenchDaemon d = config == null ? daemon() : daemon("--config", config.toString())) {
         Path mnt = work.resolve("mnt-seq");
         d.startSampling();
         dropCaches();
         long mark = registry.logMark();
         d.mount(ref, mnt);
         CpuUse cpu = new CpuUse(d.pid(), registry.pid());
-        sample("cold", shardBytes / dd(List.of(through(mnt))) / GB);
-        cpu.sample("cold", shardBytes);
-        sample("cold.egress", (double) registry.blobBytesSince(mark) / modelBytes);
-        diagnose(d.metrics());
-        sample("heap.peak", d.stopSampling() / MIB);
-        sample("rss", d.peakRss() / MIB);
-        sample("heap.live", d.liveHeap() / MIB);
+        sample(prefix + "cold", shardBytes / dd(List.of(through(mnt))) / GB);
+        cpu.sample(prefix + "cold", shardBytes);
+        sample(prefix + "cold.egress", (double) registry.blobBytesSince(mark) / modelBytes);
+        if (prefix.isEmpty()) {
+          diagnose(d.metrics());
+        }
+        sample(prefix + "heap.peak", d.stopSampling() / MIB);
+        sample(prefix + "rss", d.peakRss() / MIB);
+        sample(prefix + "heap.live", d.liveHeap() / MIB);
         verify(mnt, "cold sequential");
         d.umount(mnt);
         d.mount(ref, mnt);
         dropCaches();
         mark = registry.logMark();
         String m0 = d.metrics();
-        sample("warm", shardBytes / dd(List.of(through(mnt))) / GB);
-        sample("warm.egress", (double) registry.blobBytesSince(mark));
+        cpu = new CpuUse(d.pid(), registry.pid());
+        sample(prefix + "warm", shardBytes / dd(List.of(through(mnt))) / GB);
+        cpu.sample(prefix + "warm", shardBytes);
+        sample(prefix + "warm.egress", (double) registry.blobBytesSince(mark));
         String m1 = d.metrics();
-        fuseDelta("warm", m0, m1, 1);
+        fuseDelta(prefix + "warm", m0, m1, 1);
+        sample(prefix + "warm.passthrough", BenchDaemon.sum(m1, "modelcache_fuse_passthrough_opens_total", "")
+            - BenchDaemon.sum(m0, "modelcache_fuse_passthrough_opens_total", ""));
+        cpu = new CpuUse(d.pid(), registry.pid());
         for (int i = 0; i < runs; i++) {
-          sample("hot", shardBytes / dd(List.of(through(mnt))) / GB);
+          sample(prefix + "hot", shardBytes / dd(List.of(through(mnt))) / GB);
         }
-        fuseDelta("hot", m1, d.metrics(), runs);
+        cpu.sample(prefix + "hot", shardBytes * runs);
+        fuseDelta(prefix + "hot", m1, d.metrics(), runs);
         verify(mnt, "warm and hot");
       }
     }
-    say("ModelCache sequential dd: cold %s GB/s, warm %s GB/s, hot %s GB/s; registry sent %sx the model; daemon peak RSS %s MiB, heap peak %s MiB, live %s MiB",
-        f(med("cold")), f(med("warm")), f(med("hot")), f(med("cold.egress")), f(med("rss")), f(med("heap.peak")),
-        f(med("heap.live")));
   }
+
 
   /**
    * Why the cold read goes as fast as it does, from the daemon's own metrics: the FUSE request size
@@ -640,9 +667,9 @@ public final class E2eBench {
 
   // ------------------------------------------------------------------ measurement helpers
 
-  private BenchDaemon daemon() throws IOException {
+  private BenchDaemon daemon(String... extra) throws IOException {
     long t0 = System.nanoTime();
-    BenchDaemon d = BenchDaemon.start(launcher, work.resolve("home-" + (++homes)), 2 * modelBytes + (1L << 30));
+    BenchDaemon d = BenchDaemon.start(launcher, work.resolve("home-" + (++homes)), 2 * modelBytes + (1L << 30), extra);
     open.push(d);
     sample("daemon.start", (System.nanoTime() - t0) / 1e9);
     return d;

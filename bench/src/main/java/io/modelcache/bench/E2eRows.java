@@ -28,6 +28,7 @@ final class E2eRows {
     double net = med("net");
     double disk = med("disk");
     double hotNative = med("native.hot");
+    boolean hasJnr = !s("jnr.cold.cpu.daemon").isEmpty();
     rp.add("limit", "network: curl GET of every shard blob, cold", s("net"), "GB/s", null, null, null, null);
     rp.add("limit", "network, one 4 MiB Range GET at a time (Java, keep-alive), cold", s("net.range"), "GB/s",
         "network", med("net.range") / net, null, null);
@@ -99,6 +100,32 @@ final class E2eRows {
     rp.add("hot: why", "FUSE read requests the daemon served, per pass", s("hot.fuse.reads"), "requests", null, null,
         null, null);
     rp.add("hot: why", "FUSE getattr requests, per pass", s("hot.fuse.getattr"), "requests", null, null, null, null);
+    // Issue 10: what the daemon spends serving, by transport; jnr (libfuse2) is the baseline.
+    rp.add("transport", "passthrough opens on the warm read (kernel transport)", s("warm.passthrough"), "opens", null,
+        null, null, null);
+    rp.add("transport", "daemon CPU per GiB, warm read (kernel transport)", s("warm.cpu.daemon"), "s/GiB",
+        hasJnr ? "jnr" : null, hasJnr ? med("warm.cpu.daemon") / med("jnr.warm.cpu.daemon") : null, "≤ 0.05 s/GiB",
+        med("warm.cpu.daemon") <= 0.05);
+    rp.add("transport", "daemon CPU per GiB, hot read (kernel transport)", s("hot.cpu.daemon"), "s/GiB",
+        hasJnr ? "jnr" : null, hasJnr ? med("hot.cpu.daemon") / med("jnr.hot.cpu.daemon") : null, "≤ 0.05 s/GiB",
+        med("hot.cpu.daemon") <= 0.05);
+    if (hasJnr) {
+      rp.add("transport", "daemon CPU per GiB, cold sequential: kernel against jnr", s("cold.cpu.daemon"), "s/GiB",
+          "jnr", med("cold.cpu.daemon") / med("jnr.cold.cpu.daemon"), "≤ 0.5×",
+          med("cold.cpu.daemon") / med("jnr.cold.cpu.daemon") <= 0.5);
+      rp.add("transport", "jnr: daemon CPU per GiB, cold sequential", s("jnr.cold.cpu.daemon"), "s/GiB", null, null,
+          null, null);
+      rp.add("transport", "jnr: daemon CPU per GiB, warm read", s("jnr.warm.cpu.daemon"), "s/GiB", null, null, null,
+          null);
+      rp.add("transport", "jnr: daemon CPU per GiB, hot read", s("jnr.hot.cpu.daemon"), "s/GiB", null, null, null,
+          null);
+      rp.add("transport", "jnr: sequential dd, cold", s("jnr.cold"), "GB/s", "kernel", med("jnr.cold") / med("cold"),
+          null, null);
+      rp.add("transport", "jnr: sequential dd, warm", s("jnr.warm"), "GB/s", "kernel", med("jnr.warm") / med("warm"),
+          null, null);
+      rp.add("transport", "jnr: sequential dd, hot", s("jnr.hot"), "GB/s", "kernel", med("jnr.hot") / med("hot"), null,
+          null);
+    }
     rp.add("concurrency", "4 readers on one mount, cold (bytes delivered)", s("conc4"), "GB/s", "network",
         med("conc4") / net, null, null);
     rp.add("concurrency", "4 readers: registry egress", s("conc4.egress"), "× model", null, null, "1.0×",
