@@ -23,6 +23,12 @@ final class E2eRows {
     return Report.median(s(key));
   }
 
+  /** median(a) / median(b); null where b has no samples or is 0 (a hot read jnr serves from the page cache). */
+  private Double ratio(String a, String b) {
+    double d = med(b);
+    return s(b).isEmpty() || !(d > 0) ? null : med(a) / d;
+  }
+
   /** Adds every row to {@code rp}; {@code netTime}: shard bytes over the network limit, in seconds. */
   void addTo(Report rp, double netTime) {
     double net = med("net");
@@ -104,10 +110,10 @@ final class E2eRows {
     rp.add("transport", "passthrough opens on the warm read (kernel transport)", s("warm.passthrough"), "opens", null,
         null, null, null);
     rp.add("transport", "daemon CPU per GiB, warm read (kernel transport)", s("warm.cpu.daemon"), "s/GiB",
-        hasJnr ? "jnr" : null, hasJnr ? med("warm.cpu.daemon") / med("jnr.warm.cpu.daemon") : null, "≤ 0.05 s/GiB",
+        hasJnr ? "jnr" : null, ratio("warm.cpu.daemon", "jnr.warm.cpu.daemon"), "≤ 0.05 s/GiB",
         med("warm.cpu.daemon") <= 0.05);
     rp.add("transport", "daemon CPU per GiB, hot read (kernel transport)", s("hot.cpu.daemon"), "s/GiB",
-        hasJnr ? "jnr" : null, hasJnr ? med("hot.cpu.daemon") / med("jnr.hot.cpu.daemon") : null, "≤ 0.05 s/GiB",
+        hasJnr ? "jnr" : null, ratio("hot.cpu.daemon", "jnr.hot.cpu.daemon"), "≤ 0.05 s/GiB",
         med("hot.cpu.daemon") <= 0.05);
     if (hasJnr) {
       rp.add("transport", "daemon CPU per GiB, cold sequential: kernel against jnr", s("cold.cpu.daemon"), "s/GiB",
