@@ -79,6 +79,8 @@ public final class ChunkCache implements Closeable {
   final LongAdder indexRejections = new LongAdder();
   /** Blobs dropped after a failed whole-blob verification and fetched again. */
   final LongAdder blobRefetches = new LongAdder();
+  /** Fetches cancelled because the last handle on their blob closed ({@link FetchCancelled}). */
+  final LongAdder fetchesCancelled = new LongAdder();
   volatile boolean closed;
   /** Just-fetched chunks until a reader takes them, and the fetch buffers. */
   final HotChunks hot;
@@ -276,6 +278,11 @@ public final class ChunkCache implements Closeable {
     return blobRefetches.sum();
   }
 
+  /** Read-ahead and fill fetches cancelled mid-stream or in the queue because their blob's last handle closed. */
+  public long cancelledFetches() {
+    return fetchesCancelled.sum();
+  }
+
   public ChunkCheckStats chunkChecks() {
     return new ChunkCheckStats(chunkVerifyFailures.sum(), chunkRefetches.sum(), indexRejections.sum());
   }
@@ -308,12 +315,14 @@ public final class ChunkCache implements Closeable {
   }
 
   /**
-   * A handle on {@code b} is gone: when it was the last, the blob's state is written to the index
-   * (so a restart finds what it holds) and its fetcher let go. Errors are logged, never thrown.
+   * A handle on {@code b} is gone: when it was the last, fetches still running or queued for it are
+   * cancelled (nobody waits for them), the blob's state is written to the index (so a restart finds
+   * what it holds) and its fetcher let go. Errors are logged, never thrown.
    */
   void handleClosed(Blob b) {
     if (b.removeHandle() == 0) {
       b.lastFetcher = null;
+      fetchesCancelled.add(FetchCancelled.cancelAll(b));
       if (!closed) {
         try {
           recovery.persistBlob(b);

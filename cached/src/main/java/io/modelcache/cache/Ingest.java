@@ -138,6 +138,11 @@ final class Ingest {
 
   /** As {@link #ensureChunks(Blob, BlobFetcher, int, int)}, fetching what is missing at {@code priority}. */
   void ensureChunks(Blob b, BlobFetcher fetcher, int first, int last, FetchPriority priority) throws IOException {
+    ensureChunks(b, fetcher, first, last, priority, 3);
+  }
+
+  private void ensureChunks(Blob b, BlobFetcher fetcher, int first, int last, FetchPriority priority,
+      int cancelRetries) throws IOException {
     long now = cfg.clock().getAsLong();
     List<Pending> waits = null;
     List<Pending> mine = null;
@@ -178,7 +183,15 @@ final class Ingest {
       if (f != null && priority == FetchPriority.DEMAND && f.priority != FetchPriority.DEMAND) {
         f.boost();
       }
-      await(b, p);
+      try {
+        await(b, p);
+      } catch (FetchCancelled e) {
+        if (cancelRetries <= 0) {
+          throw e;
+        }
+        // raced a last-handle close: the chunk is ours to fetch now
+        ensureChunks(b, fetcher, p.chunk, p.chunk, priority, cancelRetries - 1);
+      }
     }
     now = cfg.clock().getAsLong();
     for (int i = first; i <= last; i++) {
@@ -223,6 +236,9 @@ final class Ingest {
 
   /** A fresh exception per waiter (the shared one keeps its cause and kind). */
   private static IOException rethrown(Throwable cause) {
+    if (cause instanceof FetchCancelled c) {
+      return new FetchCancelled(c.getMessage());
+    }
     if (cause instanceof ModelCacheException m) {
       return new ModelCacheException(m.kind(), m.getMessage(), m);
     }

@@ -104,6 +104,9 @@ public final class DaemonMetrics implements OperationListener {
         c -> c.chunkChecks().refetches());
     counter("modelcache.blob.refetches", "Blobs dropped after failing whole-blob verification and fetched again",
         cache, ChunkCache::blobRefetches);
+    counter("modelcache.fetches.cancelled",
+        "Read-ahead and fill fetches cancelled, mid-stream or queued, because their blob's last handle closed",
+        cache, ChunkCache::cancelledFetches);
     counter("modelcache.chunk.index.rejected", "Blobs for which the chunk index proved wrong", cache,
         c -> c.chunkChecks().indexRejected());
     Gauge.builder("modelcache.cache.pinned", cache, ChunkCache::pinnedBytes).baseUnit("bytes")
