@@ -9,7 +9,8 @@ package io.modelcache.fetch;
  * between {@code slack} bytes behind the furthest byte read so far and {@code slack} bytes past it.
  * The window starts at {@code initial}, doubles each time the reader has used half of what was asked
  * for, up to {@code max}, and is dropped on a random access. New fetches are only issued once less
- * than half a window is left ahead, so a stream of small reads costs a few large requests.
+ * than half a window is left ahead, and each asks for a whole window, so a stream of small reads
+ * costs a few large requests.
  *
  * <p>Coordinates are whatever the caller uses: file offsets, or a {@link ReadPlan}'s coordinates
  * (then "sequential" means "following the loader's order"). Not thread-safe by itself; callers
@@ -74,7 +75,10 @@ public final class SequentialDetector {
       return null;
     }
     long start = Math.max(from, issuedUntil);
-    long to = from + window;
+    // A whole window per request (not just the top-up to one window ahead): the registry's CPU per
+    // GiB falls with request size (bench/run, docs/performance.md), and the reader keeps between
+    // half a window and one and a half ahead.
+    long to = start + window;
     if (to <= start) {
       return null;
     }

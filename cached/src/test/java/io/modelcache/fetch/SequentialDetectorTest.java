@@ -29,6 +29,9 @@ class SequentialDetectorTest {
       assertEquals(out.get(i - 1).to(), out.get(i).from(), "requests continue where the last ended");
     }
     assertTrue(out.size() < 20, "a 512 MiB scan in 128 KiB reads costs few read-ahead requests: " + out.size());
+    for (int i = 4; i < out.size(); i++) {
+      assertEquals(64 * M, out.get(i).length(), "at full window, each request is a whole window: " + out);
+    }
     // what was asked for stays ahead of the reader
     assertTrue(out.get(out.size() - 1).to() >= 512 * M);
   }
