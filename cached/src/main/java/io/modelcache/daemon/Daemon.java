@@ -133,6 +133,8 @@ public final class Daemon implements Closeable {
   static final Duration RECONCILE_EVERY = Duration.ofSeconds(2);
   /** How long a mount waits for every shard's header before it answers (issue 12: headers local at once). */
   static final Duration HEADER_WAIT = Duration.ofSeconds(10);
+  /** How long the mount command reads the local headers through the new mount ({@link MountWarmup}). */
+  static final Duration WARMUP_WAIT = Duration.ofSeconds(2);
 
   private void reconcileQuietly() {
     try {
@@ -385,6 +387,13 @@ public final class Daemon implements Closeable {
       // with the loader's first reads.
       if (!model.awaitHeaders(HEADER_WAIT)) {
         LOG.debug("{}: headers not all local after {} s; mount answered anyway", mp, HEADER_WAIT.toSeconds());
+      } else if (adopt == null && MountWarmup.ENABLED) {
+        model.warming(true);
+        try {
+          MountWarmup.readHeads(mp, model.localHeads(), WARMUP_WAIT);
+        } finally {
+          model.warming(false);
+        }
       }
       return a;
     } catch (IOException | RuntimeException e) {

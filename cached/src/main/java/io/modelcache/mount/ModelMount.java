@@ -58,6 +58,7 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
   private final PrefetchObserver prefetchObserver;
   private volatile boolean indexed;
   private volatile boolean strict;
+  private volatile boolean warming;
 
   /** Receives what the mount fetched from upstream; the daemon plugs metrics in here. */
   public interface FetchObserver {
@@ -236,6 +237,9 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
 
     @Override
     public int read(long offset, ByteBuffer dst) throws IOException {
+      if (warming) {
+        return h.read(offset, dst); // the mount's own check: not a reader (no read-ahead, counters, profile)
+      }
       if (tracker != null) {
         tracker.onRead(offset, dst.remaining()); // queue read-ahead before blocking on this read
       }
@@ -303,6 +307,42 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
       Thread.currentThread().interrupt();
       return false;
     }
+  }
+
+  /**
+   * What a loader reads first and the mount holds locally now, by path: the bytes before each
+   * safetensors file's tensor data (8 + its header) and each shard index whole. Empty without
+   * read-ahead or before {@link #awaitHeaders} succeeded.
+   */
+  public Map<String, Long> localHeads() {
+    if (prefetcher == null || headers == null || !headers.isDone() || headers.isCompletedExceptionally()) {
+      return Map.of();
+    }
+    Map<String, Long> out = new LinkedHashMap<>();
+    for (Map.Entry<String, MountedFile> e : tree.files().entrySet()) {
+      String path = e.getKey();
+      BlobHandle h = e.getValue().handle();
+      long want = 0;
+      if (io.modelcache.fetch.ReadPlanner.isSafetensors(path)) {
+        var hf = prefetcher.header(path);
+        var hd = hf.isDone() && !hf.isCompletedExceptionally() ? hf.join() : null;
+        want = hd == null ? 0 : hd.dataStart();
+      } else if (io.modelcache.fetch.ReadPlanner.isShardIndex(path)) {
+        want = h.spec().contentLength();
+      }
+      if (want > 0 && h.isCached(0, want)) {
+        out.put(path, want);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * While set, reads through this mount are the daemon's own (reading {@link #localHeads} through the
+   * kernel before the mount command answers): they neither drive read-ahead nor count as a reader's.
+   */
+  public void warming(boolean on) {
+    warming = on;
   }
 
   /** Starts the background read-ahead work (profile replay, fill) if there is any; idempotent. */
