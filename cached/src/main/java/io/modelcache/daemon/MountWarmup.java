@@ -22,9 +22,9 @@ import org.slf4j.LoggerFactory;
  * answers.
  *
  * <p><b>Why.</b> Once the headers are in the cache, what a loader still waited for after the mount
- * returned was the first trip through a fresh mount: the listing of its directory, the kernel's lookups of each path, the daemon's
- * first opens and reads (code the JIT has not compiled yet: 13–32 ms for the first open and 8–25 ms
- * for the first read, docs/performance.md). Reading the same bytes here pays that once, in parallel,
+ * returned was the first trip through a fresh mount: the listing of its directory, the kernel's
+ * lookups of each path, the daemon's first opens and reads (code paths run for the first time in a
+ * fresh JVM: 13–32 ms for the first open and 8–25 ms for the first read, docs/performance.md). Reading the same bytes here pays that once, in parallel,
  * inside the mount command; the kernel keeps the entries and, since the daemon opens files with
  * FOPEN_KEEP_CACHE once a blob is complete, the pages of complete files. It is also an end to end
  * check that the mount serves. These reads do not count as a reader's ({@code ModelMount.warming}).
