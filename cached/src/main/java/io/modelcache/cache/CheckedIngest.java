@@ -119,16 +119,16 @@ final class CheckedIngest {
             }
             if (r == ChunkVerifier.Result.PENDING) {
               if (p != null) {
-                cache.ingest.store(f, p, buf, n, false, false);
+                cache.store.store(f, p, buf, n, false, false);
                 held.add(p);
               }
               continue;
             }
             for (Pending h : held) {
-              cache.ingest.publish(f, h, true);
+              cache.store.publish(f, h, true);
             }
             held.clear();
-            if (p != null && cache.ingest.store(f, p, buf, n, true, true)) {
+            if (p != null && cache.store.store(f, p, buf, n, true, true)) {
               buf = hot.take();
             }
             pos = j + 1;

@@ -36,10 +36,10 @@ import java.util.concurrent.atomic.LongAdder;
  * <p><b>Why it is cut in parts.</b> This class holds the shared state (blob table, LRU policy,
  * memory tier, counters, executor) and the public API; each concern lives in its own part with its
  * share of this essay: {@link ReadPath} (the lock-free hit path, reads from memory and disk),
- * {@link Ingest} (misses, single flight, ranged fetches, storing a chunk), {@link StreamIngest}
- * (compressed layers), {@link Verifier} (whole-blob digests), {@link Eviction} (LRU, pins, holes)
- * and {@link Recovery} (persistence, CRC32C, restart after a crash). The parts copy the shared
- * final state at construction and call each other through this object.
+ * {@link Ingest} (misses, single flight, ranged fetches), {@link ChunkStore} (storing a chunk),
+ * {@link StreamIngest} (compressed layers), {@link Verifier} (whole-blob digests), {@link Eviction}
+ * (LRU, pins, holes) and {@link Recovery} (persistence, CRC32C, restart after a crash). The parts
+ * copy the shared final state at construction and call each other through this object.
  *
  * <p>Thread-safe. {@link #open(BlobSpec, BlobFetcher)} handles may be used from any thread.
  */
@@ -96,6 +96,7 @@ public final class ChunkCache implements Closeable {
 
   final ReadPath reads;
   final Ingest ingest;
+  final ChunkStore store;
   final CheckedIngest checked;
   final StreamIngest streams;
   final Verifier verifier;
@@ -133,6 +134,7 @@ public final class ChunkCache implements Closeable {
     // The parts copy the shared state above; they reach each other through this object at run time.
     this.reads = new ReadPath(this);
     this.ingest = new Ingest(this);
+    this.store = new ChunkStore(this);
     this.checked = new CheckedIngest(this);
     this.streams = new StreamIngest(this);
     this.verifier = new Verifier(this);

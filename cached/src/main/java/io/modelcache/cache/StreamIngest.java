@@ -76,7 +76,7 @@ final class StreamIngest {
               cache.ingest.readFully(dec, staging, buf, n, f, -1);
               Pending p = mine.get(i);
               if (v == null) {
-                if (p != null && cache.ingest.storeChunk(f, p, buf, n)) {
+                if (p != null && cache.store.storeChunk(f, p, buf, n)) {
                   buf = hot.take();
                 }
                 continue;
@@ -84,16 +84,16 @@ final class StreamIngest {
               ChunkVerifier.Result r = v.feed(i, buf);
               if (r == ChunkVerifier.Result.PASS) {
                 for (Pending h : held) {
-                  cache.ingest.publish(f, h, true);
+                  cache.store.publish(f, h, true);
                 }
                 held.clear();
-                if (p != null && cache.ingest.store(f, p, buf, n, true, true)) {
+                if (p != null && cache.store.store(f, p, buf, n, true, true)) {
                   buf = hot.take();
                 }
                 continue;
               }
               if (p != null) {
-                cache.ingest.store(f, p, buf, n, false, false);
+                cache.store.store(f, p, buf, n, false, false);
                 held.add(p);
               }
               if (r == ChunkVerifier.Result.FAIL) {
@@ -135,7 +135,7 @@ final class StreamIngest {
           if (!suspect.isEmpty()) {
             cache.checked.reject(b, d, failedGranule);
             for (Pending p : suspect) {
-              cache.ingest.publish(f, p, false);
+              cache.store.publish(f, p, false);
             }
           }
           f.finish();

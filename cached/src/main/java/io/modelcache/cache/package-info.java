@@ -2,7 +2,8 @@
  * The node-wide chunk cache ({@link io.modelcache.cache.ChunkCache}): lazily fetched, LRU-bounded,
  * crash-safe storage of model file bytes in sparse files, with a Chronicle Map index. The design
  * rationale is at the top of {@code ChunkCache} and of its parts ({@code ReadPath}, {@code Ingest},
- * {@code StreamIngest}, {@code Verifier}, {@code Eviction}, {@code Recovery}), each with its share.
+ * {@code ChunkStore}, {@code StreamIngest}, {@code Verifier}, {@code Eviction}, {@code Recovery}),
+ * each with its share.
  *
  * <p>Threading: {@code ChunkCache} and {@code BlobHandle} are thread-safe; reads that hit run on
  * the caller's thread without locks; fetches and verification run on the configured executor.
