@@ -1,0 +1,130 @@
+package io.modelcache.bench;
+
+import static io.modelcache.bench.BenchUtil.f;
+import static io.modelcache.bench.BenchUtil.say;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Locale;
+
+/**
+ * Sequential reads through a mount (dd, bs=1M): cold on a fresh daemon home, warm (remount, page
+ * cache dropped, the disk cache full), hot (page cache), with the daemon's CPU per GiB, memory, FUSE
+ * request counts and registry egress for each; on the kernel transport and, unless --quick, on jnr,
+ * the baseline the CPU targets are ratios against. Samples go to {@link E2eBench}; one use, one
+ * thread.
+ */
+final class E2eSequential {
+  private final E2eBench bench;
+
+  E2eSequential(E2eBench bench) {
+    this.bench = bench;
+  }
+
+  /** 4b/5/6. sequential dd cold (fresh home), warm (remount, disk cache), hot (page cache); memory. */
+  void coldWarmHot() throws IOException {
+    coldWarmHot("", null);
+    if (!bench.quick) { // the same on jnr-fuse, the baseline issue 10's CPU targets are ratios against
+      Path cfg = Files.writeString(bench.work.resolve("jnr.yaml"), "fuse:\n  transport: jnr\n");
+      coldWarmHot("jnr.", cfg);
+    }
+    say("ModelCache sequential dd: cold %s GB/s, warm %s GB/s, hot %s GB/s; registry sent %sx the model; daemon peak RSS %s MiB, heap peak %s MiB, live %s MiB",
+        f(bench.med("cold")), f(bench.med("warm")), f(bench.med("hot")), f(bench.med("cold.egress")),
+        f(bench.med("rss")), f(bench.med("heap.peak")), f(bench.med("heap.live")));
+    say("daemon CPU per GiB: cold %s, warm %s, hot %s s (kernel transport, %s passthrough opens on the warm read)%s",
+        f(bench.med("cold.cpu.daemon")), f(bench.med("warm.cpu.daemon")), f(bench.med("hot.cpu.daemon")),
+        f(bench.med("warm.passthrough")),
+        bench.quick ? "" : String.format(Locale.ROOT, "; jnr: cold %s, warm %s, hot %s s",
+            f(bench.med("jnr.cold.cpu.daemon")), f(bench.med("jnr.warm.cpu.daemon")),
+            f(bench.med("jnr.hot.cpu.daemon"))));
+  }
+
+  /**
+   * Cold, warm (remount, page cache dropped) and hot (again) sequential reads on a fresh daemon,
+   * with the daemon's CPU per GiB for each; samples under {@code prefix} ("" for the default
+   * transport), the daemon started with {@code config} when not null.
+   */
+  private void coldWarmHot(String prefix, Path config) throws IOException {
+    for (int r = 0; r < bench.bigRuns; r++) {
+      try (BenchDaemon d = config == null ? bench.daemon() : bench.daemon("--config", config.toString())) {
+        Path mnt = bench.work.resolve("mnt-seq");
+        d.startSampling();
+        bench.dropCaches();
+        long mark = bench.registry.logMark();
+        d.mount(bench.ref, mnt);
+        CpuUse cpu = new CpuUse(bench, d.pid(), bench.registry.pid());
+        bench.sample(prefix + "cold", bench.shardBytes / bench.dd(List.of(bench.through(mnt))) / E2eBench.GB);
+        cpu.sample(prefix + "cold", bench.shardBytes);
+        bench.sample(prefix + "cold.egress", (double) bench.registry.blobBytesSince(mark) / bench.modelBytes);
+        if (prefix.isEmpty()) {
+          diagnose(d.metrics());
+        }
+        bench.sample(prefix + "heap.peak", d.stopSampling() / E2eBench.MIB);
+        bench.sample(prefix + "rss", d.peakRss() / E2eBench.MIB);
+        bench.sample(prefix + "heap.live", d.liveHeap() / E2eBench.MIB);
+        bench.verify(mnt, "cold sequential");
+        d.umount(mnt);
+        d.mount(bench.ref, mnt);
+        bench.dropCaches();
+        mark = bench.registry.logMark();
+        String m0 = d.metrics();
+        cpu = new CpuUse(bench, d.pid(), bench.registry.pid());
+        bench.sample(prefix + "warm", bench.shardBytes / bench.dd(List.of(bench.through(mnt))) / E2eBench.GB);
+        cpu.sample(prefix + "warm", bench.shardBytes);
+        bench.sample(prefix + "warm.egress", (double) bench.registry.blobBytesSince(mark));
+        String m1 = d.metrics();
+        fuseDelta(prefix + "warm", m0, m1, 1);
+        bench.sample(prefix + "warm.passthrough", BenchDaemon.sum(m1, "modelcache_fuse_passthrough_opens_total", "")
+            - BenchDaemon.sum(m0, "modelcache_fuse_passthrough_opens_total", ""));
+        cpu = new CpuUse(bench, d.pid(), bench.registry.pid());
+        for (int i = 0; i < bench.runs; i++) {
+          bench.sample(prefix + "hot", bench.shardBytes / bench.dd(List.of(bench.through(mnt))) / E2eBench.GB);
+        }
+        cpu.sample(prefix + "hot", bench.shardBytes * bench.runs);
+        fuseDelta(prefix + "hot", m1, d.metrics(), bench.runs);
+        bench.verify(mnt, "warm and hot");
+      }
+    }
+  }
+
+  /**
+   * Why the cold read goes as fast as it does, from the daemon's own metrics: the FUSE request size
+   * the kernel sent and the time each took, the registry fetches' size and duration.
+   */
+  private void diagnose(String metrics) throws IOException {
+    Files.writeString(bench.out.resolve("metrics-after-cold-read.txt"), metrics);
+    double reads = BenchDaemon.sum(metrics, "modelcache_fuse_operation_seconds_count", "op=\"read\"");
+    double readSec = BenchDaemon.sum(metrics, "modelcache_fuse_operation_seconds_sum", "op=\"read\"");
+    // Not modelcache_mount_read_bytes_total: it reads 0 (the daemon's MountView is only weakly held).
+    double readBytes = bench.shardBytes;
+    double fetches = BenchDaemon.sum(metrics, "modelcache_fetch_duration_seconds_count", "");
+    double fetchSec = BenchDaemon.sum(metrics, "modelcache_fetch_duration_seconds_sum", "");
+    double fetched = BenchDaemon.sum(metrics, "modelcache_registry_fetched_bytes_total", "");
+    if (reads > 0) {
+      bench.sample("diag.fuse.size", readBytes / reads / 1024);
+      bench.sample("diag.fuse.ms", readSec / reads * 1e3);
+    }
+    if (fetches > 0) {
+      bench.sample("diag.fetch.size", fetched / fetches / E2eBench.MIB);
+      bench.sample("diag.fetch.ms", fetchSec / fetches * 1e3);
+      bench.sample("diag.fetch.rate", fetched / fetchSec / E2eBench.GB);
+    }
+  }
+
+  /** FUSE read requests the daemon saw between two metrics scrapes, per pass, and their mean time. */
+  private void fuseDelta(String step, String before, String after, int passes) {
+    String c = "modelcache_fuse_operation_seconds_count";
+    String t = "modelcache_fuse_operation_seconds_sum";
+    String read = "op=\"read\"";
+    double n = BenchDaemon.sum(after, c, read) - BenchDaemon.sum(before, c, read);
+    double sec = BenchDaemon.sum(after, t, read) - BenchDaemon.sum(before, t, read);
+    bench.sample(step + ".fuse.reads", n / passes);
+    if (n > 0) {
+      bench.sample(step + ".fuse.us", sec / n * 1e6);
+    }
+    double attrs = BenchDaemon.sum(after, c, "op=\"getattr\"") - BenchDaemon.sum(before, c, "op=\"getattr\"");
+    bench.sample(step + ".fuse.getattr", attrs / passes);
+  }
+}
