@@ -22,6 +22,9 @@ final class DaemonProcess implements AutoCloseable {
   private List<String> prefix = List.of();
   private final java.util.Map<String, String> env = new java.util.HashMap<>();
   private Process process;
+  /** With {@link #underSystemd}: the stand-in for systemd that starts, stops and keeps for it. */
+  private ServiceManager manager;
+  private boolean underSystemd;
   /** Where this start's lines begin in the home's (appended) daemon.log. */
   private long logStart;
 
@@ -45,6 +48,17 @@ final class DaemonProcess implements AutoCloseable {
     return this;
   }
 
+  /**
+   * Runs the daemon as systemd runs the shipped unit ({@link ServiceManager}: NOTIFY_SOCKET, the
+   * file descriptor store passed back at each start): its mounts' connections are kept in that
+   * store instead of a holder. {@link #kill} is a crash, {@link #stop} the stop half of
+   * {@code systemctl restart} (both keep the store), {@link #endKeeper} is {@code systemctl stop}.
+   */
+  DaemonProcess underSystemd() {
+    this.underSystemd = true;
+    return this;
+  }
+
   /** Environment variables for the daemon process (before {@link #start}). */
   DaemonProcess env(java.util.Map<String, String> vars) {
     env.putAll(vars);
@@ -65,15 +79,23 @@ final class DaemonProcess implements AutoCloseable {
     Files.deleteIfExists(home.resolve("modelcache.sock")); // a crashed daemon's socket file stays behind
     Path log = home.resolve("daemon.log");
     logStart = Files.exists(log) ? Files.size(log) : 0; // a restart on the same home appends
-    ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
-        .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
-    pb.environment().putAll(env);
-    process = pb.start();
+    if (underSystemd) {
+      if (manager == null) {
+        manager = ServiceManager.of(home.resolve("notify.sock"), log, cmd, env);
+      }
+      manager.start();
+    } else {
+      ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true)
+          .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()));
+      pb.environment().putAll(env);
+      process = pb.start();
+    }
     Path sock = home.resolve("modelcache.sock");
     long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
     while (!Files.exists(sock)) {
-      if (!process.isAlive()) {
-        throw new AssertionError("daemon exited " + process.exitValue() + ":\n" + Files.readString(log));
+      if (!running()) {
+        throw new AssertionError("daemon exited:\n" + Files.readString(log)
+            + (manager != null ? "\nservice manager: " + manager.events() : ""));
       }
       if (System.nanoTime() > deadline) {
         throw new AssertionError("daemon did not open its socket in 60 s:\n" + Files.readString(log));
@@ -112,11 +134,33 @@ final class DaemonProcess implements AutoCloseable {
   }
 
   long pid() {
-    return process.pid();
+    return manager != null ? manager.servicePid() : process.pid();
+  }
+
+  /** The stand-in for systemd, with {@link #underSystemd} once started. */
+  ServiceManager serviceManager() {
+    return manager;
+  }
+
+  private boolean running() {
+    return manager != null ? manager.serviceRunning() : process != null && process.isAlive();
   }
 
   /** SIGTERM, as systemd stops it; waits for a clean exit. */
   void stop() throws InterruptedException {
+    if (manager != null) {
+      if (manager.serviceRunning()) {
+        try {
+          int status = manager.term();
+          if (status != 0 && status != 143) { // 143: the JVM's exit after its shutdown hooks ran on SIGTERM
+            throw new AssertionError("daemon exited " + status + " on SIGTERM");
+          }
+        } catch (IOException e) {
+          throw new AssertionError("the service manager is gone", e);
+        }
+      }
+      return;
+    }
     if (process != null && process.isAlive()) {
       process.destroy();
       if (!process.waitFor(60, TimeUnit.SECONDS)) {
@@ -131,11 +175,40 @@ final class DaemonProcess implements AutoCloseable {
 
   /** SIGKILL: the crash case (and, unless {@link #keepingMounts}, of the home's holder too). */
   void kill() throws InterruptedException {
+    if (manager != null) {
+      try {
+        if (manager.serviceRunning()) {
+          manager.kill();
+        }
+        if (!keepingMounts) {
+          manager.stop();
+        }
+      } catch (IOException e) {
+        throw new AssertionError("the service manager is gone", e);
+      }
+      return;
+    }
     if (process != null && process.isAlive()) {
       process.destroyForcibly().waitFor(30, TimeUnit.SECONDS);
     }
     if (!keepingMounts) {
       killHolder(home);
+    }
+  }
+
+  /**
+   * Ends whatever keeps this home's connections (their mounts then end): the holder process, or,
+   * under systemd, the unit (stop: SIGTERM to a running daemon, then the store is released).
+   */
+  void endKeeper() throws InterruptedException {
+    if (manager != null) {
+      try {
+        manager.close();
+      } catch (IOException e) {
+        throw new AssertionError("the service manager is gone", e);
+      }
+    } else {
+      holderOf(home).ifPresent(ProcessHandle::destroyForcibly);
     }
   }
 

@@ -19,7 +19,7 @@ import org.junit.jupiter.api.TestInstance;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
-import org.junit.jupiter.params.provider.ValueSource;
+import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * Issue 13: a mount outlives the daemon. Four readers (sha256sum, cat, an mmap hash, a random pread
@@ -27,6 +27,11 @@ import org.junit.jupiter.params.provider.ValueSource;
  * (SIGKILL, or SIGTERM); a daemon started again on the same home takes the kept connection back
  * from the holder, rebuilds the tree at the pinned digest, sends FUSE_NOTIFY_RESEND and serves.
  * Every reader finishes with exact bytes and exit 0 (no SIGBUS, no EIO), on the same mount.
+ *
+ * <p>Each restart test runs once per keeper, the way a transport suite runs once per transport:
+ * {@code holder} (the daemon's own holder process) and {@code systemd} (the daemon run as the shipped
+ * unit runs it, its connections in the unit's file descriptor store; {@link ServiceManager} plays
+ * systemd, since this machine's PID 1 is not systemd).
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 @Timeout(180)
@@ -56,25 +61,26 @@ class RestartHandoverIT {
     }
   }
 
-  @ParameterizedTest
-  @ValueSource(strings = {"SIGKILL", "SIGTERM"})
-  void readersFinishExactAcrossADaemonRestart(String signal) throws Exception {
-    Path home = tmp.resolve("home-" + signal);
-    Path mp = Files.createDirectories(tmp.resolve("mnt-" + signal));
+  @ParameterizedTest(name = "{0} keeps, {1}")
+  @CsvSource({"holder,SIGKILL", "holder,SIGTERM", "systemd,SIGKILL", "systemd,SIGTERM"})
+  void readersFinishExactAcrossADaemonRestart(String keeper, String signal) throws Exception {
+    Path home = tmp.resolve("home-" + keeper + "-" + signal);
+    Path mp = Files.createDirectories(tmp.resolve("mnt-" + keeper + "-" + signal));
     Path config = Files.writeString(Files.createDirectories(home).resolve("config.yaml"),
         "readAhead:\n  prefetch: false\n  backgroundFill: false\n"); // restart.keepMounts: on by default
     String ref = "127.0.0.1:" + link.port() + "/models/restart:v1";
     String shard = model.sha().keySet().stream().filter(n -> n.endsWith(".safetensors")).findFirst().orElseThrow();
     Path file = mp.resolve(shard);
     String sha = model.sha().get(shard);
-    DaemonProcess d = new DaemonProcess(home, "--config", config.toString(), "--chunk-size", "256K").keepingMounts();
+    DaemonProcess d = daemon(keeper, home, "--config", config.toString(), "--chunk-size", "256K");
     List<Process> readers = List.of();
     try {
       d.start();
       Cli.ok("mount", "--home", home.toString(), ref, mp.toString());
       long device = FuseMount.mountedDevice(mp);
-      assertTrue(Cli.ok("status", "--home", home.toString()).out().contains("restart: stays mounted"),
-          "status says the mount survives a restart");
+      String status = Cli.ok("status", "--home", home.toString()).out();
+      assertTrue(status.contains("restart: stays mounted (connection kept by the " + keeperName(keeper)), status);
+      assertKept(keeper, d, home);
 
       Process sum = new ProcessBuilder("sha256sum", file.toString()).start();
       Process cat = new ProcessBuilder("bash", "-c", "set -o pipefail; cat \"$0\" | sha256sum", file.toString()).start();
@@ -99,9 +105,13 @@ class RestartHandoverIT {
       assertEquals("preads 100/100 exact", finish(preads), "random preads (no EIO)");
       assertEquals(device, FuseMount.mountedDevice(mp), "the same mount: taken over, not remounted");
       assertTrue(d.log().contains("took over the live mount of " + ref + " at " + mp), d.log());
+      assertKept(keeper, d, home); // kept again by the new daemon, nothing stored twice
 
       Cli.ok("umount", "--home", home.toString(), mp.toString());
       assertEquals(-1, FuseMount.mountedDevice(mp), "umount is still the teardown");
+      if (keeper.equals("systemd")) {
+        assertEquals(List.of(), d.serviceManager().store(), "umount released both descriptors from the store");
+      }
       d.stop();
       Optional<ProcessHandle> holder = holderOf(home);
       if (holder.isPresent()) {
@@ -112,10 +122,38 @@ class RestartHandoverIT {
         p.destroyForcibly();
       }
       d.kill();
+      d.endKeeper();
       if (FuseMount.mountedDevice(mp) >= 0) {
         FuseMount.lazyUnmount(mp);
       }
-      holderOf(home).ifPresent(ProcessHandle::destroyForcibly);
+    }
+  }
+
+  private static DaemonProcess daemon(String keeper, Path home, String... args) {
+    DaemonProcess d = new DaemonProcess(home, args).keepingMounts();
+    return keeper.equals("systemd") ? d.underSystemd() : d;
+  }
+
+  private static String keeperName(String keeper) {
+    return keeper.equals("systemd") ? "systemd file descriptor store" : "holder process";
+  }
+
+  /**
+   * The one mount's connection is kept where {@code keeper} says, and only there: under systemd its
+   * two descriptors (the session's and the served clone) are in the store once each and no holder
+   * runs; otherwise a holder runs.
+   */
+  private static void assertKept(String keeper, DaemonProcess d, Path home) throws Exception {
+    assertTrue(d.log().contains("their FUSE connections are kept by the " + keeperName(keeper)), d.log());
+    if (keeper.equals("systemd")) {
+      List<String> store = d.serviceManager().store();
+      assertEquals(2, store.size(), "the session's and the clone's descriptor, once each: " + store);
+      assertTrue(store.stream().allMatch(n -> n.startsWith("fuse-")), store.toString());
+      assertTrue(store.stream().anyMatch(n -> n.endsWith("-s")) && store.stream().anyMatch(n -> n.endsWith("-c")),
+          store.toString());
+      assertTrue(holderOf(home).isEmpty(), "no holder process under systemd");
+    } else {
+      assertTrue(holderOf(home).isPresent(), "a holder process keeps the connection");
     }
   }
 
@@ -126,11 +164,11 @@ class RestartHandoverIT {
    * answers a new open of it with the same backing, lets eviction pass over it while another file
    * streams through a cache budget smaller than both, and unpins it at its last release.
    */
-  @ParameterizedTest
-  @ValueSource(strings = {"SIGKILL", "SIGTERM"})
-  void passthroughHandlesStayValidAndPinnedAcrossARestart(String signal) throws Exception {
-    Path home = tmp.resolve("home-pt-" + signal);
-    Path mp = Files.createDirectories(tmp.resolve("mnt-pt-" + signal));
+  @ParameterizedTest(name = "{0} keeps, {1}")
+  @CsvSource({"holder,SIGKILL", "holder,SIGTERM", "systemd,SIGKILL", "systemd,SIGTERM"})
+  void passthroughHandlesStayValidAndPinnedAcrossARestart(String keeper, String signal) throws Exception {
+    Path home = tmp.resolve("home-pt-" + keeper + "-" + signal);
+    Path mp = Files.createDirectories(tmp.resolve("mnt-pt-" + keeper + "-" + signal));
     Path config = Files.writeString(Files.createDirectories(home).resolve("config.yaml"),
         "restart:\n  keepMounts: true\nfuse:\n  passthrough: true\nreadAhead:\n  prefetch: false\n"
             + "  backgroundFill: false\n");
@@ -141,8 +179,7 @@ class RestartHandoverIT {
     Path b = mp.resolve(shards.get(1));
     long aBytes = Files.size(two.source().resolve(shards.get(0)));
     // 24 MiB: A (16 MiB) pinned plus B (16 MiB) streaming do not fit.
-    DaemonProcess d = new DaemonProcess(home, "--config", config.toString(), "--chunk-size", "1M", "--cache-size", "24M")
-        .keepingMounts();
+    DaemonProcess d = daemon(keeper, home, "--config", config.toString(), "--chunk-size", "1M", "--cache-size", "24M");
     Process hold = null;
     try {
       d.start();
@@ -212,10 +249,10 @@ class RestartHandoverIT {
         hold.destroyForcibly();
       }
       d.kill();
+      d.endKeeper();
       if (FuseMount.mountedDevice(mp) >= 0) {
         FuseMount.lazyUnmount(mp);
       }
-      holderOf(home).ifPresent(ProcessHandle::destroyForcibly);
     }
   }
 
@@ -281,6 +318,62 @@ class RestartHandoverIT {
         FuseMount.lazyUnmount(mp);
       }
       holderOf(home).ifPresent(ProcessHandle::destroyForcibly);
+    }
+  }
+
+  /**
+   * Under systemd, {@code systemctl stop} is a teardown: the daemon hands its connections to the
+   * store on SIGTERM and exits, then systemd releases the store, which ends the connection: a reader
+   * gets an error (nothing hangs), the mountpoint is left stale, and the unit's next start detaches
+   * it and mounts the model again from the mount table.
+   */
+  @org.junit.jupiter.api.Test
+  void underSystemdAStopEndsTheMountAndTheNextStartMountsAgain() throws Exception {
+    Path home = tmp.resolve("home-systemd-stop");
+    Path mp = Files.createDirectories(tmp.resolve("mnt-systemd-stop"));
+    Path config = Files.writeString(Files.createDirectories(home).resolve("config.yaml"),
+        "readAhead:\n  prefetch: false\n  backgroundFill: false\n");
+    String ref = "127.0.0.1:" + link.port() + "/models/restart:v1";
+    String shard = model.sha().keySet().stream().filter(n -> n.endsWith(".safetensors")).findFirst().orElseThrow();
+    Path file = mp.resolve(shard);
+    String[] args = {"--config", config.toString(), "--chunk-size", "256K"};
+    DaemonProcess d = daemon("systemd", home, args);
+    DaemonProcess next = daemon("systemd", home, args);
+    Process sum = null;
+    try {
+      d.start();
+      Cli.ok("mount", "--home", home.toString(), ref, mp.toString());
+      assertKept("systemd", d, home);
+      sum = new ProcessBuilder("sha256sum", file.toString()).start();
+      Thread.sleep(1000);
+      assertTrue(sum.isAlive(), "the reader finished before the unit was stopped");
+
+      d.endKeeper(); // systemctl stop
+      List<String> events = d.serviceManager().events();
+      assertTrue(events.contains("EXITED 143") || events.contains("EXITED 0"), "SIGTERM, a clean exit: " + events);
+      assertTrue(sum.waitFor(30, TimeUnit.SECONDS), "the reader still waits 30 s after the store was released");
+      String err = new String(sum.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertEquals(1, sum.exitValue(), "sha256sum's status for a read error: " + err);
+      assertTrue(err.startsWith("sha256sum: " + file + ": "), "the reader got an error: " + err);
+      assertTrue(FuseMount.isStaleMount(mp), "the ended mount is left stale until the next start");
+
+      next.start(); // a new start of the unit: an empty store
+      assertTrue(next.log().contains("lazily unmounting stale mount " + mp), "the next start cleaned it up:\n" + next.log());
+      assertEquals(model.sha().get(shard), LazyMountIT.sha256(file), "and mounted it again");
+      assertKept("systemd", next, home);
+      Cli.ok("umount", "--home", home.toString(), mp.toString());
+      next.stop();
+    } finally {
+      if (sum != null) {
+        sum.destroyForcibly();
+      }
+      for (DaemonProcess p : List.of(d, next)) {
+        p.kill();
+        p.endKeeper();
+      }
+      if (FuseMount.mountedDevice(mp) >= 0 || FuseMount.isStaleMount(mp)) {
+        FuseMount.lazyUnmount(mp);
+      }
     }
   }
 
