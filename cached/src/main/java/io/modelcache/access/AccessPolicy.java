@@ -5,7 +5,8 @@ import java.util.Set;
 
 /**
  * Decides each control request from the caller's credentials, the configured {@link Rules} and,
- * for a mount, what is at the mountpoint. Root may do everything. Pure: no I/O.
+ * for a mount, what is at the mountpoint. Root may do everything, and so may the daemon's own uid
+ * when it is not root. Pure: no I/O.
  *
  * <ul>
  *   <li>Everyone who can open the socket may look: ls, status, progress, cache ls, profile ls|export.
@@ -27,9 +28,27 @@ public final class AccessPolicy {
       "profile-import", "profile import");
 
   private final Rules rules;
+  /** The uid the daemon runs as: its callers of that uid may do what root may (they own it anyway). */
+  private final int daemonUid;
 
+  /** The policy of a daemon running as root. */
   public AccessPolicy(Rules rules) {
+    this(rules, 0);
+  }
+
+  /**
+   * The policy of a daemon running as {@code daemonUid}. When that is not root, a caller of the same
+   * uid is treated as root is (she owns the daemon's home, cache and process already, and the daemon
+   * reads and mounts with her rights only); other users are judged as always.
+   */
+  public AccessPolicy(Rules rules, int daemonUid) {
     this.rules = rules;
+    this.daemonUid = daemonUid;
+  }
+
+  /** Root, or the daemon's own user. */
+  private boolean privileged(Caller c) {
+    return c.isRoot() || c.uid() == daemonUid;
   }
 
   public Rules rules() {
@@ -38,7 +57,7 @@ public final class AccessPolicy {
 
   /** The first gate: may this caller run {@code op} at all (mount and umount are then judged in detail)? */
   public Decision operation(Caller c, String op) {
-    if (c.isRoot() || EVERYONE.contains(op)) {
+    if (privileged(c) || EVERYONE.contains(op)) {
       return Decision.ALLOW;
     }
     if (MEMBERS.contains(op)) {
@@ -62,7 +81,7 @@ public final class AccessPolicy {
    */
   public Decision mount(Caller c, String ref, Boolean plainHttp, Mountpoint mp) {
     Decision gate = operation(c, "mount");
-    if (c.isRoot() || !gate.allowed()) {
+    if (privileged(c) || !gate.allowed()) {
       return gate;
     }
     Decision source = source(ref, plainHttp, "mount");
@@ -91,7 +110,7 @@ public final class AccessPolicy {
   /** Warming a model into the cache (pull through the daemon, mount --wait-full). */
   public Decision warm(Caller c, String ref, Boolean plainHttp) {
     Decision gate = operation(c, "warm");
-    if (c.isRoot() || !gate.allowed() || ref == null || ref.isEmpty()) {
+    if (privileged(c) || !gate.allowed() || ref == null || ref.isEmpty()) {
       return gate;
     }
     return source(ref, plainHttp, "pull");
@@ -112,7 +131,7 @@ public final class AccessPolicy {
   /** An unmount of the mount at {@code mountpoint}, made by {@code ownerUid}. */
   public Decision umount(Caller c, String mountpoint, int ownerUid) {
     Decision gate = operation(c, "umount");
-    if (c.isRoot() || !gate.allowed() || ownerUid == c.uid()) {
+    if (privileged(c) || !gate.allowed() || ownerUid == c.uid()) {
       return gate;
     }
     return Decision.deny("cannot unmount " + mountpoint + ": it was mounted by uid "
@@ -124,7 +143,7 @@ public final class AccessPolicy {
    * her (user_id/group_id), is nosuid,nodev, and others may read it only when allowOther is set.
    */
   public MountMode mountMode(Caller c) {
-    if (c.isRoot()) {
+    if (privileged(c)) {
       return new MountMode(0, 0, rules.allowOther());
     }
     return new MountMode(c.uid(), c.gid(), rules.allowOther());

@@ -35,7 +35,17 @@ final class Access {
     if (s.controlGroup() != null) {
       warnIfUnreachable(config.home(), s.controlGroup(), gid);
     }
-    return new AccessPolicy(new Rules(s.controlGroup(), gid, s.controlAdminGroup(), admin, s.allowOther()));
+    return new AccessPolicy(new Rules(s.controlGroup(), gid, s.controlAdminGroup(), admin, s.allowOther()), ownUid());
+  }
+
+  /** The uid this process runs as (the owner of /proc/self), or 0 when it cannot be told. */
+  static int ownUid() {
+    try {
+      return (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+    } catch (IOException | RuntimeException e) {
+      LOG.debug("cannot tell this process's uid: {}", e.toString());
+      return 0;
+    }
   }
 
   private static int groupId(String key, String name) throws IOException {

@@ -33,6 +33,21 @@ class AccessPolicyTest {
   }
 
   @Test
+  void aDaemonThatIsNotRootLetsItsOwnUserDoWhatRootMay() {
+    AccessPolicy asAlice = new AccessPolicy(Rules.rootOnly(false), 1001);
+    for (String op : new String[] {"mount", "umount", "warm", "cache-gc", "profile-import"}) {
+      assertEquals(Decision.ALLOW, asAlice.operation(alice, op), op);
+    }
+    assertEquals(Decision.ALLOW, asAlice.mount(alice, "reg.example.com/m:v1", null, hers));
+    assertEquals(Decision.ALLOW, asAlice.umount(alice, "/data/x", 0));
+    assertEquals(new MountMode(0, 0, false), asAlice.mountMode(alice));
+    // Another user of that node is judged as by a root daemon.
+    denied("cannot mount: only root may (control.group is not set)", asAlice.mount(bob, "reg.example.com/m:v1", null, hers));
+    denied("cannot run cache gc: only root may", asAlice.operation(bob, "cache-gc"));
+    denied("cannot unmount: only root may (control.group is not set)", asAlice.umount(bob, "/data/x", 1001));
+  }
+
+  @Test
   void everyoneOnTheSocketMayLook() {
     for (String op : new String[] {"ls", "status", "ping", "progress", "cache-ls", "profile-ls", "profile-export"}) {
       assertEquals(Decision.ALLOW, open.operation(bob, op), op);
