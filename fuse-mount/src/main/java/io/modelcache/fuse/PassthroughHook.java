@@ -32,7 +32,8 @@ import org.slf4j.LoggerFactory;
  * <p><b>Fallback.</b> Without passthrough in INIT (before 6.9, or not asked), or when registering a
  * backing file fails (a cache directory on a file system that cannot back FUSE files: overlay or
  * FUSE stacked too deep, ELOOP; no CAP_SYS_ADMIN, EPERM), files are served by the daemon; the
- * reason is logged once per process and the mount stops trying.
+ * reason is logged once per process and the mount stops trying. A process without CAP_SYS_ADMIN in
+ * its effective set (a daemon that is not root) does not try at all: it says so at the first INIT.
  *
  * <p>Threading: called from every serving thread; state is guarded by this object's monitor (opens
  * are rare next to reads; the two ioctls are quick).
@@ -153,8 +154,30 @@ public final class PassthroughHook implements OpenHook {
       logOnce(negotiated.passthroughOffered() ? "FUSE passthrough was offered but not taken"
           : "the kernel does not offer FUSE passthrough (protocol 7." + negotiated.kernelMinor()
               + "; it needs Linux 6.9 and CONFIG_FUSE_PASSTHROUGH)");
+    } else if (enabled && !hasCapSysAdmin()) {
+      // The kernel registers a backing file (FUSE_DEV_IOC_BACKING_OPEN) only for CAP_SYS_ADMIN: a
+      // daemon that is not root would be refused at its first complete file; say so once, up front.
+      enabled = false;
+      logOnce("FUSE passthrough is unavailable: FUSE_DEV_IOC_BACKING_OPEN needs CAP_SYS_ADMIN, which this daemon (uid "
+          + Integer.toUnsignedString(Sys.geteuid()) + ") does not have");
     }
   }
+
+  /** Whether CAP_SYS_ADMIN is in this process's effective set (/proc/self/status CapEff); true when unknown. */
+  static boolean hasCapSysAdmin() {
+    try {
+      for (String line : java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/self/status"))) {
+        if (line.startsWith("CapEff:")) {
+          return (Long.parseUnsignedLong(line.substring(7).strip(), 16) & (1L << CAP_SYS_ADMIN)) != 0;
+        }
+      }
+    } catch (java.io.IOException | RuntimeException e) {
+      LOG.debug("cannot read the capabilities of this process: {}", e.toString());
+    }
+    return true; // unknown: try, and let the ioctl say
+  }
+
+  private static final int CAP_SYS_ADMIN = 21;
 
   @Override
   public OpenReply opened(String path, ReadOnlyTree.FileReader reader, OpenReply daemonPath) {

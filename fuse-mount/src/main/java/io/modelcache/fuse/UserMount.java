@@ -84,7 +84,13 @@ final class UserMount {
         .map(l -> l.replaceFirst("^" + java.util.regex.Pattern.quote(program.toString()) + ": ", "")
             .replaceFirst("^fusermount3: ", ""))
         .reduce((x, y) -> x + "; " + y).orElse("");
-    throw new IOException("fusermount3 refused a FUSE mount on " + mp + ": " + why);
+    if (o.allowOther() && why.contains("user_allow_other")) {
+      why += " (add user_allow_other to /etc/fuse.conf, or set mounts.allowOther: false or start the daemon with"
+          + " --no-allow-other so that only uid " + Integer.toUnsignedString(io.modelcache.fuse.kernel.sys.Sys.geteuid())
+          + " may read its mounts)";
+    }
+    // A node's FUSE setup, not a fault of this process: one line (exit 11), not an internal error.
+    throw new FuseUnavailableException("fusermount3 refused a FUSE mount on " + mp + ": " + why);
   }
 
   /**
