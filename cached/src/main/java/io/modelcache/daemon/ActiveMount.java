@@ -17,6 +17,7 @@ record ActiveMount(MountRecord record, ModelMount model, ArtifactSource source, 
         .put("digest", record().digest())
         .put("mountpoint", record().mountpoint())
         .put("ownerUid", record().owner())
+        .put("transport", fuse() == null ? null : fuse().transport())
         .put("files", model().artifact().files().size())
         .put("totalBytes", total)
         .put("cachedBytes", cached)

@@ -234,7 +234,8 @@ final class OperatorOps {
           .put("readErrors", t == null ? 0 : t.errors())
           .put("signature", a.signature())
           .put("verification", a.model().verification())
-          .put("survivesRestart", survives.test(a.record().mountpoint()));
+          .put("survivesRestart", survives.test(a.record().mountpoint()))
+          .put("transport", a.fuse() == null ? null : a.fuse().transport());
       if (t != null && t.lastError() != null) {
         m.put("lastError", t.lastError());
       }

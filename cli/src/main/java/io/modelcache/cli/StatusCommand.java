@@ -54,6 +54,9 @@ final class StatusCommand implements Callable<Integer> {
             shortDigest(m.path("digest").asText()), m.path("cachedPercent").asDouble(),
             Sizes.format(m.path("fetchRateBytesPerSec").asLong()) + "/s", m.path("readErrors").asLong(),
             m.path("mountpoint").asText()));
+        if (m.hasNonNull("transport")) {
+          b.append("    transport: ").append(m.path("transport").asText()).append('\n');
+        }
         if (m.hasNonNull("signature")) {
           b.append("    signature: ").append(m.path("signature").asText()).append('\n');
         }

@@ -209,7 +209,8 @@ public final class KernelTransport implements FuseTransport {
       LOG.info("mounted {} on {} (device {}:{}, kernel transport)", options.fsName(), mp,
           FuseMount.major(dev), FuseMount.minor(dev));
     }
-    return new Mounted(mp, session, session.ended(), dev, owned);
+    Mounted m = new Mounted(mp, session, session.ended(), dev, owned);
+    return user ? m.via("fusermount3 as uid " + Integer.toUnsignedString(Sys.geteuid())) : m;
   }
 
   /**
@@ -267,7 +268,8 @@ public final class KernelTransport implements FuseTransport {
     boolean owned = options.ownerUid() != 0;
     LOG.info("took over {} on {} (device {}:{}, kernel transport)", options.fsName(), mp,
         FuseMount.major(kept.device()), FuseMount.minor(kept.device()));
-    return new Mounted(mp, session, session.ended(), kept.device(), owned);
+    Mounted m = new Mounted(mp, session, session.ended(), kept.device(), owned);
+    return UserMount.notRoot() ? m.via("fusermount3 as uid " + Integer.toUnsignedString(Sys.geteuid())) : m;
   }
 
   /** Opens /dev/fuse and mounts it on {@code mp} as root's; returns the connection's descriptor. */

@@ -29,6 +29,8 @@ public final class Mounted implements AutoCloseable {
   /** A user's mount ({@link OwnedMount}): its path is under her control, so unmount with care. */
   private final boolean owned;
   private final AtomicBoolean closed = new AtomicBoolean();
+  /** How the mount was made, when it is not the transport's usual way (fusermount3), or null. */
+  private volatile String via;
 
   Mounted(Path mountpoint, Served fs, CompletableFuture<Integer> loop, long device) {
     this(mountpoint, fs, loop, device, false);
@@ -40,6 +42,22 @@ public final class Mounted implements AutoCloseable {
     this.loop = loop;
     this.device = device;
     this.owned = owned;
+  }
+
+  /** Marks how this mount was made (e.g. "fusermount3 as uid 1000"), for {@link #transport}. */
+  Mounted via(String how) {
+    this.via = how;
+    return this;
+  }
+
+  /**
+   * The transport serving this mount, and how it was made when not as root: "kernel",
+   * "kernel (fusermount3 as uid 1000)", "jnr".
+   */
+  public String transport() {
+    String name = fs instanceof KernelSession ? "kernel" : "jnr";
+    String how = via;
+    return how == null ? name : name + " (" + how + ")";
   }
 
   /** The absolute, real path where the tree is mounted. */
