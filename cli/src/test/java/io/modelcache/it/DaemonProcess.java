@@ -20,6 +20,7 @@ final class DaemonProcess implements AutoCloseable {
   private final List<String> extraArgs;
   private boolean keepingMounts;
   private List<String> prefix = List.of();
+  private Path launcher;
   private final java.util.Map<String, String> env = new java.util.HashMap<>();
   private Process process;
   /** With {@link #underSystemd}: the stand-in for systemd that starts, stops and keeps for it. */
@@ -31,6 +32,12 @@ final class DaemonProcess implements AutoCloseable {
   DaemonProcess(Path home, String... extraArgs) {
     this.home = home;
     this.extraArgs = List.of(extraArgs);
+  }
+
+  /** Runs this launcher instead of the build's (e.g. a copy another user may read). */
+  DaemonProcess launcher(Path launcher) {
+    this.launcher = launcher;
+    return this;
   }
 
   /** Runs the daemon under {@code command} (e.g. unshare and a script that ends in exec "$@"). */
@@ -67,7 +74,7 @@ final class DaemonProcess implements AutoCloseable {
 
   DaemonProcess start() throws IOException, InterruptedException {
     List<String> cmd = new ArrayList<>(prefix);
-    cmd.addAll(List.of(Cli.launcher().toString(), "daemon", "--home", home.toString()));
+    cmd.addAll(List.of((launcher != null ? launcher : Cli.launcher()).toString(), "daemon", "--home", home.toString()));
     cmd.addAll(extraArgs);
     if (!keepingMounts && !extraArgs.contains("--unmount-on-exit")) {
       cmd.add("--unmount-on-exit");
