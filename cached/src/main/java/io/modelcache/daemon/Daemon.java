@@ -10,30 +10,17 @@ import io.modelcache.access.Caller;
 import io.modelcache.access.MountMode;
 import io.modelcache.cache.CacheConfig;
 import io.modelcache.cache.ChunkCache;
-import io.modelcache.cache.ChunkDigests;
 import io.modelcache.config.Settings;
 import io.modelcache.control.ControlServer;
 import io.modelcache.error.ModelCacheException;
 import io.modelcache.error.ModelCacheException.Kind;
-import io.modelcache.fuse.FuseMount;
 import io.modelcache.fuse.FuseTransport;
 import io.modelcache.fuse.KernelTransport;
 import io.modelcache.handover.KeptConnection;
-import io.modelcache.fuse.LiveConnection;
 import io.modelcache.fuse.FusePrerequisites;
-import io.modelcache.fuse.FuseUnavailableException;
-import io.modelcache.fuse.FuseOptions;
-import io.modelcache.fuse.Mounted;
 import io.modelcache.metrics.DaemonMetrics;
 import io.modelcache.metrics.MetricsServer;
-import io.modelcache.modelpack.ModelArtifact;
-import io.modelcache.modelpack.ModelReader;
-import io.modelcache.mount.ModelMount;
-import io.modelcache.oci.Digest;
 import io.modelcache.oci.Reference;
-import io.modelcache.source.Artifacts;
-import io.modelcache.source.ResilientSource;
-import io.modelcache.trust.TrustGate;
 import io.modelcache.trust.TrustRule;
 import java.io.Closeable;
 import java.io.IOException;
@@ -53,12 +40,14 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The ModelCache daemon. It owns the shared chunk cache, every FUSE mount and the control socket.
- * Mount and unmount are serialized by {@code this}; reads never take that lock.
+ * Mount and unmount are serialized by {@code this}; reads never take that lock. Its parts: making a
+ * live mount ({@link MountMaker}), restoring the mount table at start ({@link MountRestore}), ending
+ * a mount or leaving it for the next daemon ({@link MountTeardown}); it keeps the live mounts, the
+ * control requests, mounts.d reconciling, the table's writes and the order of start and stop.
  */
 public final class Daemon implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(Daemon.class);
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
-
 
   private final DaemonConfig config;
   private final ChunkCache cache;
@@ -72,6 +61,8 @@ public final class Daemon implements Closeable {
   /** The mounts to restore at the next start, at their pinned digests. */
   private final MountTable table;
   private final OperatorOps ops;
+  /** Makes each live mount; hands it to {@link #live} the moment it is live. */
+  private final MountMaker maker;
   private final AccessPolicy policy;
   /** The FUSE transport every mount of this daemon uses (fuse.transport, or jnr as the fallback). */
   private final FuseTransport transport;
@@ -79,6 +70,8 @@ public final class Daemon implements Closeable {
   private volatile boolean closed;
   /** Kernel-transport connections kept across restarts (restart.keepMounts), or off. */
   private final Handover handover;
+  /** Unmounts a mount, or leaves it mounted at stop for the next daemon. */
+  private final MountTeardown teardown;
   /** Set by {@link #stopAndUnmount}: this stop unmounts even mounts that could be handed over. */
   private volatile boolean unmountOnClose;
 
@@ -93,7 +86,9 @@ public final class Daemon implements Closeable {
     this.metrics = metrics;
     this.metricsServer = metricsServer;
     this.ops = new OperatorOps(config, cache, metrics, this::activeMounts, this::metricsPort);
+    this.maker = new MountMaker(config, cache, metrics, ops, transport, this::live);
     this.handover = FuseSetup.keepsMounts(config.settings(), transport) ? Handover.open(config, System.getenv()) : Handover.off();
+    this.teardown = new MountTeardown(handover, metrics, ops);
     ops.survivesRestart(mp -> handover.survives(Path.of(mp)), handover.describe());
     try {
       restoreMounts();
@@ -131,10 +126,6 @@ public final class Daemon implements Closeable {
 
   /** How often mounts.d is compared with the live mounts: ConfigMap updates arrive as file swaps. */
   static final Duration RECONCILE_EVERY = Duration.ofSeconds(2);
-  /** How long a mount waits for every shard's header before it answers (issue 12: headers local at once). */
-  static final Duration HEADER_WAIT = Duration.ofSeconds(10);
-  /** How long the mount command reads the local headers through the new mount ({@link MountWarmup}). */
-  static final Duration WARMUP_WAIT = Duration.ofSeconds(2);
 
   private void reconcileQuietly() {
     try {
@@ -168,7 +159,7 @@ public final class Daemon implements Closeable {
       ActiveMount a = mounts.remove(m.mountpoint());
       if (a != null) {
         LOG.info("{} no longer declares {}: unmounting", m.file(), m.mountpoint());
-        release(a);
+        teardown.release(a);
         changed = true;
       }
     }
@@ -183,7 +174,7 @@ public final class Daemon implements Closeable {
         Files.createDirectories(m.mountpoint());
         Reference ref = Reference.parse(m.reference());
         checkMountpoint(m.mountpoint());
-        doMount(new MountRecord(m.reference(), null, m.mountpoint().toString(), m.plainHttp(), m.file()), ref);
+        maker.mount(new MountRecord(m.reference(), null, m.mountpoint().toString(), m.plainHttp(), m.file()), ref, null);
         mountsDir.resolved(m.file());
         changed = true;
       } catch (IOException | RuntimeException e) {
@@ -249,7 +240,6 @@ public final class Daemon implements Closeable {
     return config;
   }
 
-
   public ChunkCache cache() {
     return cache;
   }
@@ -308,7 +298,7 @@ public final class Daemon implements Closeable {
     MountMode mode = policy.mountMode(caller);
     Integer uid = mode.isRoot() ? null : mode.ownerUid();
     Integer gid = mode.isRoot() ? null : mode.ownerGid();
-    ActiveMount a = doMount(new MountRecord(refText, null, mp.toString(), plainHttp, null, uid, gid), ref);
+    ActiveMount a = maker.mount(new MountRecord(refText, null, mp.toString(), plainHttp, null, uid, gid), ref, null);
     LOG.info("mount of {} at {} for {}", refText, mp, caller.describe());
     persist();
     return a.describe(JSON, handover.survives(Path.of(a.record().mountpoint())));
@@ -325,89 +315,10 @@ public final class Daemon implements Closeable {
     return mp;
   }
 
-  private ActiveMount doMount(MountRecord rec, Reference ref) throws IOException {
-    return doMount(rec, ref, null);
-  }
-
-  /**
-   * Mounts {@code rec}, or, with {@code adopt}, serves the connection a previous daemon kept for it
-   * (the tree is rebuilt at the pinned digest; the kernel still holds the mount).
-   */
-  private ActiveMount doMount(MountRecord rec, Reference ref, LiveConnection adopt) throws IOException {
-    Path mp = Path.of(rec.mountpoint());
-    try {
-      FusePrerequisites.require(FusePrerequisites.DEVICE, transport.needsLibfuse2()); // before any registry traffic
-    } catch (FuseUnavailableException e) {
-      throw FuseSetup.fuseUnavailable(mp, e);
-    }
-    // Transient registry faults are retried (streams resumed) for as long as fetch.timeout allows.
-    ResilientSource source = new ResilientSource(Artifacts.openSource(ref,
-        config.registryOptions().withPlainHttp(rec.plainHttp()), config.settings().registries()),
-        ResilientSource.Policy.of(config.settings().fetchTimeout()));
-    ModelMount model = null;
-    try {
-      // The trust policy first, on the manifest digest: a refused model has none of its blobs fetched.
-      String asked = rec.digest() != null ? rec.digest() : ref.tagOrDigest();
-      TrustGate.Admission admission = TrustGate.admit(source, ref, asked, rec.reference(), config.settings().trustPolicy());
-      // Bytes damaged on the way (a config that fails its digest, a tar header its checksum) are read again.
-      ModelArtifact art = source.again(() -> ModelReader.read(source, admission.target(asked)));
-      String registryLabel = ref.isLayout() ? "oci-layout" : ref.registry();
-      OperatorOps.MountTracker tracker = ops.track(mp, metrics);
-      Map<String, ChunkDigests> digests = IndexLookup.find(mp.toString(), art, source,
-          config.settings().trustPolicy().ruleFor(ref), false);
-      model = ModelMount.withReadAheadDeferred(art, source, cache,
-          MountWiring.fetchObserver(metrics, registryLabel, tracker), MountWiring.readAhead(config, metrics), digests);
-      model.serveOnlyVerified(config.settings().strictUnindexed());
-      Mounted fuse;
-      try {
-        FuseOptions options = FuseOptions.defaults()
-            .withAllowOther(config.settings().allowOther())
-            .withOwner(rec.owner(), rec.ownerGid() == null ? 0 : rec.ownerGid())
-            .withReadAheadKb(config.settings().readAheadKb())
-            .withListener(tracker)
-            .withFsName("modelcache:" + ref);
-        fuse = adopt != null ? ((KernelTransport) FuseTransport.kernel()).adopt(mp, adopt, model, options)
-            : mountTransport().mount(mp, model, options);
-      } catch (FuseUnavailableException e) {
-        throw FuseSetup.fuseUnavailable(mp, e);
-      } catch (LinkageError e) {
-        throw FuseSetup.linkageFailed(mp, transport, e);
-      }
-      metrics.bindMount(mp.toString(), MountWiring.view(model));
-      MountRecord pinned = new MountRecord(rec.reference(), art.manifest().digest().toString(), mp.toString(),
-          rec.plainHttp(), rec.declaredBy(), rec.ownerUid(), rec.ownerGid());
-      ActiveMount a = new ActiveMount(pinned, model, source, fuse, admission.state());
-      mounts.put(mp, a);
-      handover.keep(mp, fuse);
-      LOG.info("mounted {} ({}) at {}", rec.reference(), art.manifest().digest(), mp);
-      model.startReadAhead(); // only now: the fill's fetches would slow the mount itself down
-      // The mount command returns once the loader's first reads are local (bounded: a slow registry
-      // delays the answer by HEADER_WAIT at most, and the headers then come on demand). Headers go
-      // ahead of the fill's fetches, which started just before so that they are not timed to begin
-      // with the loader's first reads.
-      if (!model.awaitHeaders(HEADER_WAIT)) {
-        LOG.debug("{}: headers not all local after {} s; mount answered anyway", mp, HEADER_WAIT.toSeconds());
-      } else if (adopt == null && MountWarmup.ENABLED) {
-        model.warming(true);
-        try {
-          MountWarmup.readHeads(mp, model.localHeads(), WARMUP_WAIT);
-        } finally {
-          model.warming(false);
-        }
-      }
-      return a;
-    } catch (IOException | RuntimeException e) {
-      if (model != null) {
-        model.close();
-      }
-      source.close();
-      throw e;
-    }
-  }
-
-  /** The FUSE transport every mount of this daemon uses, chosen once at start. */
-  private FuseTransport mountTransport() {
-    return transport;
+  /** A mount the moment it is live: one of this daemon's, its connection kept where mounts outlive it. */
+  private void live(Path mp, ActiveMount a) {
+    mounts.put(mp, a);
+    handover.keep(mp, a.fuse());
   }
 
   /** The FUSE transport mounts use ("kernel" or "jnr"). */
@@ -431,29 +342,11 @@ public final class Daemon implements Closeable {
       throw new ModelCacheException(Kind.USAGE, mp + " is declared by " + a.record().declaredBy()
           + "; remove that file to unmount it");
     }
-    release(a);
+    teardown.release(a);
     mounts.remove(mp);
     LOG.info("unmount of {} for {}", mp, caller.describe());
     persist();
     return JSON.createObjectNode().put("mountpoint", mp.toString());
-  }
-
-  private void release(ActiveMount a) {
-    handover.release(Path.of(a.record().mountpoint()));
-    metrics.unbindMount(a.record().mountpoint());
-    ops.untrack(a.record().mountpoint());
-    try {
-      a.fuse().close();
-    } catch (Exception e) {
-      LOG.warn("unmounting {} failed: {}", a.record().mountpoint(), e.toString());
-    }
-    a.model().close();
-    try {
-      a.source().close();
-    } catch (IOException e) {
-      LOG.debug("closing source failed: {}", e.toString());
-    }
-    LOG.info("unmounted {}", a.record().mountpoint());
   }
 
   public synchronized ObjectNode list() {
@@ -471,7 +364,6 @@ public final class Daemon implements Closeable {
     return List.copyOf(mounts.values());
   }
 
-
   private void persist() throws IOException {
     List<MountRecord> recs = new ArrayList<>();
     for (ActiveMount a : mounts.values()) {
@@ -480,57 +372,13 @@ public final class Daemon implements Closeable {
     table.write(recs);
   }
 
-  /**
-   * Remounts what the table held when the daemon last ran, at the same manifest digests. Mountpoints
-   * left stale by a crash (ENOTCONN) are lazily unmounted first. A mount that cannot be restored is
-   * logged and dropped from the table; it does not stop the daemon.
-   */
+  /** Restores the mount table ({@link MountRestore}) and saves what came back. */
   private synchronized void restoreMounts() throws IOException {
     List<MountRecord> recs = table.read();
     if (recs == null) {
       return;
     }
-    for (MountRecord rec : recs) {
-      Path mp = Path.of(rec.mountpoint());
-      java.util.Optional<LiveConnection> kept = handover.takeFor(mp);
-      if (kept.isPresent()) {
-        // The mount is still there, kept by the previous daemon's keeper: serve it again, no
-        // remount. (No stale check: statfs or a listing would wait for the server this is.)
-        try {
-          Reference ref = Reference.parse(rec.reference());
-          if (rec.digest() != null) {
-            ref = ref.withDigest(Digest.parse(rec.digest()));
-          }
-          doMount(rec, ref, kept.get());
-          LOG.info("took over the live mount of {} at {}", rec.reference(), mp);
-          continue;
-        } catch (IOException | RuntimeException e) {
-          LOG.error("could not take over the mount of {} at {}: {}; remounting it", rec.reference(), mp, e.getMessage());
-          handover.abandon(mp, kept.get());
-        }
-      }
-      try {
-        // A user's mount that root may not enter looks alive to statfs even when its server died:
-        // any modelcache mount there now is a previous daemon's (this one has none yet).
-        if (FuseMount.isStaleMount(mp) || (rec.owner() != 0
-            && String.valueOf(FuseMount.mountSource(mp)).startsWith("modelcache:"))) {
-          LOG.info("lazily unmounting stale mount {}", mp);
-          FuseMount.lazyUnmount(mp);
-        }
-        Reference ref = Reference.parse(rec.reference());
-        if (rec.digest() != null) {
-          ref = ref.withDigest(Digest.parse(rec.digest()));
-        }
-        if (rec.owner() != 0) {
-          Access.checkStillOwned(mp, rec.owner());
-        }
-        checkMountpoint(mp);
-        doMount(rec, ref);
-      } catch (IOException | RuntimeException e) {
-        LOG.error("could not restore mount of {} at {}: {}", rec.reference(), mp, e.getMessage());
-      }
-    }
-    handover.letGoOfTheRest();
+    MountRestore.restore(recs, handover, this::checkMountpoint, maker::mount);
     persist();
   }
 
@@ -558,21 +406,7 @@ public final class Daemon implements Closeable {
       } catch (IOException e) {
         LOG.debug("closing control socket: {}", e.toString());
       }
-      for (ActiveMount a : mounts.values()) {
-        Path mp = Path.of(a.record().mountpoint());
-        // Stop serving before the cache closes: what is not answered now the next daemon answers.
-        if (!unmountOnClose && handover.survives(mp) && a.fuse().leave()) {
-          LOG.info("left {} mounted for the next daemon", mp);
-          a.model().close();
-          try {
-            a.source().close();
-          } catch (IOException e) {
-            LOG.debug("closing source failed: {}", e.toString());
-          }
-        } else {
-          release(a);
-        }
-      }
+      teardown.stop(mounts.values(), () -> unmountOnClose);
       mounts.clear();
       handover.close();
       if (metricsServer != null) {
