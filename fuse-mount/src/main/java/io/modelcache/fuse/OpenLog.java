@@ -26,10 +26,13 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Format: text, one record per line, appended with one write(2) each, before the reply that
  * makes the record true goes to the kernel (so a server killed at any point leaves at most a
- * record of an open the kernel never got; that open is then pinned until the mount ends, which is
- * safe). First line {@code modelcache-opens 1 epoch N} (N counts the servers of the connection and
- * keeps file handles of different servers apart); then {@code + FH p|d BACKING} for an open and
- * {@code - FH} for its release (FH in hex). A server that takes the connection over reads it,
+ * record of an open the kernel never got: the kernel still waits for that OPEN, sends it again to
+ * the next server after FUSE_NOTIFY_RESEND, and that server answers it with the record). First line {@code modelcache-opens 1 epoch N} (N counts the servers of the connection and
+ * keeps file handles of different servers apart); then {@code + FH p|d BACKING UNIQUE} for an open
+ * and {@code - FH} for its release (FH and UNIQUE, the OPEN request's id, in hex; UNIQUE may be
+ * missing). The request id lets the next server answer a resent OPEN whose record was written but
+ * whose reply never reached the kernel with the recorded handle, so that no record outlives its
+ * open (see {@code PassthroughHook#resent}). A server that takes the connection over reads it,
  * then rewrites it compacted with the next epoch. A torn last line is ignored.
  *
  * <p>Threading: thread-safe (synchronized); the caller already serialises opens per mount. I/O
@@ -39,8 +42,15 @@ public final class OpenLog implements AutoCloseable {
   private static final Logger LOG = LoggerFactory.getLogger(OpenLog.class);
   static final String MAGIC = "modelcache-opens 1 epoch ";
 
-  /** One open handle: its fh, whether it is a passthrough open, and its backing id (or 0). */
-  public record Entry(long fh, boolean passthrough, int backingId) {}
+  /**
+   * One open handle: its fh, whether it is a passthrough open, its backing id (or 0) and the
+   * unique of the OPEN request that made it (0: not known).
+   */
+  public record Entry(long fh, boolean passthrough, int backingId, long unique) {
+    public Entry(long fh, boolean passthrough, int backingId) {
+      this(fh, passthrough, backingId, 0);
+    }
+  }
 
   /** What a log says: the epoch of the server that wrote it and the handles still open. */
   public record State(int epoch, List<Entry> open) {
@@ -98,9 +108,10 @@ public final class OpenLog implements AutoCloseable {
           epoch = Integer.parseInt(line.substring(MAGIC.length()).strip());
         } else if (line.startsWith("+ ")) {
           String[] f = line.split(" ");
-          if (f.length == 4 && (f[2].equals("p") || f[2].equals("d"))) {
+          if ((f.length == 4 || f.length == 5) && (f[2].equals("p") || f[2].equals("d"))) {
             long fh = Long.parseUnsignedLong(f[1], 16);
-            open.put(fh, new Entry(fh, f[2].equals("p"), Integer.parseInt(f[3])));
+            long unique = f.length == 5 ? Long.parseUnsignedLong(f[4], 16) : 0;
+            open.put(fh, new Entry(fh, f[2].equals("p"), Integer.parseInt(f[3]), unique));
           }
         } else if (line.startsWith("- ")) {
           open.remove(Long.parseUnsignedLong(line.substring(2).strip(), 16));
@@ -113,7 +124,8 @@ public final class OpenLog implements AutoCloseable {
   }
 
   static String openLine(Entry e) {
-    return "+ " + Long.toHexString(e.fh()) + " " + (e.passthrough() ? "p" : "d") + " " + e.backingId() + "\n";
+    return "+ " + Long.toHexString(e.fh()) + " " + (e.passthrough() ? "p" : "d") + " " + e.backingId()
+        + (e.unique() != 0 ? " " + Long.toHexString(e.unique()) : "") + "\n";
   }
 
   static String releaseLine(long fh) {

@@ -79,6 +79,11 @@ public final class PassthroughHook implements OpenHook {
   private volatile boolean enabled;
   private final Map<String, FileState> files = new HashMap<>();
   private final Map<Long, Handle> handles = new HashMap<>();
+  /**
+   * Opens the previous server recorded, by the unique of their OPEN: one whose reply never reached
+   * the kernel comes again (FUSE_NOTIFY_RESEND) and is answered with its record ({@link #resent}).
+   */
+  private final Map<Long, OpenLog.Entry> recorded = new HashMap<>();
   /** Where opens are recorded for the next server of a kept connection; null when it is not kept. */
   private final OpenLog log;
   /** Whether opens are recorded: the connection negotiated passthrough (modes matter) and is kept. */
@@ -138,6 +143,9 @@ public final class PassthroughHook implements OpenHook {
         f.daemonOpens++;
       }
       handles.put(e.fh(), new Handle(path, e.passthrough()));
+      if (e.unique() != 0) {
+        recorded.put(e.unique(), e);
+      }
     }
     if (!open.isEmpty()) {
       LOG.info("took over {} open file handle(s), {} file(s) in passthrough pinned again", open.size(), pinned);
@@ -179,12 +187,35 @@ public final class PassthroughHook implements OpenHook {
 
   private static final int CAP_SYS_ADMIN = 21;
 
+  /**
+   * A resent OPEN that the previous server recorded but never answered (killed between its record
+   * and its reply): answered with the recorded handle, mode and backing id, which {@link #resume}
+   * already counted and pinned, so the record ends with the kernel's RELEASE of it instead of
+   * holding its file's mode and pin until the mount ends. An OPEN that was answered is never sent
+   * again (the kernel resends only what it has no reply for), and request ids are not reused.
+   */
   @Override
-  public OpenReply opened(String path, ReadOnlyTree.FileReader reader, OpenReply daemonPath) {
+  public synchronized Optional<OpenReply> resent(long unique, String path, ReadOnlyTree.FileReader reader) {
+    OpenLog.Entry e = recorded.remove(unique);
+    Handle h = e == null ? null : handles.get(e.fh());
+    if (h == null || !h.path().equals(path)) {
+      return Optional.empty();
+    }
+    LOG.info("a resent open of {} gets the handle the previous daemon recorded for it but did not answer", path);
+    if (e.passthrough()) {
+      stats.passthroughOpens.increment();
+      return Optional.of(new OpenReply(e.fh(), FuseAbi.FOPEN_PASSTHROUGH, e.backingId()));
+    }
+    stats.daemonOpens.increment();
+    return Optional.of(new OpenReply(e.fh(), reader.contentFinal() ? FuseAbi.FOPEN_KEEP_CACHE : 0, 0));
+  }
+
+  @Override
+  public OpenReply opened(String path, ReadOnlyTree.FileReader reader, OpenReply daemonPath, long unique) {
     synchronized (this) {
       FileState f = files.computeIfAbsent(path, k -> new FileState());
       if (f.passthroughOpens > 0) {
-        return passthrough(path, f, daemonPath.fh()); // the inode is in passthrough mode: share its backing
+        return passthrough(path, f, daemonPath.fh(), unique); // the inode is in passthrough mode: share its backing
       }
       if (enabled && f.daemonOpens == 0) {
         Optional<BackingFile> b = reader.backing();
@@ -193,7 +224,7 @@ public final class PassthroughHook implements OpenHook {
           if (id > 0) {
             f.backingId = id;
             f.backing = b.get();
-            return passthrough(path, f, daemonPath.fh());
+            return passthrough(path, f, daemonPath.fh(), unique);
           }
           b.get().close();
         }
@@ -201,7 +232,7 @@ public final class PassthroughHook implements OpenHook {
       f.daemonOpens++;
       handles.put(daemonPath.fh(), new Handle(path, false));
       if (logging) {
-        log.opened(new OpenLog.Entry(daemonPath.fh(), false, 0));
+        log.opened(new OpenLog.Entry(daemonPath.fh(), false, 0, unique));
       }
     }
     stats.daemonOpens.increment();
@@ -210,11 +241,11 @@ public final class PassthroughHook implements OpenHook {
     return new OpenReply(daemonPath.fh(), flags, 0);
   }
 
-  private OpenReply passthrough(String path, FileState f, long fh) {
+  private OpenReply passthrough(String path, FileState f, long fh, long unique) {
     f.passthroughOpens++;
     handles.put(fh, new Handle(path, true));
     if (logging) {
-      log.opened(new OpenLog.Entry(fh, true, f.backingId)); // before the kernel gets the reply
+      log.opened(new OpenLog.Entry(fh, true, f.backingId, unique)); // before the kernel gets the reply
     }
     stats.passthroughOpens.increment();
     return new OpenReply(fh, FuseAbi.FOPEN_PASSTHROUGH, f.backingId);
@@ -266,6 +297,9 @@ public final class PassthroughHook implements OpenHook {
       Handle h = handles.remove(reply.fh());
       if (h == null) {
         return; // a handle of an earlier server this one was not told of
+      }
+      if (!recorded.isEmpty()) {
+        recorded.values().removeIf(e -> e.fh() == reply.fh()); // it was answered after all
       }
       if (logging) {
         log.released(reply.fh()); // first: a record of a closed id would be worse than a leaked one

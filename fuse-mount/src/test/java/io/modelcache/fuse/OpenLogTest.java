@@ -77,11 +77,11 @@ class OpenLogTest {
     assertEquals(1, hook.openHandles()[1]);
     // A new open of /a while the kernel holds it in passthrough shares the old backing id.
     OpenReply again = hook.opened("/a", reader(Optional.empty()), new OpenReply((3L << 32) | (1L << 24) | 1,
-        FuseAbi.FOPEN_KEEP_CACHE, 0));
+        FuseAbi.FOPEN_KEEP_CACHE, 0), 0x51);
     assertEquals(new OpenReply((3L << 32) | (1L << 24) | 1, FuseAbi.FOPEN_PASSTHROUGH, 7), again);
     // A new open of /b, held on the daemon path since before the restart, stays on the daemon path.
     OpenReply b = hook.opened("/b", reader(Optional.of(backing(pins))), new OpenReply((4L << 32) | (1L << 24) | 2,
-        FuseAbi.FOPEN_KEEP_CACHE, 0));
+        FuseAbi.FOPEN_KEEP_CACHE, 0), 0x52);
     assertEquals(0, b.openFlags() & FuseAbi.FOPEN_PASSTHROUGH);
     hook.released(new OpenReply(0x300000001L, 0, 0));
     hook.released(new OpenReply(again.fh(), 0, 0));
@@ -89,10 +89,63 @@ class OpenLogTest {
     hook.released(new OpenReply(0x300000002L, 0, 0));
     assertEquals(0, pins.get(), "the last release unpins");
     assertEquals(0, hook.passthroughFiles());
-    assertEquals(List.of(new OpenLog.Entry(0x400000003L, false, 0), new OpenLog.Entry(b.fh(), false, 0)),
+    assertEquals(List.of(new OpenLog.Entry(0x400000003L, false, 0), new OpenLog.Entry(b.fh(), false, 0, 0x52)),
         OpenLog.parse(Files.readAllLines(f)).open(), "the log says what is still open");
     hook.ended();
     assertFalse(Files.exists(f), "the connection is gone: so is its log");
+  }
+
+  @Test
+  void recordsCarryTheOpenRequestsIdAndOldRecordsWithoutOneStillParse() {
+    OpenLog.Entry e = new OpenLog.Entry(0x300000001L, true, 7, 0x2a);
+    assertEquals("+ 300000001 p 7 2a\n", OpenLog.openLine(e));
+    assertEquals(List.of(e, new OpenLog.Entry(0x400000002L, false, 0)),
+        OpenLog.parse(List.of("modelcache-opens 1 epoch 0", OpenLog.openLine(e).strip(), "+ 400000002 d 0")).open());
+  }
+
+  /**
+   * The previous server recorded two opens and was killed before replying to them (the record
+   * precedes the reply): the kernel sends both OPENs again after FUSE_NOTIFY_RESEND, and each gets
+   * the recorded handle, mode and backing id, so their RELEASEs end the records and the pin. An
+   * OPEN resent without a record, or a record answered once already, is a new open.
+   */
+  @Test
+  void aResentOpenThatWasRecordedButNeverAnsweredGetsItsRecordedHandle() throws Exception {
+    Path f = dir.resolve("r.log");
+    OpenLog log = OpenLog.resume(writeLog(f, "modelcache-opens 1 epoch 0", "+ 300000001 p 7 40", "+ 400000002 d 0 41"));
+    PassthroughHook.Stats stats = new PassthroughHook.Stats();
+    PassthroughHook hook = new PassthroughHook(-1, true, stats, log);
+    AtomicInteger pins = new AtomicInteger();
+    Map<Long, String> paths = Map.of(3L, "/a", 4L, "/b");
+    hook.resume(log.resumed(), paths::get, path -> {
+      pins.incrementAndGet();
+      return Optional.of(backing(pins));
+    });
+    hook.initialized(new Negotiated(7, 45, 40, FuseAbi.PASSTHROUGH, FuseAbi.PASSTHROUGH, 256, 0));
+    assertEquals(1, pins.get());
+
+    assertEquals(Optional.of(new OpenReply(0x300000001L, FuseAbi.FOPEN_PASSTHROUGH, 7)),
+        hook.resent(0x40, "/a", reader(Optional.empty())), "the recorded passthrough open, same backing id");
+    assertEquals(Optional.of(new OpenReply(0x400000002L, FuseAbi.FOPEN_KEEP_CACHE, 0)),
+        hook.resent(0x41, "/b", reader(Optional.empty())), "the recorded daemon-path open");
+    assertEquals(Optional.empty(), hook.resent(0x40, "/a", reader(Optional.empty())), "a record is used once");
+    assertEquals(Optional.empty(), hook.resent(0x99, "/a", reader(Optional.empty())), "no record: a new open");
+    assertEquals(2, hook.openHandles()[0] + hook.openHandles()[1], "nothing counted twice");
+
+    hook.released(new OpenReply(0x300000001L, 0, 0));
+    assertEquals(0, pins.get(), "the kernel's release of the resent open unpins");
+    hook.released(new OpenReply(0x400000002L, 0, 0));
+    assertEquals(List.of(), OpenLog.parse(Files.readAllLines(f)).open(), "no record outlives its open");
+  }
+
+  @Test
+  void aRecordWhoseOpenWasAnsweredIsNotHandedOutAgainAfterItsRelease() throws Exception {
+    Path f = dir.resolve("s.log");
+    OpenLog log = OpenLog.resume(writeLog(f, "modelcache-opens 1 epoch 0", "+ 400000002 d 0 41"));
+    PassthroughHook hook = new PassthroughHook(-1, true, new PassthroughHook.Stats(), log);
+    hook.resume(log.resumed(), Map.of(4L, "/b")::get, path -> Optional.empty());
+    hook.released(new OpenReply(0x400000002L, 0, 0));
+    assertEquals(Optional.empty(), hook.resent(0x41, "/b", reader(Optional.empty())));
   }
 
   private static Path writeLog(Path f, String... lines) throws Exception {

@@ -153,20 +153,20 @@ public final class KernelFs {
       }
       default -> { }
     }
-    int result = wrapper.call(Opcodes.name(opcode), logPath, () -> body(opcode, nodeid, path, arg, payload, out));
+    int result = wrapper.call(Opcodes.name(opcode), logPath, () -> body(opcode, unique, nodeid, path, arg, payload, out));
     if (result < 0) {
       return header(reply, OUT_SIZE, result, unique);
     }
     return header(reply, OUT_SIZE + out[0], 0, unique);
   }
 
-  private int body(int opcode, long nodeid, String path, MemorySegment arg, MemorySegment p, int[] out)
+  private int body(int opcode, long unique, long nodeid, String path, MemorySegment arg, MemorySegment p, int[] out)
       throws Exception {
     return switch (opcode) {
       case FuseAbi.INIT -> init(arg, p, out);
       case FuseAbi.LOOKUP -> lookup(path, arg, p, out);
       case FuseAbi.GETATTR -> getattr(nodeid, path, p, out);
-      case FuseAbi.OPEN -> open(nodeid, path, arg, p, out);
+      case FuseAbi.OPEN -> open(unique, nodeid, path, arg, p, out);
       case FuseAbi.READ -> read(nodeid, path, arg, p, out);
       case FuseAbi.RELEASE -> release(arg);
       case FuseAbi.OPENDIR -> opendir(nodeid, path, p, out);
@@ -274,7 +274,8 @@ public final class KernelFs {
   private static final long R_SIZE = off(FuseAbi.READ_IN, "size");
   private static final long REL_FH = off(FuseAbi.RELEASE_IN, "fh");
 
-  private int open(long nodeid, String path, MemorySegment arg, MemorySegment p, int[] out) throws Exception {
+  private int open(long unique, long nodeid, String path, MemorySegment arg, MemorySegment p, int[] out)
+      throws Exception {
     if ((u32(arg, OPEN_FLAGS) & O_ACCMODE) != 0) {
       return -Errno.EROFS;
     }
@@ -288,8 +289,12 @@ public final class KernelFs {
     ReadOnlyTree.FileReader reader = tree.open(path);
     OpenReply reply;
     try {
-      long fh = fileHandle(nodeid, opens.incrementAndGet());
-      reply = hook.opened(path, reader, new OpenReply(fh, FuseAbi.FOPEN_KEEP_CACHE, 0));
+      // Resent after a take-over: an earlier server may have recorded this open, then died before replying.
+      java.util.Optional<OpenReply> earlier = (unique & FuseAbi.UNIQUE_RESEND) != 0
+          ? hook.resent(unique & ~FuseAbi.UNIQUE_RESEND, path, reader) : java.util.Optional.empty();
+      reply = earlier.isPresent() ? earlier.get() : hook.opened(path, reader,
+          new OpenReply(fileHandle(nodeid, opens.incrementAndGet()), FuseAbi.FOPEN_KEEP_CACHE, 0),
+          unique & ~FuseAbi.UNIQUE_RESEND);
       handles.put(reply.fh(), new Open(reader, reply));
     } catch (Throwable t) {
       reader.close();

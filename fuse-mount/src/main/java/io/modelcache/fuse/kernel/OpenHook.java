@@ -12,11 +12,20 @@ public interface OpenHook {
   OpenHook DAEMON_PATH = new OpenHook() {};
 
   /**
-   * The reply to send for an OPEN of {@code path}, given the daemon-path reply {@code daemonPath};
-   * return it unchanged to serve reads here.
+   * The reply to send for an OPEN of {@code path} (request {@code unique}), given the daemon-path
+   * reply {@code daemonPath}; return it unchanged to serve reads here.
    */
-  default OpenReply opened(String path, ReadOnlyTree.FileReader reader, OpenReply daemonPath) {
+  default OpenReply opened(String path, ReadOnlyTree.FileReader reader, OpenReply daemonPath, long unique) {
     return daemonPath;
+  }
+
+  /**
+   * An OPEN the kernel sent again after FUSE_NOTIFY_RESEND ({@code unique}: its original request
+   * id): the reply an earlier server recorded for it but never got to the kernel, if any; empty
+   * to treat it as a new open.
+   */
+  default java.util.Optional<OpenReply> resent(long unique, String path, ReadOnlyTree.FileReader reader) {
+    return java.util.Optional.empty();
   }
 
   /** INIT was answered (or the connection was adopted): what the kernel and this server agreed. */

@@ -443,7 +443,7 @@ class KernelFsTest {
     KernelFs pt = new KernelFs(tree, nodes, new CallWrapper(null, Duration.ofSeconds(1)), InitConfig.defaults(),
         new OpenHook() {
           @Override
-          public OpenReply opened(String path, ReadOnlyTree.FileReader reader, OpenReply daemonPath) {
+          public OpenReply opened(String path, ReadOnlyTree.FileReader reader, OpenReply daemonPath, long unique) {
             return new OpenReply(daemonPath.fh(), FuseAbi.FOPEN_PASSTHROUGH, 7);
           }
 
@@ -461,5 +461,44 @@ class KernelFsTest {
     pt.handle(MemorySegment.ofArray(req), req.length, MemorySegment.ofArray(reply));
     assertEquals(List.of(new OpenReply(fh, FuseAbi.FOPEN_PASSTHROUGH, 7)), released);
     assertEquals(0, tree.open.get());
+  }
+
+  /**
+   * An OPEN resent after FUSE_NOTIFY_RESEND (its unique flagged) asks the hook for the reply an
+   * earlier server recorded, with the original unique, and is answered under the flagged unique the
+   * kernel waits for; a first OPEN passes its unique to the hook to be recorded.
+   */
+  @Test
+  void aResentOpenGetsTheRecordedReplyAndAFirstOpenPassesItsUniqueToBeRecorded() {
+    List<Long> asked = new ArrayList<>();
+    List<Long> recorded = new ArrayList<>();
+    long earlierFh = (3L << 32) | (1L << 24) | 9;
+    KernelFs fs2 = new KernelFs(tree, nodes, new CallWrapper(null, Duration.ofSeconds(1)), InitConfig.defaults(),
+        new OpenHook() {
+          @Override
+          public java.util.Optional<OpenReply> resent(long unique, String path, ReadOnlyTree.FileReader reader) {
+            asked.add(unique);
+            return java.util.Optional.of(new OpenReply(earlierFh, FuseAbi.FOPEN_PASSTHROUGH, 7));
+          }
+
+          @Override
+          public OpenReply opened(String path, ReadOnlyTree.FileReader reader, OpenReply daemonPath, long unique) {
+            recorded.add(unique);
+            return daemonPath;
+          }
+        });
+    fs2.handleEpoch(2);
+    byte[] req = request(FuseAbi.OPEN, 3, new Le().u32(0).u32(0).get());
+    long resent = UNIQUE | FuseAbi.UNIQUE_RESEND;
+    byte[] flagged = java.nio.ByteBuffer.wrap(req.clone()).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(8, resent).array();
+    byte[] reply = new byte[64];
+    int n = fs2.handle(MemorySegment.ofArray(flagged), flagged.length, MemorySegment.ofArray(reply));
+    assertEquals(hex(new Le().u32(32).u32(0).u64(resent).u64(earlierFh).u32(FuseAbi.FOPEN_PASSTHROUGH).u32(7).get()),
+        hex(Arrays.copyOf(reply, n)), "the recorded reply, under the unique the kernel waits for");
+    assertEquals(List.of(UNIQUE), asked, "asked with the original unique");
+    assertEquals(List.of(), recorded);
+    n = fs2.handle(MemorySegment.ofArray(req), req.length, MemorySegment.ofArray(reply));
+    assertEquals(List.of(UNIQUE), recorded, "a first open is recorded with its unique");
+    assertEquals(List.of(UNIQUE), asked, "a first open is never looked up");
   }
 }

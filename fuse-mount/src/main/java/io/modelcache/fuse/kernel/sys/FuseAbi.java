@@ -160,6 +160,11 @@ public final class FuseAbi {
 
   // ---- notifications (written with unique 0; error holds the code) ----
   public static final int NOTIFY_RESEND = 7;
+  /**
+   * Set in the unique of a request the kernel queues again after FUSE_NOTIFY_RESEND (an earlier
+   * server had read it and not answered); the rest of the unique is the original one.
+   */
+  public static final long UNIQUE_RESEND = 1L << 63;
 
   // ---- dirent types ----
   public static final int DT_DIR = 4;
