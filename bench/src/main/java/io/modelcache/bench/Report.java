@@ -22,7 +22,9 @@ final class Report {
 
   void add(String step, String figure, List<Double> samples, String unit, String versus, Double ratio,
       String target, Boolean met) {
-    rows.add(new Row(step, figure, median(samples), unit, List.copyOf(samples), versus, ratio, target, met));
+    // Not measured in this run (a step left out, or its baseline): no verdict either way.
+    Boolean verdict = samples.isEmpty() || ratio != null && ratio.isNaN() ? null : met;
+    rows.add(new Row(step, figure, median(samples), unit, List.copyOf(samples), versus, ratio, target, verdict));
   }
 
   static double median(List<Double> xs) {

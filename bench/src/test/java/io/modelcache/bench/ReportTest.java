@@ -37,6 +37,15 @@ class ReportTest {
   }
 
   @Test
+  void aFigureNotMeasuredInThisRunHasNoVerdict() {
+    Report r = new Report();
+    r.add("cold", "sequential, dd", List.of(), "GB/s", "network", Double.NaN, "≥ 0.9×", false);
+    r.add("cold", "loader vs network", List.of(3.0), "s", "network time", Double.NaN, "≤ 1.1×", false);
+    r.add("cold", "headers", List.of(60.0), "ms", null, null, "< 50 ms", false);
+    assertEquals(java.util.Arrays.asList(null, null, false), r.rows.stream().map(Report.Row::met).toList());
+  }
+
+  @Test
   void chartWritesAPng(@TempDir Path dir) throws Exception {
     Path png = dir.resolve("c.png");
     Chart.write(png, "t", List.of(new Chart.Series("a", java.awt.Color.RED,
