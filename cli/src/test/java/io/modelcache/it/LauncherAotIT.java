@@ -14,6 +14,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -25,6 +26,17 @@ import org.junit.jupiter.api.io.TempDir;
 class LauncherAotIT {
   @TempDir Path tmp;
   Path dir;
+  /** Daemons a test started: whatever a failed assertion left running ends with the test. */
+  final List<Process> daemons = new ArrayList<>();
+
+  @AfterEach
+  void stopDaemons() throws InterruptedException {
+    for (Process p : daemons) {
+      if (p.isAlive()) {
+        p.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+      }
+    }
+  }
 
   @BeforeEach
   void copyLauncher() throws IOException {
@@ -118,5 +130,90 @@ class LauncherAotIT {
   @Test
   void userJvmOptionsStillApply() throws Exception {
     assertPlainClientRun(Map.of("MODELCACHE_JVM_OPTS", "-Xmx128m"));
+  }
+
+  /**
+   * MODELCACHE_DAEMON_AOT: the first daemon trains the daemon's cache and the JVM writes it when
+   * that daemon stops (SIGTERM); the next daemon loads it, silently, and leaves it as it is; a
+   * changed jar trains a new one.
+   */
+  @Test
+  void aDaemonTrainsItsOwnCacheOnceAndLoadsItAfter() throws Exception {
+    Path aot = Files.createDirectory(tmp.resolve("state")).resolve("daemon.aot");
+    Map<String, String> env = Map.of("MODELCACHE_DAEMON_AOT", aot.toString());
+    Daemon first = startDaemon(env, "first");
+    assertTrue(first.cmdline().contains(" -XX:AOTCacheOutput=" + aot + " "), first.cmdline());
+    String log1 = first.stop();
+    assertTrue(Files.size(aot) > 0, "the training daemon wrote no cache:\n" + log1);
+    assertTrue(!log1.contains("[error]") && !log1.contains("[warning][aot]"), log1);
+    FileTime made = Files.getLastModifiedTime(aot);
+
+    Daemon second = startDaemon(env, "second");
+    assertTrue(second.cmdline().contains(" -XX:AOTCache=" + aot + " "), second.cmdline());
+    String log2 = second.stop();
+    assertTrue(!log2.contains("[aot]") && !log2.contains("[cds]") && !log2.contains("AOT"), log2);
+    assertEquals(made, Files.getLastModifiedTime(aot), "a daemon that loads the cache rewrote it");
+
+    Path jar = dir.resolve("modelcache.jar");
+    Files.setLastModifiedTime(jar, FileTime.fromMillis(Files.getLastModifiedTime(jar).toMillis() + 60_000));
+    assertTrue(launchFlags(env, "daemon", "--help").contains(" -XX:AOTCacheOutput=" + aot + " "));
+    assertTrue(launchFlags(env, "daemon", "--help").contains(" -XX:AOTCache=" + aot + " "),
+        "the --help run after the jar changed trained no cache");
+  }
+
+  /** A daemon cache that is junk under a fitting stamp: the daemon starts without it, and says nothing about it. */
+  @Test
+  void aCorruptDaemonCacheIsIgnoredSilently() throws Exception {
+    Path aot = Files.createDirectory(tmp.resolve("state")).resolve("daemon.aot");
+    Map<String, String> env = Map.of("MODELCACHE_DAEMON_AOT", aot.toString());
+    assertTrue(launchFlags(env, "daemon", "--help").contains(" -XX:AOTCacheOutput=" + aot + " "));
+    assertTrue(Files.size(aot) > 0, "daemon --help trained no cache");
+    byte[] junk = new byte[64 << 10];
+    java.util.Arrays.fill(junk, (byte) 0x5a);
+    Files.write(aot, junk);
+    Daemon d = startDaemon(env, "corrupt");
+    assertTrue(d.cmdline().contains(" -XX:AOTCache=" + aot + " "), d.cmdline());
+    String log = d.stop();
+    assertTrue(!log.contains("[aot]") && !log.contains("[cds]") && !log.contains("AOT"), log);
+  }
+
+  record Daemon(Process process, Path log) {
+    String cmdline() throws IOException {
+      return " " + Files.readString(Path.of("/proc/" + process.pid() + "/cmdline")).replace('\0', ' ') + " ";
+    }
+
+    /** SIGTERM; returns the daemon's log once it has exited. */
+    String stop() throws Exception {
+      process.destroy();
+      if (!process.waitFor(120, TimeUnit.SECONDS)) {
+        process.destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        throw new AssertionError("the daemon did not stop in 120 s:\n" + Files.readString(log));
+      }
+      return Files.readString(log);
+    }
+  }
+
+  /** A daemon from the copied launcher on its own home, once it is ready. */
+  Daemon startDaemon(Map<String, String> env, String name) throws Exception {
+    Path home = tmp.resolve("home-" + name);
+    Path log = tmp.resolve("daemon-" + name + ".log");
+    ProcessBuilder pb = new ProcessBuilder(dir.resolve("modelcache").toString(), "daemon", "--home", home.toString(),
+        "--metrics-address", "127.0.0.1:0", "--unmount-on-exit")
+        .redirectErrorStream(true).redirectOutput(log.toFile());
+    pb.environment().remove("MODELCACHE_JVM_OPTS");
+    pb.environment().remove("MODELCACHE_DAEMON_JVM_OPTS");
+    pb.environment().remove("MODELCACHE_HOME");
+    pb.environment().putAll(env);
+    Daemon d = new Daemon(pb.start(), log);
+    daemons.add(d.process());
+    long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+    while (!Files.readString(log).contains("modelcache daemon ready")) {
+      if (!d.process().isAlive() || System.nanoTime() > deadline) {
+        d.process().destroyForcibly().waitFor(10, TimeUnit.SECONDS);
+        throw new AssertionError("the daemon did not get ready:\n" + Files.readString(log));
+      }
+      Thread.sleep(100);
+    }
+    return d;
   }
 }
