@@ -44,6 +44,8 @@ class NonRootDaemonIT {
   @TempDir static Path tmp;
   RegistryHarness registry;
   PushedModel model;
+  /** The registry at a fixed rate, so that a cold read lasts a few seconds (the restart test). */
+  SlowLink link;
   /** The launcher and jar, copied where nobody may read and run them. */
   Path launcher;
   /** Classes of the mmap reader, readable by nobody. */
@@ -75,6 +77,8 @@ class NonRootDaemonIT {
     registry = RegistryHarness.start(tmp.resolve("registry"));
     model = PushedModel.push(registry, tmp.resolve("model"), "models/nonroot:v1",
         new SyntheticModel.Spec(24L << 20, 2, "BF16", 4, 11));
+    link = new SlowLink(Integer.parseInt(registry.hostPort().substring(registry.hostPort().lastIndexOf(':') + 1)),
+        2L << 20); // 2 MiB/s a connection: with fetch.concurrency 2, two cold 12 MiB shards take 6 s or more
     launcher = readableLauncher(tmp.resolve("bin"));
     readerClasses = readableReaderClasses(tmp.resolve("cp"));
     if ((Integer) Files.getAttribute(Path.of("/dev/fuse"), "unix:mode") % 8 == 0) {
@@ -89,7 +93,10 @@ class NonRootDaemonIT {
   }
 
   @AfterAll
-  void tearDown() {
+  void tearDown() throws IOException {
+    if (link != null) {
+      link.close();
+    }
     if (registry != null) {
       registry.close();
     }
@@ -150,18 +157,29 @@ class NonRootDaemonIT {
   }
 
   private DaemonProcess daemon(Path home, String... args) throws Exception {
+    return unstarted(home, args).start();
+  }
+
+  /** nobody's daemon on {@code home}, not started, in its own mount namespace where one is needed. */
+  private DaemonProcess unstarted(Path home, String... args) throws Exception {
     List<String> under = new ArrayList<>(namespace);
     under.addAll(asNobody(home, List.of()));
     List<String> a = new ArrayList<>(List.of("--cache-size", "256M"));
     a.addAll(List.of(args));
     return new DaemonProcess(nobodys(home), a.toArray(String[]::new)).launcher(launcher)
-        .under(under.toArray(String[]::new)).start();
+        .under(under.toArray(String[]::new));
+  }
+
+  /** {@code cmd} as nobody in the mount namespace of process {@code pid}. */
+  private static List<String> inNamespaceOf(long pid, Path home, List<String> cmd) {
+    List<String> c = new ArrayList<>(List.of("/usr/bin/nsenter", "--mount=/proc/" + pid + "/ns/mnt"));
+    c.addAll(asNobody(home, cmd));
+    return c;
   }
 
   /** What a command run as nobody in the daemon's mount namespace left behind. */
   private static Cli.Result inDaemon(DaemonProcess d, List<String> cmd) throws IOException, InterruptedException {
-    List<String> c = new ArrayList<>(List.of("/usr/bin/nsenter", "--mount=/proc/" + d.pid() + "/ns/mnt"));
-    c.addAll(asNobody(d.home, cmd));
+    List<String> c = inNamespaceOf(d.pid(), d.home, cmd);
     Path out = Files.createTempFile("nonroot-out", ".txt");
     Path err = Files.createTempFile("nonroot-err", ".txt");
     try {
@@ -195,7 +213,12 @@ class NonRootDaemonIT {
 
   /** The mountinfo line of {@code mp} in the daemon's namespace, or null. */
   private static String mountInfo(DaemonProcess d, Path mp) throws IOException {
-    for (String line : Files.readAllLines(Path.of("/proc/" + d.pid() + "/mountinfo"))) {
+    return mountInfo(d.pid(), mp);
+  }
+
+  /** The mountinfo line of {@code mp} in the mount namespace of process {@code pid}, or null. */
+  private static String mountInfo(long pid, Path mp) throws IOException {
+    for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/mountinfo"))) {
       if (line.split(" ")[4].equals(mp.toString())) {
         return line;
       }
@@ -313,6 +336,122 @@ class NonRootDaemonIT {
       d.stop();
       d.kill();
     }
+  }
+
+  /**
+   * Issue 13 as nobody: a mount outlives nobody's daemon. The daemon keeps its mounts across a
+   * restart (restart.keepMounts, the default for the kernel transport), so its connection is kept
+   * by a holder process it starts, which runs as nobody too. Two readers as nobody (sha256sum of
+   * one shard, an mmap hash of the other) read cold through a slow link when the daemon is killed
+   * (SIGKILL); the mount stays mounted while no daemon runs; a daemon started again as nobody on the
+   * same home (in the namespace the holder keeps) takes the live mount over, the readers finish
+   * exact, and umount is still the teardown, after which the holder exits.
+   */
+  @Test
+  @org.junit.jupiter.api.Timeout(300)
+  void nobodysKeptMountOutlivesAKilledDaemon() throws Exception {
+    Path home = tmp.resolve("home-restart");
+    Path mp = nobodys(tmp.resolve("mnt-restart")).toRealPath();
+    Path config = Files.writeString(tmp.resolve("restart.yaml"),
+        "fetch:\n  concurrency: 2\nreadAhead:\n  prefetch: false\n  backgroundFill: false\n"); // restart.keepMounts: on by default
+    Files.setPosixFilePermissions(config, PosixFilePermissions.fromString("rw-r--r--"));
+    String ref = "127.0.0.1:" + link.port() + "/models/nonroot:v1";
+    List<String> shards = model.sha().keySet().stream().filter(n -> n.endsWith(".safetensors")).sorted().toList();
+    Path sumFile = mp.resolve(shards.get(0));
+    Path mmapFile = mp.resolve(shards.get(1));
+    DaemonProcess d = unstarted(home, "--no-allow-other", "--config", config.toString(), "--chunk-size", "256K")
+        .keepingMounts();
+    List<Process> readers = List.of();
+    try {
+      d.start();
+      cliOk(d, "mount", ref, mp.toString());
+      String info = mountInfo(d, mp);
+      assertTrue(info != null && info.contains(" - fuse.modelcache ") && info.contains("user_id=" + UID), info);
+      String device = info.split(" ")[2];
+      String keptBy = "    restart: stays mounted (connection kept by the holder process (" + home.resolve("holder.sock")
+          + ", grace ";
+      String st = cliOk(d, "status").out();
+      assertTrue(st.contains(keptBy), st);
+      String log = d.log();
+      assertTrue(log.contains("their FUSE connections are kept by the holder process"), log);
+
+      // The holder runs as nobody: it is the daemon's child, with none of root's rights.
+      ProcessHandle holder = DaemonProcess.holderOf(home).orElseThrow(() -> new AssertionError("no holder:\n" + log));
+      String holderStatus = Files.readString(Path.of("/proc/" + holder.pid() + "/status"));
+      assertTrue(holderStatus.lines().anyMatch(l -> l.matches("Uid:\\s+" + UID + "\\s+" + UID + "\\s+" + UID + "\\s+" + UID)),
+          holderStatus);
+      assertTrue(holderStatus.lines().anyMatch(l -> l.matches("CapEff:\\s+0+")), holderStatus);
+
+      Process sum = new ProcessBuilder(inNamespaceOf(d.pid(), home, List.of("/usr/bin/sha256sum", sumFile.toString())))
+          .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+      Process mmap = new ProcessBuilder(inNamespaceOf(d.pid(), home, List.of(
+          Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-XX:TieredStopAtLevel=1",
+          "-XX:+UseSerialGC", "-Xshare:auto", "-cp", readerClasses.toString(), ReaderChild.MmapHash.class.getName(),
+          mmapFile.toString()))).redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
+      readers = List.of(sum, mmap);
+      Thread.sleep(2000); // under way: the link passes 2 MiB/s a connection
+      assertTrue(sum.isAlive() && mmap.isAlive(), "a reader finished before the daemon was killed: " + ended(readers)
+          + "\n" + d.log());
+
+      d.kill(); // SIGKILL; the holder is left running (keepingMounts)
+      assertTrue(holder.isAlive(), "the holder outlives the daemon");
+      String kept = mountInfo(holder.pid(), mp);
+      assertTrue(kept != null && kept.split(" ")[2].equals(device), "still mounted while no daemon runs: " + kept);
+      assertTrue(sum.isAlive() && mmap.isAlive(), "the readers wait for the next daemon");
+
+      // Started again as nobody on the same home, in the mount namespace the holder keeps alive.
+      d.under(inNamespaceOf(holder.pid(), home, List.of()).toArray(String[]::new)).start();
+      String sha0 = model.sha().get(shards.get(0));
+      String sha1 = model.sha().get(shards.get(1));
+      assertEquals(sha0 + "  " + sumFile, finish(sum), "sha256sum as nobody across the restart");
+      assertEquals(sha1, finish(mmap), "mmap hash as nobody across the restart (no SIGBUS)");
+      assertTrue(d.log().contains("took over the live mount of " + ref + " at " + mp), d.log());
+      String after = mountInfo(d, mp);
+      assertTrue(after != null && after.split(" ")[2].equals(device), "the same mount: taken over, not remounted: " + after);
+      st = cliOk(d, "status").out();
+      assertTrue(st.contains(keptBy), st);
+      assertTrue(st.contains("    transport: kernel (fusermount3 as uid " + UID + ")\n"), st);
+      assertEquals(holder.pid(), DaemonProcess.holderOf(home).map(ProcessHandle::pid).orElse(-1L),
+          "the same holder keeps the connection for the new daemon");
+
+      Cli.Result u = cli(d, "umount", mp.toString());
+      assertEquals(0, u.exit(), u.err());
+      assertEquals(null, mountInfo(d, mp), "umount is still the teardown");
+      assertNoException(d.log());
+      d.stop();
+      holder.onExit().get(30, TimeUnit.SECONDS); // it holds nothing now: it exits
+    } finally {
+      for (Process p : readers) {
+        p.destroyForcibly();
+      }
+      d.kill();
+      DaemonProcess.killHolder(home); // its namespace, and any mount in it, end with it
+    }
+    try (var s = Files.list(mp)) {
+      assertEquals(0, s.count(), mp + " is empty");
+    }
+    assertFalse(Files.readString(Path.of("/proc/self/mountinfo")).contains(tmp.toString()), "no mount left behind");
+  }
+
+  /** Exit status and output of the readers that ended. */
+  private static String ended(List<Process> readers) throws IOException {
+    StringBuilder b = new StringBuilder();
+    for (Process p : readers) {
+      if (!p.isAlive()) {
+        b.append(p.info().command().orElse("?")).append(" exited ").append(p.exitValue()).append(": ")
+            .append(new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip()).append(" / ")
+            .append(new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8).strip()).append('\n');
+      }
+    }
+    return b.toString();
+  }
+
+  private static String finish(Process p) throws Exception {
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+    String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+    assertTrue(p.waitFor(60, TimeUnit.SECONDS), "reader did not finish");
+    assertEquals(0, p.exitValue(), "reader exit status; out: " + out + "; err: " + err);
+    return out;
   }
 
   private static void assertNoException(String log) {
