@@ -2,6 +2,8 @@ package io.modelcache.fuse;
 
 import io.modelcache.fuse.kernel.KernelFs;
 import io.modelcache.fuse.kernel.Negotiated;
+import io.modelcache.fuse.kernel.SpliceReply;
+import io.modelcache.fuse.kernel.SpliceSource;
 import io.modelcache.fuse.kernel.sys.FuseAbi;
 import io.modelcache.fuse.kernel.sys.Sys;
 import java.io.IOException;
@@ -28,6 +30,10 @@ import org.slf4j.LoggerFactory;
  */
 final class KernelSession implements Mounted.Served {
   private static final Logger LOG = LoggerFactory.getLogger(KernelSession.class);
+
+  /** Per serving thread: the range a READ reply is spliced from, when the reader offers one. */
+  private static final ThreadLocal<SpliceSource.Range[]> SPLICED =
+      ThreadLocal.withInitial(() -> new SpliceSource.Range[1]);
 
   private final int sessionFd;
   private final int serveFd;
@@ -140,7 +146,8 @@ final class KernelSession implements Mounted.Served {
         return; // another worker took it, or the request was interrupted before we read it
       }
       int opcode = KernelFs.opcode(request);
-      int len = fs.handle(request, (int) n, reply);
+      SpliceSource.Range[] spliced = SPLICED.get();
+      int len = fs.handle(request, (int) n, reply, spliced);
       if (leaving) {
         // Unanswered, the request stays in the kernel's processing queue of this (kept) descriptor
         // and FUSE_NOTIFY_RESEND gives it to the next server: better than an answer made while the
@@ -148,7 +155,13 @@ final class KernelSession implements Mounted.Served {
         return;
       }
       if (len > 0) {
-        long w = Sys.write(serveFd, reply, len);
+        long w;
+        if (spliced[0] != null) {
+          w = SpliceReply.forThread().send(serveFd, reply, spliced[0]);
+          spliced[0] = null;
+        } else {
+          w = Sys.write(serveFd, reply, len);
+        }
         // ENOENT: the request was interrupted and is gone; ENODEV: the connection is gone.
         if (w < 0 && w != -Sys.ENOENT && w != -Sys.ENODEV) {
           LOG.warn("writing a FUSE reply (opcode {}) for {} failed: errno {}", opcode, name, -w);

@@ -127,6 +127,20 @@ public final class KernelFs {
    * (FORGET, BATCH_FORGET, INTERRUPT). Never throws for a bad request or a failing tree.
    */
   public int handle(MemorySegment req, int len, MemorySegment reply) {
+    return handle(req, len, reply, null);
+  }
+
+  /**
+   * As {@link #handle(MemorySegment, int, MemorySegment)}, and when {@code spliced} is not null a
+   * READ on a reader that is a {@link SpliceSource} may be answered by a range to splice: then
+   * {@code spliced[0]} is that range, {@code reply} holds only the 16-byte header, and the length
+   * returned (header plus range) is what the caller must send with {@link SpliceReply}. Otherwise
+   * {@code spliced[0]} is null and the reply is all in {@code reply}.
+   */
+  public int handle(MemorySegment req, int len, MemorySegment reply, SpliceSource.Range[] spliced) {
+    if (spliced != null) {
+      spliced[0] = null;
+    }
     if (len < IN_SIZE) {
       LOG.warn("FUSE request of {} bytes is shorter than its header; dropped", len);
       return 0;
@@ -153,21 +167,25 @@ public final class KernelFs {
       }
       default -> { }
     }
-    int result = wrapper.call(Opcodes.name(opcode), logPath, () -> body(opcode, unique, nodeid, path, arg, payload, out));
+    int result = wrapper.call(Opcodes.name(opcode), logPath,
+        () -> body(opcode, unique, nodeid, path, arg, payload, out, spliced));
     if (result < 0) {
+      if (spliced != null) {
+        spliced[0] = null;
+      }
       return header(reply, OUT_SIZE, result, unique);
     }
     return header(reply, OUT_SIZE + out[0], 0, unique);
   }
 
-  private int body(int opcode, long unique, long nodeid, String path, MemorySegment arg, MemorySegment p, int[] out)
-      throws Exception {
+  private int body(int opcode, long unique, long nodeid, String path, MemorySegment arg, MemorySegment p, int[] out,
+      SpliceSource.Range[] spliced) throws Exception {
     return switch (opcode) {
       case FuseAbi.INIT -> init(arg, p, out);
       case FuseAbi.LOOKUP -> lookup(path, arg, p, out);
       case FuseAbi.GETATTR -> getattr(nodeid, path, p, out);
       case FuseAbi.OPEN -> open(unique, nodeid, path, arg, p, out);
-      case FuseAbi.READ -> read(nodeid, path, arg, p, out);
+      case FuseAbi.READ -> read(nodeid, path, arg, p, out, spliced);
       case FuseAbi.RELEASE -> release(arg);
       case FuseAbi.OPENDIR -> opendir(nodeid, path, p, out);
       case FuseAbi.READDIR -> readdir(nodeid, path, arg, p, out, false);
@@ -311,7 +329,8 @@ public final class KernelFs {
     set32(p, off(FuseAbi.OPEN_OUT, "backing_id"), r.backingId());
   }
 
-  private int read(long nodeid, String path, MemorySegment arg, MemorySegment p, int[] out) throws Exception {
+  private int read(long nodeid, String path, MemorySegment arg, MemorySegment p, int[] out,
+      SpliceSource.Range[] spliced) throws Exception {
     long fh = u64(arg, R_FH);
     long offset = u64(arg, R_OFFSET);
     long size = Integer.toUnsignedLong(u32(arg, R_SIZE));
@@ -330,6 +349,14 @@ public final class KernelFs {
       }
     }
     int want = (int) Math.min(size, p.byteSize());
+    if (spliced != null && o.reader() instanceof SpliceSource source) {
+      SpliceSource.Range r = source.spliceRange(offset, want);
+      if (r != null) {
+        spliced[0] = r;
+        out[0] = r.length();
+        return r.length();
+      }
+    }
     ByteBuffer dst = p.asSlice(0, want).asByteBuffer();
     int n = ReadOnlyTree.FileReader.readFully(o.reader(), offset, dst);
     out[0] = n;

@@ -35,6 +35,10 @@ public final class Sys {
   public static final int EPOLLERR = 0x008;
   public static final int EPOLLHUP = 0x010;
   public static final int EPOLLONESHOT = 1 << 30;
+  public static final int F_SETPIPE_SZ = 1031;
+  public static final int F_GETPIPE_SZ = 1032;
+  public static final int SPLICE_F_MOVE = 1;
+  public static final int SPLICE_F_NONBLOCK = 2;
 
   public static final int EPERM = 1;
   public static final int ENOENT = 2;
@@ -69,6 +73,12 @@ public final class Sys {
   private static final MethodHandle EPOLL_CTL;
   private static final MethodHandle EPOLL_WAIT;
   private static final MethodHandle GETEUID;
+  private static final MethodHandle PIPE2;
+  private static final MethodHandle SPLICE;
+  private static final MethodHandle FCNTL;
+  /** A loff_t per thread for splice's file offset (in and out: the kernel advances it). */
+  private static final ThreadLocal<MemorySegment> SPLICE_OFFSET =
+      ThreadLocal.withInitial(() -> Arena.ofAuto().allocate(JAVA_LONG));
 
   static {
     boolean x86 = !System.getProperty("os.arch").equals("aarch64");
@@ -99,6 +109,12 @@ public final class Sys {
     EPOLL_WAIT = linker.downcallHandle(libc.find("epoll_wait").orElseThrow(),
         FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), errno);
     GETEUID = linker.downcallHandle(libc.find("geteuid").orElseThrow(), FunctionDescriptor.of(JAVA_INT));
+    PIPE2 = linker.downcallHandle(libc.find("pipe2").orElseThrow(),
+        FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT), errno);
+    SPLICE = linker.downcallHandle(libc.find("splice").orElseThrow(),
+        FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT), errno);
+    FCNTL = linker.downcallHandle(libc.find("fcntl").orElseThrow(),
+        FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT), errno, Linker.Option.firstVariadicArg(2));
   }
 
   /** geteuid(2). */
@@ -290,5 +306,54 @@ public final class Sys {
   /** The events mask of event {@code i} in an epoll_wait result. */
   public static int epollEvents(MemorySegment events, int i) {
     return events.get(ValueLayout.JAVA_INT_UNALIGNED, i * EPOLL_EVENT_SIZE);
+  }
+
+  /**
+   * pipe2(2) with {@code flags} (O_CLOEXEC, O_NONBLOCK); {@code fds[0]} becomes the read end,
+   * {@code fds[1]} the write end. 0 or -errno.
+   */
+  public static int pipe2(int[] fds, int flags) {
+    MemorySegment st = STATE.get();
+    try (Arena a = Arena.ofConfined()) {
+      MemorySegment two = a.allocate(JAVA_INT, 2);
+      int rc = (int) result((int) PIPE2.invokeExact(st, two, flags), st);
+      if (rc == 0) {
+        fds[0] = two.getAtIndex(JAVA_INT, 0);
+        fds[1] = two.getAtIndex(JAVA_INT, 1);
+      }
+      return rc;
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  /** fcntl(2) with an int argument (F_SETPIPE_SZ, F_GETPIPE_SZ, ...); the call's result or -errno. */
+  public static int fcntl(int fd, int cmd, int arg) {
+    MemorySegment st = STATE.get();
+    try {
+      return (int) result((int) FCNTL.invokeExact(st, fd, cmd, arg), st);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  /**
+   * splice(2) of up to {@code len} bytes from {@code in} to {@code out}. {@code inOffset} is the
+   * file offset to read {@code in} at (its own position is left alone), or -1 when {@code in} is a
+   * pipe; {@code out} is written at its current position (a pipe or the FUSE device). Bytes moved
+   * or -errno.
+   */
+  public static long splice(int in, long inOffset, int out, long len, int flags) {
+    MemorySegment st = STATE.get();
+    try {
+      MemorySegment off = MemorySegment.NULL;
+      if (inOffset >= 0) {
+        off = SPLICE_OFFSET.get();
+        off.set(JAVA_LONG, 0, inOffset);
+      }
+      return result((long) SPLICE.invokeExact(st, in, off, out, MemorySegment.NULL, len, flags), st);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
   }
 }
