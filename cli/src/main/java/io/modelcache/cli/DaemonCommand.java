@@ -91,11 +91,13 @@ final class DaemonCommand implements Callable<Integer> {
     Daemon d = Daemon.start(new DaemonConfig(s, ro));
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       tellServiceManager("STOPPING=1\n");
+      long reads = fuseReads(d);
       if (unmountOnExit) {
         d.stopAndUnmount();
       } else {
         d.close();
       }
+      keepAotTraining(reads);
     }, "shutdown"));
     System.err.println("modelcache daemon ready: home " + s.home() + ", cache budget " + Sizes.format(s.cacheSizeBytes())
         + ", chunk " + Sizes.format(s.chunkSizeBytes())
@@ -103,6 +105,42 @@ final class DaemonCommand implements Callable<Integer> {
     tellServiceManager("READY=1\nSTATUS=serving " + s.home() + "\n");
     d.awaitStop();
     return 0;
+  }
+
+  /** FUSE reads this daemon has answered (its modelcache_fuse_operation_seconds{op="read"} count). */
+  static long fuseReads(Daemon d) {
+    if (System.getProperty("modelcache.aot.trainingStamp", "").isEmpty()) {
+      return 0; // only a training run asks (keepAotTraining)
+    }
+    try {
+      io.micrometer.core.instrument.Timer t = d.metrics().registry().find("modelcache.fuse.operation")
+          .tag("op", "read").timer();
+      return t == null ? 0 : t.count();
+    } catch (RuntimeException e) {
+      return 0; // never in the way of the stop
+    }
+  }
+
+  /**
+   * The launcher's training run of the daemon's AOT cache (MODELCACHE_DAEMON_AOT; the launcher names
+   * the cache's stamp in {@code modelcache.aot.trainingStamp}). The JVM writes the cache at exit
+   * whatever this daemon did, but one trained on a start alone made cold reads cost more CPU than no
+   * cache (docs/performance.md): unless this daemon answered at least {@code modelcache.aot.minReads}
+   * FUSE reads (default 256), the stamp goes, so the next start trains again.
+   */
+  static void keepAotTraining(long reads) {
+    String stamp = System.getProperty("modelcache.aot.trainingStamp", "");
+    long min = Long.getLong("modelcache.aot.minReads", 256);
+    if (stamp.isEmpty() || reads >= min) {
+      return;
+    }
+    try {
+      java.nio.file.Files.deleteIfExists(Path.of(stamp));
+      System.err.println("modelcache: this daemon answered " + reads + " FUSE reads, fewer than the " + min
+          + " that train the daemon's AOT cache; the next start trains it again");
+    } catch (java.io.IOException | RuntimeException e) {
+      System.err.println("modelcache: cannot remove " + stamp + ": " + e.getMessage());
+    }
   }
 
   /** sd_notify under systemd (NOTIFY_SOCKET set); a failure is logged, never fatal. */

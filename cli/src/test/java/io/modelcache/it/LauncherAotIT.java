@@ -140,7 +140,9 @@ class LauncherAotIT {
   @Test
   void aDaemonTrainsItsOwnCacheOnceAndLoadsItAfter() throws Exception {
     Path aot = Files.createDirectory(tmp.resolve("state")).resolve("daemon.aot");
-    Map<String, String> env = Map.of("MODELCACHE_DAEMON_AOT", aot.toString());
+    // A training daemon keeps its cache only if it served at least minReads FUSE reads: none here.
+    Map<String, String> env = Map.of("MODELCACHE_DAEMON_AOT", aot.toString(),
+        "MODELCACHE_DAEMON_JVM_OPTS", "-Xms64m -Xmx512m -Dmodelcache.aot.minReads=0");
     Daemon first = startDaemon(env, "first");
     assertTrue(first.cmdline().contains(" -XX:AOTCacheOutput=" + aot + " "), first.cmdline());
     String log1 = first.stop();
@@ -159,6 +161,22 @@ class LauncherAotIT {
     assertTrue(launchFlags(env, "daemon", "--help").contains(" -XX:AOTCacheOutput=" + aot + " "));
     assertTrue(launchFlags(env, "daemon", "--help").contains(" -XX:AOTCache=" + aot + " "),
         "the --help run after the jar changed trained no cache");
+  }
+
+  /** A training daemon that served nothing (no mount, no read) leaves no usable cache: the next start trains again. */
+  @Test
+  void aDaemonThatServedNothingTrainsAgainAtTheNextStart() throws Exception {
+    Path aot = Files.createDirectory(tmp.resolve("state")).resolve("daemon.aot");
+    Map<String, String> env = Map.of("MODELCACHE_DAEMON_AOT", aot.toString());
+    Daemon first = startDaemon(env, "idle");
+    assertTrue(first.cmdline().contains(" -XX:AOTCacheOutput=" + aot + " "), first.cmdline());
+    String log = first.stop();
+    assertTrue(log.contains("modelcache: this daemon answered 0 FUSE reads, fewer than the 256 that train the daemon's"
+        + " AOT cache; the next start trains it again"), log);
+    assertTrue(!Files.exists(Path.of(aot + ".stamp")), "the stamp stayed");
+    Daemon second = startDaemon(env, "idle-again");
+    assertTrue(second.cmdline().contains(" -XX:AOTCacheOutput=" + aot + " "), second.cmdline());
+    second.stop();
   }
 
   /** A daemon cache that is junk under a fitting stamp: the daemon starts without it, and says nothing about it. */
