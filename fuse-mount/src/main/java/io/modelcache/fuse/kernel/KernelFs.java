@@ -217,10 +217,6 @@ public final class KernelFs {
 
   // ---- lookups and attributes ----
 
-  private static final long E_NODEID = off(FuseAbi.ENTRY_OUT, "nodeid");
-  private static final long E_ENTRY_VALID = off(FuseAbi.ENTRY_OUT, "entry_valid");
-  private static final long E_ATTR_VALID = off(FuseAbi.ENTRY_OUT, "attr_valid");
-  private static final long E_ATTR = off(FuseAbi.ENTRY_OUT, "attr");
   private static final int ENTRY_SIZE = (int) FuseAbi.ENTRY_OUT.byteSize();
 
   private int lookup(String dir, MemorySegment arg, MemorySegment p, int[] out) {
@@ -230,21 +226,9 @@ public final class KernelFs {
     String child = NodeTable.child(dir, cstring(arg, 0));
     long id = nodes.id(child);
     NodeAttributes a = id == 0 ? null : tree.stat(child);
-    entry(p, id, a);
+    ReplyEncoding.entry(p, id, a);
     out[0] = ENTRY_SIZE;
     return 0; // a miss is an entry with node id 0: the kernel caches it for entry_valid
-  }
-
-  /** {@code fuse_entry_out} for node {@code id}; a negative entry (id 0, no attributes) when a is null. */
-  static void entry(MemorySegment p, long id, NodeAttributes a) {
-    MemorySegment e = p.asSlice(0, ENTRY_SIZE);
-    e.fill((byte) 0);
-    set64(e, E_NODEID, a == null ? 0 : id);
-    set64(e, E_ENTRY_VALID, VALID_SECONDS);
-    if (a != null) {
-      set64(e, E_ATTR_VALID, VALID_SECONDS);
-      attr(e.asSlice(E_ATTR), id, a);
-    }
   }
 
   private static final long A_VALID = off(FuseAbi.ATTR_OUT, "attr_valid");
@@ -258,30 +242,9 @@ public final class KernelFs {
     MemorySegment o = p.asSlice(0, FuseAbi.ATTR_OUT.byteSize());
     o.fill((byte) 0);
     set64(o, A_VALID, VALID_SECONDS);
-    attr(o.asSlice(A_ATTR), nodeid, a);
+    ReplyEncoding.attr(o.asSlice(A_ATTR), nodeid, a);
     out[0] = (int) FuseAbi.ATTR_OUT.byteSize();
     return 0;
-  }
-
-  private static final int S_IFDIR = 0040000;
-  private static final int S_IFREG = 0100000;
-
-  /** {@code struct fuse_attr}: ino is the node id; atime and ctime are the mtime. */
-  static void attr(MemorySegment s, long ino, NodeAttributes a) {
-    set64(s, off(FuseAbi.ATTR, "ino"), ino);
-    set64(s, off(FuseAbi.ATTR, "size"), a.size());
-    set64(s, off(FuseAbi.ATTR, "blocks"), (a.size() + 511) / 512);
-    for (String t : new String[] {"atime", "mtime", "ctime"}) {
-      set64(s, off(FuseAbi.ATTR, t), a.mtimeEpochSecond());
-      set32(s, off(FuseAbi.ATTR, t + "nsec"), a.mtimeNanos());
-    }
-    set32(s, off(FuseAbi.ATTR, "mode"), (a.directory() ? S_IFDIR : S_IFREG) | (a.mode() & 07777));
-    set32(s, off(FuseAbi.ATTR, "nlink"), a.directory() ? 2 : 1);
-    set32(s, off(FuseAbi.ATTR, "uid"), a.uid());
-    set32(s, off(FuseAbi.ATTR, "gid"), a.gid());
-    set32(s, off(FuseAbi.ATTR, "rdev"), 0);
-    set32(s, off(FuseAbi.ATTR, "blksize"), BLOCK);
-    set32(s, off(FuseAbi.ATTR, "flags"), 0);
   }
 
   // ---- files ----
@@ -318,15 +281,9 @@ public final class KernelFs {
       reader.close();
       throw t;
     }
-    openOut(p, reply);
+    ReplyEncoding.openOut(p, reply);
     out[0] = (int) FuseAbi.OPEN_OUT.byteSize();
     return 0;
-  }
-
-  static void openOut(MemorySegment p, OpenReply r) {
-    set64(p, off(FuseAbi.OPEN_OUT, "fh"), r.fh());
-    set32(p, off(FuseAbi.OPEN_OUT, "open_flags"), r.openFlags());
-    set32(p, off(FuseAbi.OPEN_OUT, "backing_id"), r.backingId());
   }
 
   private int read(long nodeid, String path, MemorySegment arg, MemorySegment p, int[] out,
@@ -409,7 +366,7 @@ public final class KernelFs {
     if (!a.directory()) {
       return -Errno.ENOTDIR;
     }
-    openOut(p, new OpenReply(nodeid, 0, 0));
+    ReplyEncoding.openOut(p, new OpenReply(nodeid, 0, 0));
     out[0] = (int) FuseAbi.OPEN_OUT.byteSize();
     return 0;
   }
@@ -453,7 +410,7 @@ public final class KernelFs {
       MemorySegment e = p.asSlice(pos, len);
       e.fill((byte) 0);
       if (plus && a != null) {
-        entry(e, id, a); // "." and ".." keep a zero entry: the kernel does not look them up
+        ReplyEncoding.entry(e, id, a); // "." and ".." keep a zero entry: the kernel does not look them up
       }
       MemorySegment d = e.asSlice(head);
       set64(d, off(FuseAbi.DIRENT, "ino"), id);
@@ -492,31 +449,13 @@ public final class KernelFs {
     if (v == null) {
       return Xattrs.missing();
     }
-    return xattrReply(v, Integer.toUnsignedLong(u32(arg, X_SIZE)), p, out);
+    return ReplyEncoding.xattrReply(v, Integer.toUnsignedLong(u32(arg, X_SIZE)), p, out);
   }
 
   private int listxattr(String path, MemorySegment arg, MemorySegment p, int[] out) {
     if (path == null || tree.stat(path) == null) {
       return -Errno.ENOENT;
     }
-    return xattrReply(Xattrs.nameList(tree.xattrs(path)), Integer.toUnsignedLong(u32(arg, X_SIZE)), p, out);
-  }
-
-  /** A size-0 probe gets {@code fuse_getxattr_out} with the size needed; else the bytes or ERANGE. */
-  private static int xattrReply(byte[] v, long size, MemorySegment p, int[] out) {
-    int r = Xattrs.result(v.length, size);
-    if (r < 0) {
-      return r;
-    }
-    if (size == 0) {
-      MemorySegment o = p.asSlice(0, FuseAbi.GETXATTR_OUT.byteSize());
-      o.fill((byte) 0);
-      set32(o, off(FuseAbi.GETXATTR_OUT, "size"), v.length);
-      out[0] = (int) FuseAbi.GETXATTR_OUT.byteSize();
-    } else {
-      MemorySegment.copy(v, 0, p, ValueLayout.JAVA_BYTE, 0, v.length);
-      out[0] = v.length;
-    }
-    return r;
+    return ReplyEncoding.xattrReply(Xattrs.nameList(tree.xattrs(path)), Integer.toUnsignedLong(u32(arg, X_SIZE)), p, out);
   }
 }
