@@ -99,15 +99,32 @@ final class KernelChild {
     }
   }
 
+  /** Keeps both descriptors of the mount {@code m} at {@code mp} in the holder of {@code home}, as a daemon does. */
+  static HolderKeeper keepInHolder(String home, String mp, Mounted m) throws IOException {
+    LiveConnection c = m.connection().orElseThrow();
+    HolderKeeper k = new HolderKeeper(Path.of(home), Duration.ofSeconds(60));
+    k.keep(KeptConnection.sessionName(mp), c.sessionFd(), KeptConnection.meta(mp, c));
+    k.keep(KeptConnection.cloneName(mp), c.serveFd(), KeptConnection.meta(mp, c));
+    return k;
+  }
+
+  /** The connection of the mount at {@code mp}, taken back from the holder {@code k}. */
+  static LiveConnection takeBack(HolderKeeper k, String mp) throws IOException {
+    Map<String, FdKeeper.Kept> back = new java.util.HashMap<>();
+    for (FdKeeper.Kept kept : k.takeBack()) {
+      back.put(kept.name(), kept);
+    }
+    FdKeeper.Kept s = back.get(KeptConnection.sessionName(mp));
+    FdKeeper.Kept c = back.get(KeptConnection.cloneName(mp));
+    return KeptConnection.connection(s.meta(), s.fd(), c.fd());
+  }
+
   /** {@code Serve HOME MOUNTPOINT}: mounts, keeps the connection in a holder, serves until killed. */
   static final class Serve {
     public static void main(String[] args) throws Exception {
       String mp = args[1];
       Mounted m = FuseTransport.kernel().mount(Path.of(mp), new SlowTree(40), FuseOptions.defaults().withFsName("handover-test"));
-      LiveConnection c = m.connection().orElseThrow();
-      HolderKeeper k = new HolderKeeper(Path.of(args[0]), Duration.ofSeconds(60));
-      k.keep(KeptConnection.sessionName(mp), c.sessionFd(), KeptConnection.meta(mp, c));
-      k.keep(KeptConnection.cloneName(mp), c.serveFd(), KeptConnection.meta(mp, c));
+      keepInHolder(args[0], mp, m);
       // SIGTERM is a handover too: stop serving, leave the mount, exit (the holder keeps it).
       Runtime.getRuntime().addShutdownHook(new Thread(m::leave));
       System.out.println("READY");
@@ -124,13 +141,7 @@ final class KernelChild {
     public static void main(String[] args) throws Exception {
       String mp = args[1];
       HolderKeeper k = new HolderKeeper(Path.of(args[0]), Duration.ofSeconds(60));
-      Map<String, FdKeeper.Kept> back = new java.util.HashMap<>();
-      for (FdKeeper.Kept kept : k.takeBack()) {
-        back.put(kept.name(), kept);
-      }
-      FdKeeper.Kept s = back.get(KeptConnection.sessionName(mp));
-      FdKeeper.Kept c = back.get(KeptConnection.cloneName(mp));
-      LiveConnection conn = KeptConnection.connection(s.meta(), s.fd(), c.fd());
+      LiveConnection conn = takeBack(k, mp);
       Mounted m = ((KernelTransport) FuseTransport.kernel()).adopt(Path.of(mp), conn, new SlowTree(0),
           FuseOptions.defaults().withFsName("handover-test"));
       System.out.println("SERVING");

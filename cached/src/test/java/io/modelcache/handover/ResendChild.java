@@ -22,7 +22,6 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -151,10 +150,7 @@ final class ResendChild {
       KernelTransport t = new KernelTransport(InitConfig.defaults().withPassthrough(true),
           (tree, fd) -> new DiesAfterRecording(new PassthroughHook(fd, true, stats, OpenLog.fresh(Path.of(args[3])))));
       Mounted m = t.mount(Path.of(mp), new DiskTree(Path.of(args[2])), FuseOptions.defaults().withFsName("resend-test"));
-      LiveConnection c = m.connection().orElseThrow();
-      HolderKeeper k = new HolderKeeper(Path.of(args[0]), Duration.ofSeconds(60));
-      k.keep(KeptConnection.sessionName(mp), c.sessionFd(), KeptConnection.meta(mp, c));
-      k.keep(KeptConnection.cloneName(mp), c.serveFd(), KeptConnection.meta(mp, c));
+      KernelChild.keepInHolder(args[0], mp, m);
       System.out.println("READY");
       System.out.flush();
       Thread.sleep(600_000);
@@ -173,13 +169,7 @@ final class ResendChild {
       KernelTransport.configureDefault(true, stats);
       KernelTransport.configureDefaultHandover(0, mountpoint -> Path.of(args[3]));
       HolderKeeper k = new HolderKeeper(Path.of(args[0]), Duration.ofSeconds(60));
-      Map<String, FdKeeper.Kept> back = new HashMap<>();
-      for (FdKeeper.Kept kept : k.takeBack()) {
-        back.put(kept.name(), kept);
-      }
-      FdKeeper.Kept s = back.get(KeptConnection.sessionName(mp));
-      FdKeeper.Kept c = back.get(KeptConnection.cloneName(mp));
-      LiveConnection conn = KeptConnection.connection(s.meta(), s.fd(), c.fd());
+      LiveConnection conn = KernelChild.takeBack(k, mp);
       Mounted m = ((KernelTransport) FuseTransport.kernel()).adopt(Path.of(mp), conn, new DiskTree(Path.of(args[2])),
           FuseOptions.defaults().withFsName("resend-test"));
       System.out.println("SERVING");
