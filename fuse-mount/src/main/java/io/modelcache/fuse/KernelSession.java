@@ -31,10 +31,6 @@ import org.slf4j.LoggerFactory;
 final class KernelSession implements Mounted.Served {
   private static final Logger LOG = LoggerFactory.getLogger(KernelSession.class);
 
-  /** Per serving thread: the range a READ reply is spliced from, when the reader offers one. */
-  private static final ThreadLocal<SpliceSource.Range[]> SPLICED =
-      ThreadLocal.withInitial(() -> new SpliceSource.Range[1]);
-
   private final int sessionFd;
   private final int serveFd;
   private final KernelFs fs;
@@ -125,8 +121,11 @@ final class KernelSession implements Mounted.Served {
     fs.closeAll();
   }
 
-  /** One request: read it, re-arm, handle, reply. Called by a worker that epoll woke for this session. */
-  void serveOne(MemorySegment request, MemorySegment reply, KernelServer by) {
+  /**
+   * One request: read it, re-arm, handle, reply. Called by a worker that epoll woke for this
+   * session, with its own buffers and its slot for a spliced reply's range ({@code spliced}).
+   */
+  void serveOne(MemorySegment request, MemorySegment reply, SpliceSource.Range[] spliced, KernelServer by) {
     if (!enter()) {
       return;
     }
@@ -146,7 +145,6 @@ final class KernelSession implements Mounted.Served {
         return; // another worker took it, or the request was interrupted before we read it
       }
       int opcode = KernelFs.opcode(request);
-      SpliceSource.Range[] spliced = SPLICED.get();
       int len = fs.handle(request, (int) n, reply, spliced);
       if (leaving) {
         // Unanswered, the request stays in the kernel's processing queue of this (kept) descriptor
