@@ -119,6 +119,24 @@ final class KernelChild {
     return KeptConnection.connection(s.meta(), s.fd(), c.fd());
   }
 
+  /**
+   * Says SERVING and serves until the test closes stdin; then runs {@code atEnd}, releases the
+   * connection from the holder {@code k} and unmounts, and says UNMOUNTED.
+   */
+  static void serveUntilStdinCloses(HolderKeeper k, String mp, Mounted m, Runnable atEnd) throws IOException {
+    System.out.println("SERVING");
+    System.out.flush();
+    while (System.in.read() >= 0) {
+      // serve until the test closes stdin
+    }
+    atEnd.run();
+    k.release(KeptConnection.sessionName(mp));
+    k.release(KeptConnection.cloneName(mp));
+    k.close();
+    m.close();
+    System.out.println("UNMOUNTED");
+  }
+
   /** {@code Serve HOME MOUNTPOINT}: mounts, keeps the connection in a holder, serves until killed. */
   static final class Serve {
     public static void main(String[] args) throws Exception {
@@ -144,16 +162,7 @@ final class KernelChild {
       LiveConnection conn = takeBack(k, mp);
       Mounted m = ((KernelTransport) FuseTransport.kernel()).adopt(Path.of(mp), conn, new SlowTree(0),
           FuseOptions.defaults().withFsName("handover-test"));
-      System.out.println("SERVING");
-      System.out.flush();
-      while (System.in.read() >= 0) {
-        // serve until the test closes stdin
-      }
-      k.release(KeptConnection.sessionName(mp));
-      k.release(KeptConnection.cloneName(mp));
-      k.close();
-      m.close();
-      System.out.println("UNMOUNTED");
+      serveUntilStdinCloses(k, mp, m, () -> {});
     }
   }
 

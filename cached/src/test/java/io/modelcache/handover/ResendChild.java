@@ -172,17 +172,7 @@ final class ResendChild {
       LiveConnection conn = KernelChild.takeBack(k, mp);
       Mounted m = ((KernelTransport) FuseTransport.kernel()).adopt(Path.of(mp), conn, new DiskTree(Path.of(args[2])),
           FuseOptions.defaults().withFsName("resend-test"));
-      System.out.println("SERVING");
-      System.out.flush();
-      while (System.in.read() >= 0) {
-        // serve until the test closes stdin
-      }
-      System.out.println("PASSTHROUGH_OPENS " + stats.passthroughOpens());
-      k.release(KeptConnection.sessionName(mp));
-      k.release(KeptConnection.cloneName(mp));
-      k.close();
-      m.close();
-      System.out.println("UNMOUNTED");
+      KernelChild.serveUntilStdinCloses(k, mp, m, () -> System.out.println("PASSTHROUGH_OPENS " + stats.passthroughOpens()));
     }
   }
 }
