@@ -114,6 +114,16 @@ final class BenchUtil {
     }
   }
 
+  /** The page cache's size now (/proc/meminfo Cached), in bytes. */
+  static long pageCacheBytes() throws IOException {
+    for (String l : Files.readAllLines(Path.of("/proc/meminfo"))) {
+      if (l.startsWith("Cached:")) {
+        return Long.parseLong(l.replaceAll("\\D", "")) << 10;
+      }
+    }
+    throw new IOException("/proc/meminfo has no Cached line");
+  }
+
   static String memTotal() {
     try {
       for (String l : Files.readAllLines(Path.of("/proc/meminfo"))) {

@@ -92,6 +92,26 @@ final class E2eBaselines {
       check(got == bench.shardBytes, "curl got " + got + " bytes of " + bench.shardBytes);
       bench.sample("net", bench.shardBytes / res.seconds() / E2eBench.GB);
     }
+    // A download to disk, the way a script would do it before ModelCache: curl into files beside the
+    // pull's directory, then sync (modelcache pull makes its files durable too), page cache dropped.
+    Path curled = bench.work.resolve("curled");
+    StringBuilder toFiles = new StringBuilder("set -e; ");
+    for (Path p : bench.sourceShards) {
+      toFiles.append("curl -sSf -o ").append(Procs.q(curled.resolve(p.getFileName()).toString())).append(' ')
+          .append(Procs.q(bench.registry.base() + "/v2/bench/model/blobs/sha256:" + bench.sourceSha.get(p.getFileName().toString())))
+          .append("; ");
+    }
+    toFiles.append("sync");
+    for (int r = 0; r < bench.bigRuns; r++) {
+      deleteTree(curled);
+      Files.createDirectories(curled);
+      bench.dropCaches();
+      Procs.Result res = Procs.bash(bench.timeout(), toFiles.toString());
+      long got = bench.sourceShards.stream().mapToLong(p -> sizeOf(curled.resolve(p.getFileName()))).sum();
+      check(got == bench.shardBytes, "curl into files got " + got + " bytes of " + bench.shardBytes);
+      bench.sample("net.files", bench.shardBytes / res.seconds() / E2eBench.GB);
+    }
+    deleteTree(curled);
     // What a reader that fetches one 4 MiB chunk at a time could get: sequential Range GETs on one
     // keep-alive connection, cold, over (at most) the first 512 MiB of the first shard.
     Path shard = bench.sourceShards.get(0);
@@ -119,8 +139,8 @@ final class E2eBaselines {
       }
       bench.sample("net.range", span / ((System.nanoTime() - t0) / 1e9) / E2eBench.GB);
     }
-    say("network limit (curl GET, cold): %s GB/s; 4 MiB Range GETs one at a time: %s GB/s", f(bench.med("net")),
-        f(bench.med("net.range")));
+    say("network limit (curl GET, cold): %s GB/s; curl into files + sync: %s GB/s; 4 MiB Range GETs one at a time: %s GB/s",
+        f(bench.med("net")), f(bench.med("net.files")), f(bench.med("net.range")));
   }
 
   /** 3. the status quo: modelcache pull, then the loader over the local files. */

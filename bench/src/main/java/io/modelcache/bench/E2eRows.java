@@ -43,6 +43,10 @@ final class E2eRows {
     rp.add("status quo", "modelcache pull (JVM start included)", s("pull"), "s", null, null, null, null);
     rp.add("pull/push", "modelcache pull, model bytes over wall time (JVM start included)", s("pull.rate"), "GB/s",
         "network", med("pull.rate") / med("net"), "≥ 0.9×", med("pull.rate") / med("net") >= 0.9);
+    rp.add("pull/push", "curl GET of every shard blob into files, then sync, cold", s("net.files"), "GB/s", "network",
+        ratio("net.files", "net"), null, null);
+    rp.add("pull/push", "modelcache pull against a download to disk (curl into files + sync)", s("pull.rate"), "GB/s",
+        "curl into files", ratio("pull.rate", "net.files"), null, null);
     rp.add("pull/push", "curl upload of the shard blobs (POST + streamed PUT), cold", s("push.curl"), "GB/s", null, null,
         null, null);
     rp.add("pull/push", "modelcache push, shard bytes over wall time (JVM start included)", s("push"), "GB/s",
@@ -109,6 +113,9 @@ final class E2eRows {
     // Issue 10: what the daemon spends serving, by transport; jnr (libfuse2) is the baseline.
     rp.add("transport", "passthrough opens on the warm read (kernel transport)", s("warm.passthrough"), "opens", null,
         null, null, null);
+    rp.add("transport", "page cache added by two mounts of the model, both read warm (kernel transport)",
+        s("mounts2.pagecache"), "× model", hasJnr ? "jnr" : null, ratio("mounts2.pagecache", "jnr.mounts2.pagecache"),
+        "≤ 1.1×", med("mounts2.pagecache") <= 1.1);
     rp.add("transport", "daemon CPU per GiB, warm read (kernel transport)", s("warm.cpu.daemon"), "s/GiB",
         hasJnr ? "jnr" : null, ratio("warm.cpu.daemon", "jnr.warm.cpu.daemon"), "≤ 0.05 s/GiB",
         med("warm.cpu.daemon") <= 0.05);
@@ -119,6 +126,8 @@ final class E2eRows {
       rp.add("transport", "daemon CPU per GiB, cold sequential: kernel against jnr", s("cold.cpu.daemon"), "s/GiB",
           "jnr", med("cold.cpu.daemon") / med("jnr.cold.cpu.daemon"), "≤ 0.5×",
           med("cold.cpu.daemon") / med("jnr.cold.cpu.daemon") <= 0.5);
+      rp.add("transport", "jnr: page cache added by two mounts of the model, both read warm", s("jnr.mounts2.pagecache"),
+          "× model", null, null, null, null);
       rp.add("transport", "jnr: daemon CPU per GiB, cold sequential", s("jnr.cold.cpu.daemon"), "s/GiB", null, null,
           null, null);
       rp.add("transport", "jnr: daemon CPU per GiB, warm read", s("jnr.warm.cpu.daemon"), "s/GiB", null, null, null,

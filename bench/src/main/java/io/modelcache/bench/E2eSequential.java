@@ -85,8 +85,26 @@ final class E2eSequential {
         cpu.sample(prefix + "hot", bench.shardBytes * bench.runs);
         fuseDelta(prefix + "hot", m1, d.metrics(), bench.runs);
         bench.verify(mnt, "warm and hot");
+        twoMountsPageCache(prefix, d, mnt);
       }
     }
+  }
+
+  /**
+   * Two mounts of the model in the disk cache, both read after the page cache was dropped: how much
+   * page cache that adds, over the shard bytes (passthrough shares the cache files' pages; without
+   * it each mount has its own page cache, and the daemon's reads may add the cache files' pages).
+   */
+  private void twoMountsPageCache(String prefix, BenchDaemon d, Path mnt) throws IOException {
+    Path second = bench.work.resolve("mnt-seq2");
+    d.mount(bench.ref, second);
+    bench.dropCaches();
+    long before = BenchUtil.pageCacheBytes();
+    bench.dd(List.of(bench.through(mnt)));
+    bench.dd(List.of(bench.through(second)));
+    bench.sample(prefix + "mounts2.pagecache", (BenchUtil.pageCacheBytes() - before) / (double) bench.shardBytes);
+    bench.verify(second, "second mount, disk cache");
+    d.umount(second);
   }
 
   /**

@@ -145,7 +145,7 @@ public final class PassthroughProbe {
   }
 
   private static Step measure(List<String> files) throws Exception {
-    long before = cachedBytes();
+    long before = BenchUtil.pageCacheBytes();
     long cpu0 = cpuNanos();
     Procs.Result r = cat(files);
     long cpu = cpuNanos() - cpu0;
@@ -153,7 +153,7 @@ public final class PassthroughProbe {
     for (String f : files) {
       bytes += Files.size(Path.of(f));
     }
-    return new Step(r.seconds(), cpu / 1e9 / (bytes / (double) (1L << 30)), cachedBytes() - before);
+    return new Step(r.seconds(), cpu / 1e9 / (bytes / (double) (1L << 30)), BenchUtil.pageCacheBytes() - before);
   }
 
   private static Procs.Result cat(List<String> files) throws Exception {
@@ -164,15 +164,6 @@ public final class PassthroughProbe {
 
   private static long cpuNanos() {
     return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
-  }
-
-  private static long cachedBytes() throws Exception {
-    for (String l : Files.readAllLines(Path.of("/proc/meminfo"))) {
-      if (l.startsWith("Cached:")) {
-        return Long.parseLong(l.replaceAll("\\D", "")) << 10;
-      }
-    }
-    return 0;
   }
 
   private static void dropCaches() throws Exception {
