@@ -30,9 +30,10 @@ import org.slf4j.LoggerFactory;
  * tree with its chunk index and metrics, then the FUSE mount, or, given a connection a previous
  * daemon kept for it, the adoption of that connection (the tree is rebuilt at the pinned digest;
  * the kernel still holds the mount). The new mount is handed to the daemon's {@link Registry} the
- * moment it is live, and its background fill starts only then; the mount answers once every
- * shard's header is local (bounded by {@link #HEADER_WAIT}) and, for a new mount, once the
- * loader's first reads have run through it ({@link MountWarmup}). Called under the daemon's lock.
+ * moment it is live, and its read-ahead starts only then; the mount answers once every shard's
+ * header is local (bounded by {@link #HEADER_WAIT}) and, for a new mount, once the loader's first
+ * reads have run through it ({@link MountWarmup}). Its background fill waits for that answer and for
+ * the loader's first reads after it. Called under the daemon's lock.
  */
 final class MountMaker {
   private static final Logger LOG = LoggerFactory.getLogger(Daemon.class);
@@ -41,6 +42,11 @@ final class MountMaker {
   static final Duration HEADER_WAIT = Duration.ofSeconds(10);
   /** How long the mount command reads the local headers through the new mount ({@link MountWarmup}). */
   static final Duration WARMUP_WAIT = Duration.ofSeconds(2);
+  /**
+   * The fill starts after the mount command's answer, not with the mount; off with
+   * {@code -Dmodelcache.mount.fillAfterAnswer=false} (for measuring what it buys).
+   */
+  static final boolean FILL_AFTER_ANSWER = !"false".equals(System.getProperty("modelcache.mount.fillAfterAnswer"));
 
   /** Where a mount goes the moment it is live (the daemon's mounts, the handover), before its fill starts. */
   interface Registry {
@@ -112,20 +118,26 @@ final class MountMaker {
       ActiveMount a = new ActiveMount(pinned, model, source, fuse, admission.state());
       registry.live(mp, a);
       LOG.info("mounted {} ({}) at {}", rec.reference(), art.manifest().digest(), mp);
+      if (FILL_AFTER_ANSWER) {
+        model.holdFillUntilAnswered();
+      }
       model.startReadAhead(); // only now: the fill's fetches would slow the mount itself down
       // The mount command returns once the loader's first reads are local (bounded: a slow registry
-      // delays the answer by HEADER_WAIT at most, and the headers then come on demand). Headers go
-      // ahead of the fill's fetches, which started just before so that they are not timed to begin
-      // with the loader's first reads.
-      if (!model.awaitHeaders(HEADER_WAIT)) {
-        LOG.debug("{}: headers not all local after {} s; mount answered anyway", mp, HEADER_WAIT.toSeconds());
-      } else if (adopt == null && MountWarmup.ENABLED) {
-        model.warming(true);
-        try {
-          MountWarmup.readHeads(mp, model.localHeads(), WARMUP_WAIT);
-        } finally {
-          model.warming(false);
+      // delays the answer by HEADER_WAIT at most, and the headers then come on demand). The fill
+      // waits for that answer and then for the loader's first reads (a profile replay does not wait).
+      try {
+        if (!model.awaitHeaders(HEADER_WAIT)) {
+          LOG.debug("{}: headers not all local after {} s; mount answered anyway", mp, HEADER_WAIT.toSeconds());
+        } else if (adopt == null && MountWarmup.ENABLED) {
+          model.warming(true);
+          try {
+            MountWarmup.readHeads(mp, model.localHeads(), WARMUP_WAIT);
+          } finally {
+            model.warming(false);
+          }
         }
+      } finally {
+        model.answered();
       }
       return a;
     } catch (IOException | RuntimeException e) {

@@ -6,6 +6,7 @@ import io.modelcache.cache.FetchPriority;
 import io.modelcache.oci.Digest;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -35,6 +36,8 @@ final class BackgroundFill {
    * streaming reader costs CPU now and a disk read later.
    */
   private static final long FILL_YIELD_NANOS = TimeUnit.MILLISECONDS.toNanos(200);
+  /** The longest a held fill waits for its mount command's answer (the header wait and warm-up, with margin). */
+  private static final long ANSWER_WAIT_MILLIS = 15_000;
 
   private final Map<String, BlobHandle> files;
   private final ChunkCache cache;
@@ -49,6 +52,9 @@ final class BackgroundFill {
   private volatile String profileState;
   /** When a reader last read (System.nanoTime); fill yields to it. */
   private volatile long lastRead = System.nanoTime() - FILL_YIELD_NANOS;
+  /** Set before {@link #start}: the fill phase waits for {@link #answered}. */
+  private volatile boolean holdForAnswer;
+  private final CountDownLatch answered = new CountDownLatch(1);
 
   /**
    * @param loadedProfile the profile found at mount (null when there is none)
@@ -79,6 +85,22 @@ final class BackgroundFill {
     t.start();
   }
 
+  /**
+   * The fill phase (not a profile replay) waits until the mount command has answered, and then
+   * for the reader quiet a streaming reader gets: a loader opens every shard and reads its header
+   * right after the mount returns, and on a small machine the fill's first requests would take the
+   * CPU from those reads. Call before {@link #start}.
+   */
+  void holdUntilAnswered() {
+    holdForAnswer = true;
+  }
+
+  /** The mount command answered: a loader's first reads come now, so the fill yields as to a reader. */
+  void answered() {
+    lastRead = System.nanoTime();
+    answered.countDown();
+  }
+
   /** A reader read just now: the fill yields to it for a while. */
   void onRead() {
     lastRead = System.nanoTime();
@@ -105,6 +127,9 @@ final class BackgroundFill {
         profileState = "replayed";
       }
       if (opts.backgroundFill()) {
+        if (holdForAnswer && !answered.await(ANSWER_WAIT_MILLIS, TimeUnit.MILLISECONDS)) {
+          LOG.debug("fill of {}: no answer from the mount after {} ms; filling anyway", manifest, ANSWER_WAIT_MILLIS);
+        }
         fillState = "filling";
         ReadPlan p = plans.plan().get();
         if (run(p.requests(opts.fillRequestBytes()), FetchPriority.FILL, true)) {

@@ -94,6 +94,16 @@ public final class MountPrefetcher implements Closeable {
     fill.start();
   }
 
+  /** The fill waits for {@link #answered} (see {@link BackgroundFill#holdUntilAnswered}); call before {@link #start}. */
+  public void holdFillUntilAnswered() {
+    fill.holdUntilAnswered();
+  }
+
+  /** The mount command answered: a held fill goes on once the loader's first reads have had the CPU. */
+  public void answered() {
+    fill.answered();
+  }
+
   /**
    * Starts fetching every shard's header now, before the mount goes live (read-ahead on), so the
    * headers are local or on their way when the mount command returns; the fill still waits for

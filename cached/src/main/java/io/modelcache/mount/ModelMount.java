@@ -345,6 +345,24 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
     warming = on;
   }
 
+  /**
+   * The background fill waits until {@link #answered} (a loader's first reads come right after the
+   * mount command returns and should not share the CPU with fill fetches); call before
+   * {@link #startReadAhead}.
+   */
+  public void holdFillUntilAnswered() {
+    if (prefetcher != null) {
+      prefetcher.holdFillUntilAnswered();
+    }
+  }
+
+  /** The mount command has answered its caller; see {@link #holdFillUntilAnswered}. */
+  public void answered() {
+    if (prefetcher != null) {
+      prefetcher.answered();
+    }
+  }
+
   /** Starts the background read-ahead work (profile replay, fill) if there is any; idempotent. */
   public void startReadAhead() {
     if (prefetcher != null && readAheadStarted.compareAndSet(false, true)) {

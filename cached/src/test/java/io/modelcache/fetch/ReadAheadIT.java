@@ -270,6 +270,39 @@ class ReadAheadIT {
   }
 
   @Test
+  void aHeldFillIssuesNothingUntilTheMountAnswersThenCachesTheModel() throws Exception {
+    AtomicLong issued = new AtomicLong();
+    PrefetchObserver obs = new PrefetchObserver() {
+      @Override
+      public void issued(long bytes) {
+        issued.addAndGet(bytes);
+      }
+
+      @Override
+      public void used(long bytes) {}
+    };
+    try (ChunkCache cache = newCache(1L << 30);
+        ModelMount m = ModelMount.withReadAheadDeferred(artifact, client, cache, ModelMount.FetchObserver.NONE,
+            options().withObserver(obs))) {
+      m.holdFillUntilAnswered();
+      m.startReadAhead();
+      assertTrue(m.awaitHeaders(Duration.ofSeconds(20)), "headers local");
+      Thread.sleep(1_000); // the daemon's mount command is still answering: no fill request yet
+      assertEquals(0, issued.get(), "fill bytes issued before the answer");
+      assertEquals("idle", m.prefetcher().fillState());
+      m.answered();
+      waitUntil("the fill to cache the whole model", 45_000, () -> m.cachedFraction() >= 1.0);
+      waitUntil("the fill to finish", 10_000, () -> m.prefetcher().fillState().equals("done"));
+      assertTrue(issued.get() > 0, "the fill ran after the answer");
+      for (Map.Entry<String, byte[]> e : sourceBytes.entrySet()) {
+        try (ReadOnlyTree.FileReader r = m.open("/" + e.getKey())) {
+          assertEquals(sha(e.getValue()), sha(readRange(r, 0, e.getValue().length)), e.getKey());
+        }
+      }
+    }
+  }
+
+  @Test
   void onDemandReadsDuringAFillReturnExactBytes() throws Exception {
     ExecutorService readers = Executors.newFixedThreadPool(3);
     try (ChunkCache cache = newCache(1L << 30);
