@@ -121,6 +121,21 @@ class ReadAheadIT {
     return java.util.Arrays.copyOf(b.array(), b.position());
   }
 
+  /** Adds the bytes read-ahead and fill issued, and the prefetched bytes readers used. */
+  static PrefetchObserver counting(AtomicLong issued, AtomicLong used) {
+    return new PrefetchObserver() {
+      @Override
+      public void issued(long bytes) {
+        issued.addAndGet(bytes);
+      }
+
+      @Override
+      public void used(long bytes) {
+        used.addAndGet(bytes);
+      }
+    };
+  }
+
   static void waitUntil(String what, long timeoutMs, java.util.function.BooleanSupplier cond) throws InterruptedException {
     long end = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(timeoutMs);
     while (!cond.getAsBoolean()) {
@@ -225,17 +240,7 @@ class ReadAheadIT {
     int logStart = registry.accessLog().size();
     AtomicLong issued = new AtomicLong();
     AtomicLong used = new AtomicLong();
-    PrefetchObserver obs = new PrefetchObserver() {
-      @Override
-      public void issued(long bytes) {
-        issued.addAndGet(bytes);
-      }
-
-      @Override
-      public void used(long bytes) {
-        used.addAndGet(bytes);
-      }
-    };
+    PrefetchObserver obs = counting(issued, used);
     try (ChunkCache cache = newCache(1L << 30);
         ModelMount m = new ModelMount(artifact, client, cache, ModelMount.FetchObserver.NONE,
             options().withPrefetch(false).withObserver(obs))) {
@@ -272,15 +277,7 @@ class ReadAheadIT {
   @Test
   void aHeldFillIssuesNothingUntilTheMountAnswersThenCachesTheModel() throws Exception {
     AtomicLong issued = new AtomicLong();
-    PrefetchObserver obs = new PrefetchObserver() {
-      @Override
-      public void issued(long bytes) {
-        issued.addAndGet(bytes);
-      }
-
-      @Override
-      public void used(long bytes) {}
-    };
+    PrefetchObserver obs = counting(issued, new AtomicLong());
     try (ChunkCache cache = newCache(1L << 30);
         ModelMount m = ModelMount.withReadAheadDeferred(artifact, client, cache, ModelMount.FetchObserver.NONE,
             options().withObserver(obs))) {
