@@ -20,6 +20,16 @@ public interface BlobHandle extends Closeable {
    */
   int read(long fileOffset, ByteBuffer dst) throws IOException;
 
+  /**
+   * The bytes {@code [fileOffset, fileOffset + len)} (shorter only at the end of the file) held in
+   * the cache's memory for the caller until it closes them; null when they are not all cached and
+   * in memory now (then {@link #read} serves them, fetching what is missing) or the range is empty.
+   * Never waits for a fetch. Throws when the blob failed verification.
+   */
+  default HeldBytes lend(long fileOffset, int len) throws IOException {
+    return null;
+  }
+
   /** Starts fetching missing chunks of the range in the background, only when fetch slots are free. */
   void prefetch(long fileOffset, long length);
 

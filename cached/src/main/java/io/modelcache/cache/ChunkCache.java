@@ -87,6 +87,8 @@ public final class ChunkCache implements Closeable {
   /** Chunks being read from disk into memory (single flight). */
   final ConcurrentHashMap<ChunkRef, CompletableFuture<Void>> loading = new ConcurrentHashMap<>();
   final LongAdder diskLoads = new LongAdder();
+  /** Bytes lent from memory to a reader that wrote them out itself (no copy into a reply buffer). */
+  final LongAdder lentBytes = new LongAdder();
   /** Writes go through O_DIRECT (probed at open: tmpfs and some overlays refuse it). */
   final boolean directIo;
   /** The cache file system's block size: O_DIRECT writes must be multiples of it. */
@@ -278,6 +280,11 @@ public final class ChunkCache implements Closeable {
   /** Blobs dropped after a failed whole-blob verification and fetched again (before any is marked FAILED). */
   public long blobRefetches() {
     return blobRefetches.sum();
+  }
+
+  /** Bytes served by lending the cache's memory ({@link BlobHandle#lend}) instead of copying them. */
+  public long lentBytes() {
+    return lentBytes.sum();
   }
 
   /** Read-ahead and fill fetches cancelled mid-stream or in the queue because their blob's last handle closed. */

@@ -7,18 +7,9 @@ import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.Executor;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.LongAdder;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * The read path: a {@link BlobHandle} per open file, hits served from memory or disk.
@@ -36,34 +27,27 @@ import org.slf4j.LoggerFactory;
  * because a buffered read would give the cache file its own page-cache pages on top of the
  * mount's; a chunk asked for again goes through the page cache.
  *
- * <p>Threading: handles are used from any thread; the disk read-ahead runs on the cache's executor.
+ * <p>Threading: handles are used from any thread; the disk read-ahead ({@link DiskLoads}) runs on the cache's executor.
  */
 final class ReadPath {
-  private static final Logger LOG = LoggerFactory.getLogger(ReadPath.class);
-  /** Chunks read ahead from disk for a reader walking a cached file (2 × 4 MiB covers disk latency). */
-  private static final int DISK_AHEAD = 2;
   private final ChunkCache cache;
   private final CacheConfig cfg;
   private final AtomicLong used;
   private final FetchScheduler scheduler;
-  private final Executor executor;
   private final long timeoutNanos;
   private final HotChunks hot;
-  private final ConcurrentHashMap<ChunkRef, CompletableFuture<Void>> loading;
-  private final LongAdder diskLoads;
-  private final int align;
+  private final DiskLoads disk;
+  private final ChunkLoans loans;
 
   ReadPath(ChunkCache cache) {
     this.cache = cache;
     this.cfg = cache.cfg;
     this.used = cache.used;
     this.scheduler = cache.scheduler;
-    this.executor = cache.executor;
     this.timeoutNanos = cache.timeoutNanos;
     this.hot = cache.hot;
-    this.loading = cache.loading;
-    this.diskLoads = cache.diskLoads;
-    this.align = cache.align;
+    this.disk = new DiskLoads(cache);
+    this.loans = new ChunkLoans(hot, disk::aheadFrom);
   }
 
   final class Handle implements BlobHandle {
@@ -109,13 +93,7 @@ final class ReadPath {
         if (b.state == BlobState.FAILED) {
           throw Verifier.failure(b);
         }
-        if (b.prefetchedCount.get() > 0) {
-          for (int i = first; i <= last; i++) {
-            if (b.clearPrefetched(i)) {
-              prefetchUsed.addAndGet(b.chunkLen(i));
-            }
-          }
-        }
+        notePrefetchUse(first, last);
         int n = (int) (end - fileOffset);
         int base = dst.position();
         try {
@@ -137,12 +115,63 @@ final class ReadPath {
         dst.position(base + n);
         return n;
       } finally {
+        unpin(first, last);
+      }
+    }
+
+    @Override
+    public HeldBytes lend(long fileOffset, int want) throws IOException {
+      if (closedFlag.get() || cache.closed || fileOffset < 0 || want <= 0 || b.state == BlobState.FAILED
+          || fileOffset >= b.contentLength() || (strict && b.state != BlobState.COMPLETE && b.digests == null)) {
+        return null; // read() answers these: its errors, its end of file, its wait for verification
+      }
+      long end = Math.min(b.contentLength(), fileOffset + want);
+      int first = (int) (fileOffset >>> b.chunkShift);
+      int last = (int) ((end - 1) >>> b.chunkShift);
+      for (int i = first; i <= last; i++) {
+        b.pins.incrementAndGet(i);
+      }
+      int drops = b.drops.get();
+      HeldBytes held = null;
+      try {
         for (int i = first; i <= last; i++) {
-          b.pins.decrementAndGet(i);
+          if (!b.isPresent(i)) {
+            return null; // a lend never waits for a fetch: read() does, and counts the miss
+          }
         }
-        if (used.get() > cfg.budgetBytes()) {
-          cache.eviction.maybeEvict();
+        cache.ingest.ensureChunks(b, fetcher, first, last); // all present and pinned: counts the hits
+        if (b.state == BlobState.FAILED) {
+          throw Verifier.failure(b);
         }
+        notePrefetchUse(first, last);
+        held = loans.hold(b, fileOffset, end, drops, () -> unpin(first, last));
+        if (held != null) {
+          cache.lentBytes.add(held.length());
+        }
+        return held;
+      } finally {
+        if (held == null) {
+          unpin(first, last);
+        }
+      }
+    }
+
+    private void notePrefetchUse(int first, int last) {
+      if (b.prefetchedCount.get() > 0) {
+        for (int i = first; i <= last; i++) {
+          if (b.clearPrefetched(i)) {
+            prefetchUsed.addAndGet(b.chunkLen(i));
+          }
+        }
+      }
+    }
+
+    private void unpin(int first, int last) {
+      for (int i = first; i <= last; i++) {
+        b.pins.decrementAndGet(i);
+      }
+      if (used.get() > cfg.budgetBytes()) {
+        cache.eviction.maybeEvict();
       }
     }
 
@@ -346,12 +375,10 @@ final class ReadPath {
     ChunkRef ref = new ChunkRef(b, i);
     HotChunks.Entry e = hot.acquire(ref);
     if (e == null && !b.wasDiskLoaded(i)) {
-      e = loadChunk(b, i, ref);
+      e = disk.load(b, i, ref);
     }
     if (e != null) {
-      if (e.fromDisk && hot.claimAhead(e) && (i == 0 || b.wasDiskLoaded(i - 1))) {
-        loadAhead(b, i); // a reader walking the file from disk: overlap the next reads with this one
-      }
+      disk.aheadFrom(b, i, e);
       int n = view.remaining();
       try {
         view.put(e.buf.slice((int) (pos - b.chunkStart(i)), n));
@@ -368,96 +395,6 @@ final class ReadPath {
           throw Verifier.failure(b); // verification failed while we read: the file was dropped under us
         }
         throw new IOException("cache file " + b.file + " is shorter than its cached chunks");
-      }
-    }
-  }
-
-  /**
-   * Reads a whole present chunk from disk with O_DIRECT into memory and returns it acquired, or
-   * null (no O_DIRECT, no room, a short read) when the caller should read through the page cache.
-   * Why: a buffered read would give the cache file its own page-cache pages on top of the mount's,
-   * the same cost that O_DIRECT writes avoid on the way in. One load per chunk at a time, and once
-   * per chunk: a chunk read from disk before and asked for again (the kernel dropped a few of the
-   * mount's pages) is read through the page cache, not 4 MiB at a time for each 128 KiB request.
-   */
-  private HotChunks.Entry loadChunk(Blob b, int i, ChunkRef ref) throws IOException {
-    FileChannel d = b.directChannel();
-    if (d == null || hot.capacity() < b.chunkSize) {
-      return null;
-    }
-    CompletableFuture<Void> mine = new CompletableFuture<>();
-    CompletableFuture<Void> other = loading.putIfAbsent(ref, mine);
-    if (other != null) {
-      try {
-        other.get(timeoutNanos, TimeUnit.NANOSECONDS);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new InterruptedIOException("interrupted while reading blob " + b.spec.digest());
-      } catch (ExecutionException | TimeoutException e) {
-        return null;
-      }
-      return hot.acquire(ref);
-    }
-    ByteBuffer buf = hot.take();
-    try {
-      int len = b.chunkLen(i);
-      buf.clear().limit((len + align - 1) / align * align);
-      long pos = b.chunkStart(i);
-      while (buf.position() < len) {
-        int r = d.read(buf, pos + buf.position());
-        if (r <= 0) {
-          return null;
-        }
-      }
-      buf.flip().limit(len);
-      b.markDiskLoaded(i);
-      if (!hot.put(ref, buf, len, false, true)) {
-        return null;
-      }
-      buf = null;
-      diskLoads.increment();
-      return hot.acquire(ref);
-    } finally {
-      hot.give(buf);
-      loading.remove(ref, mine);
-      mine.complete(null);
-    }
-  }
-
-  /** Loads the next {@link #DISK_AHEAD} present chunks from disk in the background. */
-  private void loadAhead(Blob b, int i) {
-    for (int k = i + 1; k <= Math.min(b.nChunks - 1, i + DISK_AHEAD); k++) {
-      ChunkRef r = new ChunkRef(b, k);
-      if (!b.isPresent(k) || b.wasDiskLoaded(k) || loading.containsKey(r) || hot.contains(r)) {
-        continue;
-      }
-      int chunk = k;
-      try {
-        executor.execute(() -> {
-          if (b.removed || cache.closed) {
-            return;
-          }
-          b.pins.incrementAndGet(chunk);
-          try {
-            b.acquire();
-            try {
-              if (b.isPresent(chunk) && !cache.closed) {
-                HotChunks.Entry e = loadChunk(b, chunk, r);
-                if (e != null) {
-                  hot.release(r, e, 0);
-                }
-              }
-            } finally {
-              b.release();
-            }
-          } catch (IOException | RuntimeException e) {
-            LOG.debug("reading ahead chunk {} of blob {} from disk: {}", chunk, b.spec.digest(), e.toString());
-          } finally {
-            b.pins.decrementAndGet(chunk);
-          }
-        });
-      } catch (RejectedExecutionException closedPool) {
-        return;
       }
     }
   }

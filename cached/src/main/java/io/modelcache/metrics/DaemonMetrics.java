@@ -107,6 +107,9 @@ public final class DaemonMetrics implements OperationListener {
     counter("modelcache.fetches.cancelled",
         "Read-ahead and fill fetches cancelled, mid-stream or queued, because their blob's last handle closed",
         cache, ChunkCache::cancelledFetches);
+    FunctionCounter.builder("modelcache.cache.lent", cache, ChunkCache::lentBytes).baseUnit("bytes")
+        .description("Bytes the kernel transport wrote to readers straight from the cache's memory (chunks just fetched), without a copy into a reply buffer")
+        .register(registry);
     counter("modelcache.chunk.index.rejected", "Blobs for which the chunk index proved wrong", cache,
         c -> c.chunkChecks().indexRejected());
     Gauge.builder("modelcache.cache.pinned", cache, ChunkCache::pinnedBytes).baseUnit("bytes")

@@ -6,10 +6,12 @@ import io.modelcache.cache.BlobSpec;
 import io.modelcache.cache.ChunkCache;
 import io.modelcache.cache.ChunkDigests;
 import io.modelcache.cache.Encoding;
+import io.modelcache.cache.HeldBytes;
 import io.modelcache.fetch.MountPrefetcher;
 import io.modelcache.fetch.PrefetchObserver;
 import io.modelcache.fetch.ReadAheadOptions;
 import io.modelcache.fuse.BackingFile;
+import io.modelcache.fuse.Loan;
 import io.modelcache.fuse.NodeAttributes;
 import io.modelcache.fuse.ReadOnlyTree;
 import io.modelcache.modelpack.ModelArtifact;
@@ -244,6 +246,47 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
         tracker.onRead(offset, dst.remaining()); // queue read-ahead before blocking on this read
       }
       int n = h.read(offset, dst);
+      served(n);
+      return n;
+    }
+
+    /**
+     * The bytes as the cache's memory when it holds them now (chunks just fetched, typically by
+     * read-ahead): the kernel transport writes its reply from there instead of copying. The same
+     * reader bookkeeping as {@link #read}; when this returns null, read() is called and does it.
+     */
+    @Override
+    public Loan lend(long offset, int len) throws IOException {
+      if (warming) {
+        return null;
+      }
+      HeldBytes held = h.lend(offset, len); // does not block: null unless every chunk is here
+      if (held == null) {
+        return null;
+      }
+      if (tracker != null) {
+        tracker.onRead(offset, len);
+      }
+      served(held.length());
+      return new Loan() {
+        @Override
+        public ByteBuffer[] parts() {
+          return held.parts();
+        }
+
+        @Override
+        public int length() {
+          return held.length();
+        }
+
+        @Override
+        public void close() {
+          held.close();
+        }
+      };
+    }
+
+    private void served(int n) {
       if (n > 0 && bytesRead.getAndAdd(n) == 0 && firstByteNanos < 0) {
         firstByteNanos = System.nanoTime();
       }
@@ -253,7 +296,6 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
           prefetchObserver.used(used);
         }
       }
-      return n;
     }
 
     /** Verified bytes only once the blob is complete: before that the kernel must not keep pages across opens. */

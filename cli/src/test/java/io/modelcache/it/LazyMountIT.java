@@ -121,6 +121,15 @@ class LazyMountIT {
           mounted.put(rel, sha256(mp.resolve(rel)));
         }
         assertEquals(sourceSha, mounted);
+        // A cold read's chunks just fetched are written to the reader from the cache's memory by the
+        // kernel transport (no copy into a reply buffer); jnr copies every read.
+        Scrape afterCold = Scrape.of(d.metricsPort());
+        double lent = afterCold.value("modelcache_cache_lent_bytes_total");
+        if (transport().equals("kernel")) {
+          assertTrue(lent > 0 && lent <= artifact.totalBytes(), "bytes lent from memory on the cold read: " + lent);
+        } else {
+          assertEquals(0, lent, "jnr copies every read");
+        }
 
         // mmap (MAP_SHARED, as FileChannel.map does) of each safetensors file.
         for (String rel : sourceSha.keySet()) {

@@ -104,8 +104,8 @@ final class KernelServer {
       MemorySegment event = arena.allocate(Sys.EPOLL_EVENT_SIZE, 8);
       MemorySegment request = arena.allocate(InitConfig.requestBufferSize(), 8);
       MemorySegment reply = arena.allocate(replySize, 8);
-      // This worker's slot for the range a READ reply is spliced from, when the reader offers one.
-      io.modelcache.fuse.kernel.SpliceSource.Range[] spliced = new io.modelcache.fuse.kernel.SpliceSource.Range[1];
+      // This worker's slot for a READ reply's data outside the reply buffer (a spliced range, a loan).
+      io.modelcache.fuse.kernel.ReplyData data = new io.modelcache.fuse.kernel.ReplyData();
       while (true) {
         try {
           int n = Sys.epollWait(epfd, event, 1, -1);
@@ -118,7 +118,7 @@ final class KernelServer {
           }
           KernelSession s = sessions.get(Sys.epollData(event, 0));
           if (s != null) {
-            s.serveOne(request, reply, spliced, this);
+            s.serveOne(request, reply, data, this);
           }
         } catch (Throwable t) {
           LOG.error("FUSE serving thread caught {}; serving on", t.toString(), t);

@@ -2,8 +2,7 @@ package io.modelcache.fuse;
 
 import io.modelcache.fuse.kernel.KernelFs;
 import io.modelcache.fuse.kernel.Negotiated;
-import io.modelcache.fuse.kernel.SpliceReply;
-import io.modelcache.fuse.kernel.SpliceSource;
+import io.modelcache.fuse.kernel.ReplyData;
 import io.modelcache.fuse.kernel.sys.FuseAbi;
 import io.modelcache.fuse.kernel.sys.Sys;
 import java.io.IOException;
@@ -123,9 +122,9 @@ final class KernelSession implements Mounted.Served {
 
   /**
    * One request: read it, re-arm, handle, reply. Called by a worker that epoll woke for this
-   * session, with its own buffers and its slot for a spliced reply's range ({@code spliced}).
+   * session, with its own buffers and its slot for a READ reply's data outside the reply buffer ({@code data}).
    */
-  void serveOne(MemorySegment request, MemorySegment reply, SpliceSource.Range[] spliced, KernelServer by) {
+  void serveOne(MemorySegment request, MemorySegment reply, ReplyData data, KernelServer by) {
     if (!enter()) {
       return;
     }
@@ -145,25 +144,22 @@ final class KernelSession implements Mounted.Served {
         return; // another worker took it, or the request was interrupted before we read it
       }
       int opcode = KernelFs.opcode(request);
-      int len = fs.handle(request, (int) n, reply, spliced);
+      int len = fs.handle(request, (int) n, reply, data);
       if (leaving) {
         // Unanswered, the request stays in the kernel's processing queue of this (kept) descriptor
         // and FUSE_NOTIFY_RESEND gives it to the next server: better than an answer made while the
         // daemon's cache is closing, which could be an error.
+        data.clear();
         return;
       }
       if (len > 0) {
-        long w;
-        if (spliced[0] != null) {
-          w = SpliceReply.forThread().send(serveFd, reply, spliced[0]);
-          spliced[0] = null;
-        } else {
-          w = Sys.write(serveFd, reply, len);
-        }
+        long w = data.send(serveFd, reply, len);
         // ENOENT: the request was interrupted and is gone; ENODEV: the connection is gone.
         if (w < 0 && w != -Sys.ENOENT && w != -Sys.ENODEV) {
           LOG.warn("writing a FUSE reply (opcode {}) for {} failed: errno {}", opcode, name, -w);
         }
+      } else {
+        data.clear();
       }
       if (opcode == FuseAbi.INIT) {
         fs.negotiated().whenComplete((v, e) -> {
@@ -173,6 +169,7 @@ final class KernelSession implements Mounted.Served {
         });
       }
     } finally {
+      data.clear(); // a loan is given back on every path
       exit();
     }
   }

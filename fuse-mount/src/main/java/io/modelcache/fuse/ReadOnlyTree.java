@@ -39,6 +39,16 @@ public interface ReadOnlyTree {
     int read(long offset, ByteBuffer dst) throws IOException;
 
     /**
+     * The bytes {@code [offset, offset + len)} as memory this reader holds for the caller until the
+     * {@link Loan} is closed, or null when it does not hold them all now: then the caller reads
+     * them with {@link #read}. The same contract as read otherwise (verified bytes or an exception).
+     * Null by default; a transport that writes replies from the reader's memory asks first.
+     */
+    default Loan lend(long offset, int len) throws IOException {
+      return null;
+    }
+
+    /**
      * A file the kernel may read in place of this one, when one exists now (for a tree that serves
      * from a cache: the file is complete and verified there). Each call that returns one hands out a
      * new {@link BackingFile} that the caller must close. Empty by default: the transport serves

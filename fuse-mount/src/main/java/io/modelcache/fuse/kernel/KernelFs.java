@@ -11,6 +11,7 @@ import static io.modelcache.fuse.kernel.sys.FuseAbi.off;
 
 import io.modelcache.fuse.CallWrapper;
 import io.modelcache.fuse.Errno;
+import io.modelcache.fuse.Loan;
 import io.modelcache.fuse.NodeAttributes;
 import io.modelcache.fuse.ReadOnlyTree;
 import io.modelcache.fuse.Xattrs;
@@ -131,15 +132,16 @@ public final class KernelFs {
   }
 
   /**
-   * As {@link #handle(MemorySegment, int, MemorySegment)}, and when {@code spliced} is not null a
-   * READ on a reader that is a {@link SpliceSource} may be answered by a range to splice: then
-   * {@code spliced[0]} is that range, {@code reply} holds only the 16-byte header, and the length
-   * returned (header plus range) is what the caller must send with {@link SpliceReply}. Otherwise
-   * {@code spliced[0]} is null and the reply is all in {@code reply}.
+   * As {@link #handle(MemorySegment, int, MemorySegment)}, and when {@code data} is not null a READ
+   * may be answered with data outside the reply buffer: a range to splice (a reader that is a
+   * {@link SpliceSource}) or memory the reader lends ({@link ReadOnlyTree.FileReader#lend}). Then
+   * {@code reply} holds only the 16-byte header, {@code data} the rest, and the length returned
+   * (header plus data) is what the caller sends with {@link ReplyData#send}. Otherwise {@code data}
+   * is empty and the reply is all in {@code reply}.
    */
-  public int handle(MemorySegment req, int len, MemorySegment reply, SpliceSource.Range[] spliced) {
-    if (spliced != null) {
-      spliced[0] = null;
+  public int handle(MemorySegment req, int len, MemorySegment reply, ReplyData data) {
+    if (data != null) {
+      data.clear();
     }
     if (len < IN_SIZE) {
       LOG.warn("FUSE request of {} bytes is shorter than its header; dropped", len);
@@ -168,10 +170,10 @@ public final class KernelFs {
       default -> { }
     }
     int result = wrapper.call(Opcodes.name(opcode), logPath,
-        () -> body(opcode, unique, nodeid, path, arg, payload, out, spliced));
+        () -> body(opcode, unique, nodeid, path, arg, payload, out, data));
     if (result < 0) {
-      if (spliced != null) {
-        spliced[0] = null;
+      if (data != null) {
+        data.clear();
       }
       return header(reply, OUT_SIZE, result, unique);
     }
@@ -179,13 +181,13 @@ public final class KernelFs {
   }
 
   private int body(int opcode, long unique, long nodeid, String path, MemorySegment arg, MemorySegment p, int[] out,
-      SpliceSource.Range[] spliced) throws Exception {
+      ReplyData data) throws Exception {
     return switch (opcode) {
       case FuseAbi.INIT -> init(arg, p, out);
       case FuseAbi.LOOKUP -> lookup(path, arg, p, out);
       case FuseAbi.GETATTR -> getattr(nodeid, path, p, out);
       case FuseAbi.OPEN -> open(unique, nodeid, path, arg, p, out);
-      case FuseAbi.READ -> read(nodeid, path, arg, p, out, spliced);
+      case FuseAbi.READ -> read(nodeid, path, arg, p, out, data);
       case FuseAbi.RELEASE -> release(arg);
       case FuseAbi.OPENDIR -> opendir(nodeid, path, p, out);
       case FuseAbi.READDIR -> readdir(nodeid, path, arg, p, out, false);
@@ -287,7 +289,7 @@ public final class KernelFs {
   }
 
   private int read(long nodeid, String path, MemorySegment arg, MemorySegment p, int[] out,
-      SpliceSource.Range[] spliced) throws Exception {
+      ReplyData data) throws Exception {
     long fh = u64(arg, R_FH);
     long offset = u64(arg, R_OFFSET);
     long size = Integer.toUnsignedLong(u32(arg, R_SIZE));
@@ -306,12 +308,24 @@ public final class KernelFs {
       }
     }
     int want = (int) Math.min(size, p.byteSize());
-    if (spliced != null && o.reader() instanceof SpliceSource source) {
+    if (data != null && o.reader() instanceof SpliceSource source) {
       SpliceSource.Range r = source.spliceRange(offset, want);
       if (r != null) {
-        spliced[0] = r;
+        data.range(r);
         out[0] = r.length();
         return r.length();
+      }
+    }
+    if (data != null && want > 0) {
+      Loan l = o.reader().lend(offset, want);
+      if (l != null) {
+        if (l.length() <= 0 || l.length() > want) {
+          l.close(); // a reader's mistake: serve this read through read()
+        } else {
+          data.loan(l);
+          out[0] = l.length();
+          return l.length();
+        }
       }
     }
     ByteBuffer dst = p.asSlice(0, want).asByteBuffer();

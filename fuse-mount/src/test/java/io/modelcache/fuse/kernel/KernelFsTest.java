@@ -370,17 +370,18 @@ class KernelFsTest {
     byte[] req = request(FuseAbi.OPEN, 3, new Le().u32(0).u32(0).get());
     byte[] reply = new byte[64 * 1024];
     sfs.handle(MemorySegment.ofArray(req), req.length, MemorySegment.ofArray(reply));
-    SpliceSource.Range[] spliced = new SpliceSource.Range[] {new SpliceSource.Range(1, 2, 3)};
+    ReplyData spliced = new ReplyData();
+    spliced.range(new SpliceSource.Range(1, 2, 3)); // left from an earlier request: handle clears it
     req = request(FuseAbi.READ, 3, readIn(fh, 1, 4096));
     int n = sfs.handle(MemorySegment.ofArray(req), req.length, MemorySegment.ofArray(reply), spliced);
     assertEquals(16 + 4, n); // header plus the range, of which only the header is in the buffer
     assertEquals(hex(ok(4).get()), hex(Arrays.copyOf(reply, 16)));
-    assertEquals(new SpliceSource.Range(42, 1001, 4), spliced[0]);
+    assertEquals(new SpliceSource.Range(42, 1001, 4), spliced.range());
     // the source declines (offset 4): the bytes come through read, nothing to splice
     req = request(FuseAbi.READ, 3, readIn(fh, 4, 4096));
     n = sfs.handle(MemorySegment.ofArray(req), req.length, MemorySegment.ofArray(reply), spliced);
     assertEquals(hex(ok(1).bytes("o".getBytes(StandardCharsets.UTF_8)).get()), hex(Arrays.copyOf(reply, n)));
-    assertEquals(null, spliced[0]);
+    assertEquals(null, spliced.range());
     // a caller that does not splice never asks the source
     asked.clear();
     req = request(FuseAbi.READ, 3, readIn(fh, 0, 4096));
@@ -391,7 +392,111 @@ class KernelFsTest {
     req = request(FuseAbi.READ, 4, readIn(fh + 1, 0, 10));
     n = sfs.handle(MemorySegment.ofArray(req), req.length, MemorySegment.ofArray(reply), spliced);
     assertEquals(hex(error(9)), hex(Arrays.copyOf(reply, n)));
-    assertEquals(null, spliced[0]);
+    assertEquals(null, spliced.range());
+  }
+
+  @Test
+  void aReadOnALendingReaderIsAnsweredFromTheLoanWhichIsGivenBackOnce() throws Exception {
+    List<String> lent = new ArrayList<>();
+    java.util.concurrent.atomic.AtomicInteger closed = new java.util.concurrent.atomic.AtomicInteger();
+    Tree lending = new Tree() {
+      @Override
+      public FileReader open(String path) throws IOException {
+        FileReader plain = super.open(path);
+        return new FileReader() {
+          @Override
+          public int read(long offset, ByteBuffer dst) throws IOException {
+            return plain.read(offset, dst);
+          }
+
+          @Override
+          public io.modelcache.fuse.Loan lend(long offset, int len) {
+            lent.add(offset + "+" + len);
+            if (offset >= 4) {
+              return null; // does not hold these bytes: read() serves them
+            }
+            int n = (int) Math.min(len, 5 - offset);
+            // two parts, as a read across two chunks has: "he" and "llo" for offset 0
+            ByteBuffer a = ByteBuffer.allocateDirect(2).put(tree.f, (int) offset, Math.min(2, n)).flip();
+            ByteBuffer b = ByteBuffer.allocateDirect(5).put(tree.f, (int) offset + a.limit(), n - a.limit()).flip();
+            return new io.modelcache.fuse.Loan() {
+              @Override
+              public ByteBuffer[] parts() {
+                return new ByteBuffer[] {a, b};
+              }
+
+              @Override
+              public int length() {
+                return n;
+              }
+
+              @Override
+              public void close() {
+                closed.incrementAndGet();
+              }
+            };
+          }
+
+          @Override
+          public void close() {
+            plain.close();
+          }
+        };
+      }
+    };
+    KernelFs lfs = new KernelFs(lending, NodeTable.of(lending), new CallWrapper((op, nanos, r) -> { },
+        Duration.ofSeconds(10)), InitConfig.defaults(), OpenHook.DAEMON_PATH);
+    long fh = (3L << 32) | 1;
+    byte[] req = request(FuseAbi.OPEN, 3, new Le().u32(0).u32(0).get());
+    lfs.handle(MemorySegment.ofArray(req), req.length, MemorySegment.ofArray(new byte[4096]));
+    ReplyData data = new ReplyData();
+    try (java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+      MemorySegment reply = arena.allocate(64 * 1024, 8);
+      req = request(FuseAbi.READ, 3, readIn(fh, 0, 4096));
+      int n = lfs.handle(MemorySegment.ofArray(req), req.length, reply, data);
+      assertEquals(16 + 5, n); // header plus the loan, of which only the header is in the buffer
+      assertEquals(hex(ok(5).get()), hex(reply.asSlice(0, 16).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE)));
+      assertEquals(0, closed.get());
+      // sent: one writev of header and both parts, here into a pipe, then the loan goes back
+      int[] fds = new int[2];
+      assertEquals(0, io.modelcache.fuse.kernel.sys.Sys.pipe2(fds, 0));
+      try {
+        assertEquals(16 + 5, data.send(fds[1], reply, n));
+        assertEquals(1, closed.get());
+        MemorySegment got = arena.allocate(64);
+        assertEquals(16 + 5, io.modelcache.fuse.kernel.sys.Sys.read(fds[0], got, 64));
+        assertEquals(hex(ok(5).bytes(tree.f).get()), hex(got.asSlice(0, 21).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE)));
+      } finally {
+        io.modelcache.fuse.kernel.sys.Sys.close(fds[0]);
+        io.modelcache.fuse.kernel.sys.Sys.close(fds[1]);
+      }
+      // a loan not sent (the session is leaving) is given back by clear, once
+      n = lfs.handle(MemorySegment.ofArray(req), req.length, reply, data);
+      assertEquals(16 + 5, n);
+      data.clear();
+      data.clear();
+      assertEquals(2, closed.get());
+      // the reader declines (offset 4): the bytes come through read, nothing is lent
+      req = request(FuseAbi.READ, 3, readIn(fh, 4, 4096));
+      n = lfs.handle(MemorySegment.ofArray(req), req.length, reply, data);
+      assertEquals(hex(ok(1).bytes("o".getBytes(StandardCharsets.UTF_8)).get()), hex(reply.asSlice(0, n).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE)));
+      assertEquals(null, data.loan());
+      // a caller without a slot for reply data (the three-argument handle) never asks for a loan
+      lent.clear();
+      req = request(FuseAbi.READ, 3, readIn(fh, 0, 4096));
+      byte[] plainReply = new byte[4096];
+      n = lfs.handle(MemorySegment.ofArray(req), req.length, MemorySegment.ofArray(plainReply));
+      assertEquals(hex(ok(5).bytes(tree.f).get()), hex(Arrays.copyOf(plainReply, n)));
+      assertEquals(List.of(), lent);
+    }
+    assertEquals(2, closed.get());
+  }
+
+  @Test
+  void aLoanWithHeapPartsIsCopiedBehindTheHeader() {
+    MemorySegment reply = MemorySegment.ofArray(new byte[64]);
+    ReplyData.copyInto(reply, new ByteBuffer[] {ByteBuffer.wrap(new byte[] {1, 2}), ByteBuffer.wrap(new byte[] {3})});
+    assertEquals("010203", hex(reply.asSlice(16, 3).toArray(java.lang.foreign.ValueLayout.JAVA_BYTE)));
   }
 
   @Test

@@ -221,6 +221,16 @@ public final class Sys {
     }
   }
 
+  /** writev(2) of {@code count} iovecs the caller built in native {@code iov}; bytes written or -errno. */
+  public static long writev(int fd, MemorySegment iov, int count) {
+    MemorySegment st = STATE.get();
+    try {
+      return result((long) WRITEV.invokeExact(st, fd, iov, count), st);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
   /** ioctl(2) with a pointer argument; the ioctl's result or -errno. */
   public static int ioctl(int fd, long request, MemorySegment arg) {
     MemorySegment st = STATE.get();
