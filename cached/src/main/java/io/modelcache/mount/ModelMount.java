@@ -227,6 +227,9 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
     return new Reader(f.handle(), tracker);
   }
 
+  /** Whether readers may be lent the cache's memory ({@link FileReader#lend}); off only to measure the copy. */
+  static final boolean LEND = Boolean.parseBoolean(System.getProperty("modelcache.mount.lend", "true"));
+
   /** An open file of the mount: reads through the cache, and its cache file once complete. */
   private final class Reader implements FileReader {
     private final BlobHandle h;
@@ -257,7 +260,7 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
      */
     @Override
     public Loan lend(long offset, int len) throws IOException {
-      if (warming) {
+      if (warming || !LEND) {
         return null;
       }
       HeldBytes held = h.lend(offset, len); // does not block: null unless every chunk is here
