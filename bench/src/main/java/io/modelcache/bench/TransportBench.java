@@ -43,6 +43,10 @@ public final class TransportBench {
         Map<String, String> r = child(work.resolve("cpu-" + t + "-" + i), "cpu", t, Long.toString(CPU_MIB));
         sample.accept("tx." + t + ".cpu", Double.parseDouble(r.get("cpuPerGiB")));
         sample.accept("tx." + t + ".reads", Double.parseDouble(r.get("reads")));
+        if (t.equals("kernel")) { // taking turns with the copying reader, so that both see the same load
+          r = child(work.resolve("cpu-lend-" + i), "cpu-lend", t, Long.toString(CPU_MIB));
+          sample.accept("tx.kernel.lend.cpu", Double.parseDouble(r.get("cpuPerGiB")));
+        }
       }
     }
   }
@@ -58,6 +62,11 @@ public final class TransportBench {
           t.equals("jnr") ? null : Report.median(s.apply("tx." + t + ".cpu")) / jnrCpu, null, null);
       rp.add("transports", t + ": read requests for that 1 GiB", s.apply("tx." + t + ".reads"), "requests", null, null,
           null, null);
+      if (t.equals("kernel") && !s.apply("tx.kernel.lend.cpu").isEmpty()) {
+        rp.add("transports", "kernel: the same, the reader lending its memory (reply written from it, no copy)",
+            s.apply("tx.kernel.lend.cpu"), "s/GiB", "copying reader",
+            Report.median(s.apply("tx.kernel.lend.cpu")) / Report.median(s.apply("tx.kernel.cpu")), null, null);
+      }
       for (int n : MOUNTS) {
         rp.add("transports", t + ": serving process OS threads with " + n + " mount" + (n > 1 ? "s" : ""),
             s.apply("tx." + t + ".threads." + n), "threads", null, null, null, null);
@@ -88,13 +97,14 @@ public final class TransportBench {
     Path dir = Path.of(args[2]);
     switch (args[0]) {
       case "scale" -> scale(t, Integer.parseInt(args[3]), dir);
-      case "cpu" -> cpu(t, dir, Long.parseLong(args[3]) << 20);
-      default -> throw new IllegalArgumentException("scale|cpu");
+      case "cpu" -> cpu(t, dir, new Tree(Long.parseLong(args[3]) << 20, false));
+      case "cpu-lend" -> cpu(t, dir, new Tree(Long.parseLong(args[3]) << 20, true));
+      default -> throw new IllegalArgumentException("scale|cpu|cpu-lend");
     }
   }
 
   private static void scale(FuseTransport t, int n, Path dir) throws Exception {
-    Tree tree = new Tree(4096);
+    Tree tree = new Tree(4096, false);
     List<Mounted> mounts = new ArrayList<>();
     try {
       for (int i = 0; i < n; i++) {
@@ -120,9 +130,10 @@ public final class TransportBench {
     }
   }
 
-  private static void cpu(FuseTransport t, Path dir, long size) throws Exception {
+  private static void cpu(FuseTransport t, Path dir, Tree tree) throws Exception {
+    long size = tree.size();
     Path mp = Files.createDirectories(dir.resolve("cpu"));
-    try (Mounted m = t.mount(mp, new Tree(size), FuseOptions.defaults().withFsName("bench-cpu"))) {
+    try (Mounted m = t.mount(mp, tree, FuseOptions.defaults().withFsName("bench-cpu"))) {
       Duration before = ProcessHandle.current().info().totalCpuDuration().orElseThrow();
       Process p = new ProcessBuilder("cat", mp.resolve("file").toString())
           .redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
@@ -135,12 +146,18 @@ public final class TransportBench {
     }
   }
 
-  /** One file, {@code /file}, of {@code size} bytes of a repeating pattern. */
-  private record Tree(long size) implements ReadOnlyTree {
+  /**
+   * One file, {@code /file}, of {@code size} bytes of a repeating pattern; with {@code lend} its
+   * reader also lends slices of a direct copy of the pattern ({@link FileReader#lend}), as the
+   * cache does with chunks just fetched.
+   */
+  private record Tree(long size, boolean lend) implements ReadOnlyTree {
     private static final byte[] PATTERN = new byte[1 << 20];
+    private static final java.nio.ByteBuffer DIRECT;
 
     static {
       new java.util.Random(7).nextBytes(PATTERN);
+      DIRECT = java.nio.ByteBuffer.allocateDirect(PATTERN.length).put(PATTERN).flip();
     }
 
     @Override
@@ -162,15 +179,51 @@ public final class TransportBench {
       if (!path.equals("/file")) {
         throw new NoSuchFileException(path);
       }
-      return (offset, dst) -> {
-        int n = (int) Math.max(0, Math.min(dst.remaining(), size - offset));
-        for (int done = 0; done < n; ) {
-          int at = (int) ((offset + done) & (PATTERN.length - 1));
-          int len = Math.min(n - done, PATTERN.length - at);
-          dst.put(PATTERN, at, len);
-          done += len;
+      return new FileReader() {
+        @Override
+        public int read(long offset, java.nio.ByteBuffer dst) {
+          int n = (int) Math.max(0, Math.min(dst.remaining(), size - offset));
+          for (int done = 0; done < n; ) {
+            int at = (int) ((offset + done) & (PATTERN.length - 1));
+            int len = Math.min(n - done, PATTERN.length - at);
+            dst.put(PATTERN, at, len);
+            done += len;
+          }
+          return n;
         }
-        return n;
+
+        @Override
+        public io.modelcache.fuse.Loan lend(long offset, int len) {
+          int n = (int) Math.max(0, Math.min(len, size - offset));
+          if (!lend || n == 0) {
+            return null;
+          }
+          List<java.nio.ByteBuffer> parts = new ArrayList<>(2);
+          for (int done = 0; done < n; ) {
+            int at = (int) ((offset + done) & (PATTERN.length - 1));
+            int l = Math.min(n - done, PATTERN.length - at);
+            parts.add(DIRECT.slice(at, l));
+            done += l;
+          }
+          java.nio.ByteBuffer[] array = parts.toArray(java.nio.ByteBuffer[]::new);
+          return new io.modelcache.fuse.Loan() {
+            @Override
+            public java.nio.ByteBuffer[] parts() {
+              return array;
+            }
+
+            @Override
+            public int length() {
+              return n;
+            }
+
+            @Override
+            public void close() { }
+          };
+        }
+
+        @Override
+        public void close() { }
       };
     }
 
