@@ -6,11 +6,14 @@
  * io.modelcache.fuse.kernel.Opcodes} names the operations, {@link
  * io.modelcache.fuse.kernel.NodeTable} derives node ids from the tree,
  * and {@link io.modelcache.fuse.kernel.OpenHook} is where an open may be answered with a
- * passthrough backing id instead of the daemon path. Struct layouts and syscalls live in
+ * passthrough backing id instead of the daemon path. {@link io.modelcache.fuse.kernel.ReplyData}
+ * carries a READ reply's data when it is not in the reply buffer (a range to splice, or memory the
+ * reader lent) and sends it. Struct layouts and syscalls live in
  * {@code io.modelcache.fuse.kernel.sys}; the serving threads and mounts in {@code io.modelcache.fuse}
  * ({@code KernelTransport}).
  *
  * <p>Threading: no threads here. {@code KernelFs.handle} is thread-safe and is called from every
  * serving thread with that thread's own buffers; it blocks only as long as the tree's read does.
+ * A {@code ReplyData} belongs to one serving thread.
  */
 package io.modelcache.fuse.kernel;
