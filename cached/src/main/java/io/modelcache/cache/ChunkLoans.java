@@ -14,17 +14,13 @@ import java.nio.ByteBuffer;
  * <p>Threading: any thread; the hot tier has its own monitor.
  */
 final class ChunkLoans {
-  /** What the read path does when a reader takes a chunk that was read from disk. */
-  interface DiskAhead {
-    void taken(Blob b, int chunk, HotChunks.Entry e);
-  }
-
   private final HotChunks hot;
-  private final DiskAhead ahead;
+  /** A chunk read from disk and taken by a reader starts the loads ahead, as a copying read does. */
+  private final DiskLoads disk;
 
-  ChunkLoans(HotChunks hot, DiskAhead ahead) {
+  ChunkLoans(HotChunks hot, DiskLoads disk) {
     this.hot = hot;
-    this.ahead = ahead;
+    this.disk = disk;
   }
 
   /**
@@ -41,16 +37,16 @@ final class ChunkLoans {
     HotChunks.Entry[] entries = new HotChunks.Entry[count];
     ByteBuffer[] parts = new ByteBuffer[count];
     int[] served = new int[count];
-    int k = 0;
+    boolean lent = false;
     try {
-      for (; k < count; k++) {
+      for (int k = 0; k < count; k++) {
         int i = first + k;
         refs[k] = new ChunkRef(b, i);
         entries[k] = hot.acquire(refs[k]);
         if (entries[k] == null) {
           return null;
         }
-        ahead.taken(b, i, entries[k]);
+        disk.aheadFrom(b, i, entries[k]);
         long start = Math.max(from, b.chunkStart(i));
         long stop = Math.min(end, b.chunkStart(i) + b.chunkLen(i));
         served[k] = (int) (stop - start);
@@ -59,18 +55,20 @@ final class ChunkLoans {
       if (b.state == BlobState.FAILED || b.drops.get() != drops) {
         throw Verifier.failure(b);
       }
-      int held = count;
-      k = -1; // the loan owns the entries now
-      return new HeldBytes(parts, (int) (end - from), () -> {
-        for (int j = 0; j < held; j++) {
+      HeldBytes held = new HeldBytes(parts, (int) (end - from), () -> {
+        for (int j = 0; j < count; j++) {
           hot.release(refs[j], entries[j], served[j]);
         }
         unpin.run();
       });
+      lent = true;
+      return held;
     } finally {
-      for (int j = 0; j < Math.min(k + 1, count); j++) { // not lent: give back what was taken, nothing served
-        if (entries[j] != null) {
-          hot.release(refs[j], entries[j], 0);
+      if (!lent) { // give back what was taken, nothing served
+        for (int j = 0; j < count; j++) {
+          if (entries[j] != null) {
+            hot.release(refs[j], entries[j], 0);
+          }
         }
       }
     }

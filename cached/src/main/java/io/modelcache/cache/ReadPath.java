@@ -47,7 +47,7 @@ final class ReadPath {
     this.timeoutNanos = cache.timeoutNanos;
     this.hot = cache.hot;
     this.disk = new DiskLoads(cache);
-    this.loans = new ChunkLoans(hot, disk::aheadFrom);
+    this.loans = new ChunkLoans(hot, disk);
   }
 
   final class Handle implements BlobHandle {
@@ -132,25 +132,31 @@ final class ReadPath {
         b.pins.incrementAndGet(i);
       }
       int drops = b.drops.get();
-      HeldBytes held = null;
+      boolean loanUnpins = false;
       try {
         for (int i = first; i <= last; i++) {
           if (!b.isPresent(i)) {
             return null; // a lend never waits for a fetch: read() does, and counts the miss
           }
         }
-        cache.ingest.ensureChunks(b, fetcher, first, last); // all present and pinned: counts the hits
-        if (b.state == BlobState.FAILED) {
-          throw Verifier.failure(b);
+        // Take the memory first: a range not in memory goes to read(), which then counts its hits
+        // and prefetch use once, not here as well.
+        HeldBytes held = loans.hold(b, fileOffset, end, drops, () -> unpin(first, last));
+        if (held == null) {
+          return null;
+        }
+        loanUnpins = true;
+        try {
+          cache.ingest.ensureChunks(b, fetcher, first, last); // all present and pinned: counts the hits
+        } catch (IOException | RuntimeException e) {
+          held.close();
+          throw e;
         }
         notePrefetchUse(first, last);
-        held = loans.hold(b, fileOffset, end, drops, () -> unpin(first, last));
-        if (held != null) {
-          cache.lentBytes.add(held.length());
-        }
+        cache.lentBytes.add(held.length());
         return held;
       } finally {
-        if (held == null) {
+        if (!loanUnpins) {
           unpin(first, last);
         }
       }

@@ -87,6 +87,10 @@ class ChunkLoansTest {
         assertArrayEquals(ChunkCacheTest.slice(data, 2L * CS, CS), bytes(whole));
       }
       assertTrue(c.hot.bytes() <= hotBefore - CS, "served chunk left memory: " + c.hot.bytes());
+      // cached but no longer in memory: not lent, and the read that serves it counts its hit once
+      long hits = c.stats().hits();
+      assertNull(h.lend(2L * CS, CS));
+      assertEquals(hits, c.stats().hits(), "a declined lend counts no hit");
       assertArrayEquals(ChunkCacheTest.slice(data, 2L * CS, CS), ChunkCacheTest.read(h, 2L * CS, CS));
       // the end of the file: shorter, one part
       assertNull(h.lend(SIZE - 500, 1000), "the last chunk is not fetched yet");
