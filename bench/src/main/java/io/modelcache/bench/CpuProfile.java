@@ -18,11 +18,15 @@ import java.util.stream.Stream;
  * recording, and a cold {@code dd bs=1M} of every shard through a fresh mount with a JFR recording
  * of the daemon started and stopped around the read ({@code jcmd JFR.start}, CPU-time sampler at
  * 10 ms). Each recording is broken down by {@link JfrBreakdown} against the process's own CPU
- * seconds from /proc. Writes {@code profile.md} and the recordings into the output directory.
+ * seconds from /proc, and the same window split by thread ({@link ThreadCpu}; {@code --no-jfr} keeps
+ * only that, to see what the recording itself costs). Writes {@code profile.md} and the recordings
+ * into the output directory.
  * Bytes read through the mount are checked (sha256). Needs root. Not part of {@code bench/run}.
  */
 public final class CpuProfile {
   private static final String SAMPLER = "jdk.CPUTimeSample#enabled=true jdk.CPUTimeSample#throttle=10ms";
+  private static final String COMPILATIONS =
+      "jdk.Compilation#enabled=true jdk.Compilation#threshold=0ms jdk.Deoptimization#enabled=true";
   private static final double GB = 1e9;
 
   private CpuProfile() {}
@@ -37,6 +41,8 @@ public final class CpuProfile {
     Path workParent = Path.of(System.getProperty("java.io.tmpdir"));
     boolean pull = true;
     boolean mount = true;
+    boolean record = true;
+    String events = SAMPLER;
     List<String> variants = List.of();
     List<String> daemonVariants = List.of("");
     for (int i = 0; i < args.length; i++) {
@@ -49,11 +55,14 @@ public final class CpuProfile {
         case "--launcher" -> launcher = Path.of(args[++i]).toAbsolutePath();
         case "--no-pull" -> pull = false;
         case "--no-mount" -> mount = false;
+        case "--no-jfr" -> record = false;
+        // Every JIT compilation and deoptimization in the recording (jfr print --events jdk.Compilation).
+        case "--compilations" -> events = SAMPLER + " " + COMPILATIONS;
         case "--daemon-variants" -> daemonVariants = List.of(args[++i].split("\\|"));
         case "--pull-variants" -> variants = List.of(args[++i].split("\\|"));
         default -> {
           System.out.println("usage: bench/profile [--size 1G] [--shards 2] [--runs 3] [--out DIR] [--work-dir DIR] "
-              + "[--launcher PATH] [--no-pull] [--no-mount] [--pull-variants 'JVM OPTS|JVM OPTS'] "
+              + "[--launcher PATH] [--no-pull] [--no-mount] [--no-jfr] [--compilations] [--pull-variants 'JVM OPTS|JVM OPTS'] "
               + "[--daemon-variants 'JVM OPTS|JVM OPTS']");
           System.exit(args[i].equals("-h") || args[i].equals("--help") ? 0 : 2);
         }
@@ -145,10 +154,14 @@ public final class CpuProfile {
         }
         for (int dv = 0; mount && dv < daemonVariants.size(); dv++) {
           // "warm:OPTS": the daemon first reads the whole model once (mount, dd, umount, cache evict),
-          // so the measured read runs on compiled code, as on a daemon that has served models before.
-          boolean warm = daemonVariants.get(dv).startsWith("warm:");
-          String dopts = warm ? daemonVariants.get(dv).substring(5) : daemonVariants.get(dv);
-          String tag = (warm ? " [JIT warm]" : "") + (dopts.isBlank() ? "" : " [" + dopts + "]");
+          // so the measured read runs on compiled code, as on a daemon that has served models before;
+          // "warmN:OPTS" does that N times (1 MiB requests reach C2's thresholds only after GiBs).
+          var wm = java.util.regex.Pattern.compile("^warm([0-9]*):").matcher(daemonVariants.get(dv));
+          boolean warm = wm.find();
+          int passes = !warm ? 0 : wm.group(1).isEmpty() ? 1 : Integer.parseInt(wm.group(1));
+          String dopts = warm ? daemonVariants.get(dv).substring(wm.end()) : daemonVariants.get(dv);
+          String tag = (warm ? passes == 1 ? " [JIT warm]" : " [JIT warm, " + passes + " passes]" : "")
+              + (dopts.isBlank() ? "" : " [" + dopts + "]");
           BenchDaemon d = BenchDaemon.start(launcher, work.resolve("home-" + run + "-" + dv),
               2 * modelBytes + (1L << 30), Map.of("MODELCACHE_DAEMON_JVM_OPTS", ("-Xms64m -Xmx512m " + dopts).strip()));
           daemons.add(d);
@@ -156,7 +169,7 @@ public final class CpuProfile {
           StringBuilder dd = new StringBuilder();
           shardFiles.forEach(s -> dd.append("dd if=").append(Procs.q(mnt.resolve(s.getFileName())))
               .append(" of=/dev/null bs=1M status=none\n"));
-          if (warm) {
+          for (int pass = 0; pass < passes; pass++) {
             d.mount(ref, mnt);
             Procs.bash(1800, dd.toString());
             d.umount(mnt);
@@ -166,23 +179,38 @@ public final class CpuProfile {
           // what a cold read costs (it may bring in most of the model before dd asks for it).
           drop();
           String jcmd = Path.of(System.getProperty("java.home"), "bin", "jcmd").toString();
-          Procs.ok(60, List.of("bash", "-c", jcmd + " " + d.pid() + " JFR.start name=cold " + SAMPLER));
+          if (record) {
+            Procs.ok(60, List.of("bash", "-c", jcmd + " " + d.pid() + " JFR.start name=cold " + events));
+          }
+          String m0 = d.metrics();
           double d0 = BenchUtil.cpuSeconds(d.pid());
+          var threads0 = ThreadCpu.snapshot(d.pid());
           r0 = BenchUtil.cpuSeconds(reg.pid());
           long t0 = System.nanoTime();
           d.mount(ref, mnt);
           Procs.bash(1800, dd.toString());
           double wall = (System.nanoTime() - t0) / 1e9;
           double cpu = BenchUtil.cpuSeconds(d.pid()) - d0;
+          var threads = ThreadCpu.between(threads0, ThreadCpu.snapshot(d.pid()), cpu);
           double regCpu = BenchUtil.cpuSeconds(reg.pid()) - r0;
           Path rec = out.resolve("cold-" + run + "-" + dv + ".jfr");
-          Procs.ok(120, List.of(jcmd, String.valueOf(d.pid()), "JFR.stop", "name=cold", "filename=" + rec));
+          if (record) {
+            Procs.ok(120, List.of(jcmd, String.valueOf(d.pid()), "JFR.stop", "name=cold", "filename=" + rec));
+          }
           add(fig, "cold mount + read GB/s" + tag, shardBytes / wall / GB);
           add(fig, "cold mount + read / curl" + tag, shardBytes / wall / GB / last(fig, "curl GB/s"));
           add(fig, "daemon CPU-s/GiB, cold read" + tag, cpu / gib(shardBytes));
           add(fig, "registry CPU-s/GiB, cold read" + tag, regCpu / gib(shardBytes));
-          md.append(JfrBreakdown.table("cold mount + dd of every shard" + tag + ", run " + run + " (daemon, from before the mount to the last byte)",
-              JfrBreakdown.read(rec, cpu, false), cpu, shardBytes));
+          // How the bytes reached dd: a shard complete before dd opens it is served by passthrough
+          // (no FUSE read, no reply copy in the daemon); of the rest, lent replies skip one copy.
+          String m1 = d.metrics();
+          add(fig, "passthrough opens, cold read" + tag, delta(m0, m1, "modelcache_fuse_passthrough_opens_total"));
+          add(fig, "GiB lent from memory, cold read" + tag, delta(m0, m1, "modelcache_cache_lent_bytes_total") / (1L << 30));
+          if (record) {
+            md.append(JfrBreakdown.table("cold mount + dd of every shard" + tag + ", run " + run + " (daemon, from before the mount to the last byte)",
+                JfrBreakdown.read(rec, cpu, false), cpu, shardBytes));
+          }
+          md.append(ThreadCpu.table("the same window" + tag + ", run " + run, threads, shardBytes));
           for (Path s : shardFiles) {
             check(sha.get(s.getFileName().toString()).equals(sha256(mnt.resolve(s.getFileName()))),
                 "bytes through the mount differ from the source: " + s.getFileName());
@@ -216,6 +244,10 @@ public final class CpuProfile {
     } catch (IOException e) {
       System.err.println("warning: could not delete " + work + ": " + e.getMessage());
     }
+  }
+
+  private static double delta(String before, String after, String counter) {
+    return BenchDaemon.sum(after, counter, "") - BenchDaemon.sum(before, counter, "");
   }
 
   private static void add(Map<String, List<Double>> fig, String k, double v) {

@@ -71,8 +71,14 @@ final class E2eSequential {
         mark = bench.registry.logMark();
         String m0 = d.metrics();
         cpu = new CpuUse(bench, d.pid(), bench.registry.pid());
+        var threads0 = ThreadCpu.snapshot(d.pid());
+        double d0 = BenchUtil.cpuSeconds(d.pid());
         bench.sample(prefix + "warm", bench.shardBytes / bench.dd(List.of(bench.through(mnt))) / E2eBench.GB);
         cpu.sample(prefix + "warm", bench.shardBytes);
+        // Passthrough serves the bytes, so whatever CPU the daemon spends here is background work:
+        // the log names its threads.
+        var threads = ThreadCpu.between(threads0, ThreadCpu.snapshot(d.pid()), BenchUtil.cpuSeconds(d.pid()) - d0);
+        say("%swarm read: daemon CPU-s by thread: %s", prefix, ThreadCpu.line(threads));
         bench.sample(prefix + "warm.egress", (double) bench.registry.blobBytesSince(mark));
         String m1 = d.metrics();
         fuseDelta(prefix + "warm", m0, m1, 1);
