@@ -63,7 +63,7 @@ public final class CpuProfile {
         default -> {
           System.out.println("usage: bench/profile [--size 1G] [--shards 2] [--runs 3] [--out DIR] [--work-dir DIR] "
               + "[--launcher PATH] [--no-pull] [--no-mount] [--no-jfr] [--compilations] [--pull-variants 'JVM OPTS|JVM OPTS'] "
-              + "[--daemon-variants 'JVM OPTS|JVM OPTS']");
+              + "[--daemon-variants '[jnr:][warm[N]:]JVM OPTS|...']");
           System.exit(args[i].equals("-h") || args[i].equals("--help") ? 0 : 2);
         }
       }
@@ -156,14 +156,23 @@ public final class CpuProfile {
           // "warm:OPTS": the daemon first reads the whole model once (mount, dd, umount, cache evict),
           // so the measured read runs on compiled code, as on a daemon that has served models before;
           // "warmN:OPTS" does that N times (1 MiB requests reach C2's thresholds only after GiBs).
-          var wm = java.util.regex.Pattern.compile("^warm([0-9]*):").matcher(daemonVariants.get(dv));
+          // A leading "jnr:" serves the mount with jnr-fuse instead of the kernel transport.
+          String variant = daemonVariants.get(dv);
+          boolean jnr = variant.startsWith("jnr:");
+          variant = jnr ? variant.substring(4) : variant;
+          var wm = java.util.regex.Pattern.compile("^warm([0-9]*):").matcher(variant);
           boolean warm = wm.find();
           int passes = !warm ? 0 : wm.group(1).isEmpty() ? 1 : Integer.parseInt(wm.group(1));
-          String dopts = warm ? daemonVariants.get(dv).substring(wm.end()) : daemonVariants.get(dv);
-          String tag = (warm ? passes == 1 ? " [JIT warm]" : " [JIT warm, " + passes + " passes]" : "")
+          String dopts = warm ? variant.substring(wm.end()) : variant;
+          String tag = (jnr ? " [jnr]" : "")
+              + (warm ? passes == 1 ? " [JIT warm]" : " [JIT warm, " + passes + " passes]" : "")
               + (dopts.isBlank() ? "" : " [" + dopts + "]");
+          String[] config = jnr
+              ? new String[] {"--config", Files.writeString(work.resolve("jnr.yaml"), "fuse:\n  transport: jnr\n").toString()}
+              : new String[0];
           BenchDaemon d = BenchDaemon.start(launcher, work.resolve("home-" + run + "-" + dv),
-              2 * modelBytes + (1L << 30), Map.of("MODELCACHE_DAEMON_JVM_OPTS", ("-Xms64m -Xmx512m " + dopts).strip()));
+              2 * modelBytes + (1L << 30), Map.of("MODELCACHE_DAEMON_JVM_OPTS", ("-Xms64m -Xmx512m " + dopts).strip()),
+              config);
           daemons.add(d);
           Path mnt = work.resolve("mnt-" + run + "-" + dv);
           StringBuilder dd = new StringBuilder();
