@@ -174,6 +174,7 @@ public final class Daemon implements Closeable {
         Files.createDirectories(m.mountpoint());
         Reference ref = Reference.parse(m.reference());
         checkMountpoint(m.mountpoint());
+        handover.prepare();
         maker.mount(new MountRecord(m.reference(), null, m.mountpoint().toString(), m.plainHttp(), m.file()), ref, null);
         mountsDir.resolved(m.file());
         changed = true;
@@ -296,6 +297,7 @@ public final class Daemon implements Closeable {
     Reference ref = Reference.parse(refText);
     checkMountpoint(mp);
     MountMode mode = policy.mountMode(caller);
+    handover.prepare(); // the holder's JVM starts while the manifest is fetched and the mount made
     Integer uid = mode.isRoot() ? null : mode.ownerUid();
     Integer gid = mode.isRoot() ? null : mode.ownerGid();
     ActiveMount a = maker.mount(new MountRecord(refText, null, mp.toString(), plainHttp, null, uid, gid), ref, null);

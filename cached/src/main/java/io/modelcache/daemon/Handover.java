@@ -181,6 +181,13 @@ final class Handover implements Closeable {
     }
   }
 
+  /** A mount is starting: the keeper gets ready for its {@code keep} meanwhile (does not wait). */
+  void prepare() {
+    if (keeper != null) {
+      keeper.prepare();
+    }
+  }
+
   /** Whether the mount at {@code mountpoint} survives this daemon's stop or crash. */
   synchronized boolean survives(Path mountpoint) {
     return kept.contains(mountpoint.toString());

@@ -22,6 +22,13 @@ public interface FdKeeper extends Closeable {
   /** One line for logs and status: what keeps the descriptors. */
   String describe();
 
+  /**
+   * Gets ready for a {@link #keep} that is coming soon (a mount has started), without waiting: the
+   * holder process starts while the mount does its other work instead of after it. A failure here is
+   * only logged; {@link #keep} reports its own. Nothing to do for systemd's store.
+   */
+  default void prepare() {}
+
   /** Keeps a duplicate of {@code fd} under {@code name} (the caller keeps and closes its own). */
   void keep(String name, int fd, Map<String, String> meta) throws IOException;
 

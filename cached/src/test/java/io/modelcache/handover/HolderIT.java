@@ -134,6 +134,40 @@ class HolderIT {
     }
   }
 
+  @Test
+  void aHolderStartedAheadServesTheFirstKeep(@TempDir Path dir) throws Exception {
+    Path home = Files.createDirectories(dir.resolve("home"));
+    int[] pipe = Fds.pipe();
+    HolderKeeper keeper = new HolderKeeper(home, Duration.ofSeconds(60));
+    try {
+      keeper.prepare();
+      keeper.prepare(); // a second mount starting meanwhile: still one holder
+      ProcessHandle ahead = null;
+      for (int i = 0; i < 300 && ahead == null; i++) { // bounded: 30 s
+        ahead = holderOrNull(home);
+        if (ahead == null) {
+          Thread.sleep(100);
+        }
+      }
+      assertTrue(ahead != null, "prepare started a holder before any keep");
+      keeper.keep("pipe-w", pipe[1], Map.of("k", "v"));
+      assertEquals(ahead.pid(), holderOf(home).pid(), "the keep used the holder started ahead");
+      assertEquals(1, ProcessHandle.allProcesses().filter(p -> isHolderOf(p, home)).count(), "one holder");
+      try (HolderClient c = HolderClient.connect(HolderKeeper.socketPath(home))) {
+        HolderClient.Taken t = c.get("pipe-w").orElseThrow();
+        assertEquals(Fds.describe(pipe[1]), Fds.describe(t.fd()), "the same pipe");
+        Fds.close(t.fd());
+      }
+      keeper.release("pipe-w");
+      keeper.close();
+      ahead.onExit().get(30, TimeUnit.SECONDS);
+    } finally {
+      keeper.close();
+      Fds.closeQuietly(pipe[0]);
+      Fds.closeQuietly(pipe[1]);
+    }
+  }
+
   private static String awaitReady(Process child) throws Exception {
     BufferedReader out = new BufferedReader(new InputStreamReader(child.getInputStream(), StandardCharsets.UTF_8));
     String pipe = null;
@@ -150,13 +184,20 @@ class HolderIT {
 
   /** The holder serving {@code home}, found by its command line. */
   private static ProcessHandle holderOf(Path home) {
-    String sock = HolderKeeper.socketPath(home).toString();
-    return ProcessHandle.allProcesses()
-        .filter(p -> {
-          List<String> args = cmdline(p.pid());
-          return args.contains(sock) && args.contains(HolderMain.class.getName());
-        })
-        .findFirst().orElseThrow(() -> new AssertionError("no holder process for " + sock));
+    ProcessHandle h = holderOrNull(home);
+    if (h == null) {
+      throw new AssertionError("no holder process for " + HolderKeeper.socketPath(home));
+    }
+    return h;
+  }
+
+  private static ProcessHandle holderOrNull(Path home) {
+    return ProcessHandle.allProcesses().filter(p -> isHolderOf(p, home)).findFirst().orElse(null);
+  }
+
+  private static boolean isHolderOf(ProcessHandle p, Path home) {
+    List<String> args = cmdline(p.pid());
+    return p.isAlive() && args.contains(HolderKeeper.socketPath(home).toString()) && args.contains(HolderMain.class.getName());
   }
 
   private static List<String> cmdline(long pid) {
