@@ -12,5 +12,7 @@
  * {@code io.modelcache.os}. Threading: {@link HolderServer} is one thread with one poll loop;
  * {@link HolderClient} and the keepers serialize their calls and are safe to share; a call blocks for
  * one round trip to the holder (a platform-thread pin when made from a virtual thread: short).
+ * {@link HolderKeeper#prepare} starts the holder on a short-lived daemon thread of its own, under the
+ * keeper's lock, so a keep made meanwhile waits for that start.
  */
 package io.modelcache.handover;
