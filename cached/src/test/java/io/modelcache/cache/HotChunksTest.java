@@ -56,6 +56,51 @@ class HotChunksTest {
   }
 
   @Test
+  void buffersFreedTogetherAreKeptWhileTheyFitTheCapacity() {
+    HotChunks hot = new HotChunks(CS, 4096, 4L * CS, 2);
+    java.util.Set<ByteBuffer> first = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    for (int i = 0; i < 6; i++) { // a fetch of six chunks takes six buffers at once
+      ByteBuffer b = filled(hot, i);
+      first.add(b);
+      assertTrue(hot.put(ref(i), b, CS, false));
+    }
+    assertEquals(4L * CS, hot.bytes(), "the two oldest left memory over capacity");
+    for (int i = 2; i < 6; i++) { // the rest are served in full and leave memory together
+      HotChunks.Entry e = hot.acquire(ref(i));
+      hot.release(ref(i), e, CS);
+    }
+    assertEquals(0, hot.bytes());
+    int reused = 0;
+    for (int i = 0; i < 6; i++) {
+      if (first.contains(hot.take())) {
+        reused++;
+      }
+    }
+    assertEquals(4, reused, "four idle buffers fit the capacity (more than the pool's minimum of 2); the rest are new");
+  }
+
+  @Test
+  void idleBuffersAndChunksInMemoryTogetherStayWithinTheCapacity() {
+    HotChunks hot = new HotChunks(CS, 4096, 4L * CS, 1);
+    ByteBuffer[] idle = {hot.take(), hot.take(), hot.take(), hot.take()};
+    assertTrue(hot.put(ref(0), filled(hot, 1), CS, false));
+    assertTrue(hot.put(ref(1), filled(hot, 2), CS, false));
+    for (ByteBuffer b : idle) {
+      hot.give(b);
+    }
+    java.util.Set<ByteBuffer> kept = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+    for (int i = 0; i < 4; i++) {
+      ByteBuffer b = hot.take();
+      for (ByteBuffer x : idle) {
+        if (x == b) {
+          kept.add(b);
+        }
+      }
+    }
+    assertEquals(2, kept.size(), "two chunks in memory leave room for two idle buffers");
+  }
+
+  @Test
   void aBufferInUseIsNotRecycledWhenItsChunkIsDropped() {
     HotChunks hot = new HotChunks(CS, 4096, 4L * CS, 2);
     ByteBuffer b = filled(hot, 1);
