@@ -118,12 +118,7 @@ class HolderIT {
       keeper.check();
       ProcessHandle second = holderOf(home);
       assertTrue(second.pid() != first.pid(), "a new holder");
-      try (HolderClient c = HolderClient.connect(HolderKeeper.socketPath(home))) {
-        HolderClient.Taken t = c.get("pipe-w").orElseThrow();
-        assertEquals(Map.of("k", "v"), t.entry().meta());
-        assertEquals(Fds.describe(pipe[1]), Fds.describe(t.fd()), "the same pipe again");
-        Fds.close(t.fd());
-      }
+      assertHolds(home, "pipe-w", pipe[1], Map.of("k", "v"));
       keeper.release("pipe-w");
       keeper.close();
       second.onExit().get(30, TimeUnit.SECONDS);
@@ -153,11 +148,7 @@ class HolderIT {
       keeper.keep("pipe-w", pipe[1], Map.of("k", "v"));
       assertEquals(ahead.pid(), holderOf(home).pid(), "the keep used the holder started ahead");
       assertEquals(1, ProcessHandle.allProcesses().filter(p -> isHolderOf(p, home)).count(), "one holder");
-      try (HolderClient c = HolderClient.connect(HolderKeeper.socketPath(home))) {
-        HolderClient.Taken t = c.get("pipe-w").orElseThrow();
-        assertEquals(Fds.describe(pipe[1]), Fds.describe(t.fd()), "the same pipe");
-        Fds.close(t.fd());
-      }
+      assertHolds(home, "pipe-w", pipe[1], Map.of("k", "v"));
       keeper.release("pipe-w");
       keeper.close();
       ahead.onExit().get(30, TimeUnit.SECONDS);
@@ -165,6 +156,16 @@ class HolderIT {
       keeper.close();
       Fds.closeQuietly(pipe[0]);
       Fds.closeQuietly(pipe[1]);
+    }
+  }
+
+  /** The holder of {@code home} gives back {@code name} as the same descriptor as {@code fd}, with its meta. */
+  private static void assertHolds(Path home, String name, int fd, Map<String, String> meta) throws Exception {
+    try (HolderClient c = HolderClient.connect(HolderKeeper.socketPath(home))) {
+      HolderClient.Taken t = c.get(name).orElseThrow();
+      assertEquals(meta, t.entry().meta());
+      assertEquals(Fds.describe(fd), Fds.describe(t.fd()), "the same descriptor");
+      Fds.close(t.fd());
     }
   }
 

@@ -149,7 +149,6 @@ final class KernelSession implements Mounted.Served {
         // Unanswered, the request stays in the kernel's processing queue of this (kept) descriptor
         // and FUSE_NOTIFY_RESEND gives it to the next server: better than an answer made while the
         // daemon's cache is closing, which could be an error.
-        data.clear();
         return;
       }
       if (len > 0) {
@@ -158,8 +157,6 @@ final class KernelSession implements Mounted.Served {
         if (w < 0 && w != -Sys.ENOENT && w != -Sys.ENODEV) {
           LOG.warn("writing a FUSE reply (opcode {}) for {} failed: errno {}", opcode, name, -w);
         }
-      } else {
-        data.clear();
       }
       if (opcode == FuseAbi.INIT) {
         fs.negotiated().whenComplete((v, e) -> {
