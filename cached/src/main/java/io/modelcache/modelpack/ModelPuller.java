@@ -110,6 +110,13 @@ public final class ModelPuller {
       Files.delete(part);
       have = 0;
     }
+    if (have == 0) {
+      Files.newByteChannel(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE).close();
+    }
+    DirectFile direct = DirectFile.open(part);
+    if (direct != null && have < layer.size()) {
+      have = direct.alignDown(have); // direct writes start on a block boundary
+    }
     byte[] buf = new byte[1 << 20];
     if (have > 0) {
       try (InputStream in = Files.newInputStream(part)) {
@@ -126,12 +133,12 @@ public final class ModelPuller {
       report.accept(new Progress(first.path(), have, layer.size(), done.addAndGet(have), total, false));
     }
     long pos = have;
-    try (FileChannel out = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
-      out.position(have);
+    try (direct; FileChannel out = FileChannel.open(part, StandardOpenOption.WRITE)) {
       if (have < layer.size()) {
+        out.truncate(have);
         try (InputStream in = src.openBlob(d, have, layer.size() - have)) {
           long[] at = {have};
-          pos += new BlobFileWriter(out, md, flusher).copy(in, n -> {
+          pos += new BlobFileWriter(out, direct, md, flusher).copy(in, have, n -> {
             at[0] += n;
             report.accept(new Progress(first.path(), at[0], layer.size(), done.addAndGet(n), total, false));
           });

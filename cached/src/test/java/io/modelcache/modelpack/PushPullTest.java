@@ -194,6 +194,25 @@ class PushPullTest {
 
   @Test
   void resumesFromPartialDownload() throws Exception {
+    resumeFrom(122_880, 122_880); // 30 blocks of 4 KiB: continued exactly there
+  }
+
+  /** Through O_DIRECT a resumed download restarts on the block boundary below the partial end. */
+  @Test
+  void resumesAnUnalignedPartialDownloadFromABlockBoundary() throws Exception {
+    Path probe = Files.createDirectories(tmp.resolve("probe")).resolve("f");
+    Files.createFile(probe);
+    long expected;
+    try (DirectFile direct = DirectFile.open(probe)) {
+      expected = direct == null ? 123_456 : direct.alignDown(123_456);
+      if (direct == null) {
+        System.err.println("NOTE: " + tmp + " refuses O_DIRECT; the pull's buffered path is tested instead");
+      }
+    }
+    resumeFrom(123_456, expected);
+  }
+
+  private void resumeFrom(int partialBytes, long expectedOffset) throws Exception {
     Path lp = tmp.resolve("l");
     OciLayout l = small(lp);
     ModelArtifact a = ModelReader.read(l, "v1");
@@ -202,10 +221,10 @@ class PushPullTest {
     Path part = out.resolve(ModelPuller.PARTIAL_DIR).resolve(w.layer().digest().hex());
     Files.createDirectories(part.getParent());
     byte[] blob = Files.readAllBytes(l.blobPath(w.layer().digest()));
-    Files.write(part, java.util.Arrays.copyOf(blob, 123_456));
+    Files.write(part, java.util.Arrays.copyOf(blob, partialBytes));
     List<Long> offsets = new ArrayList<>();
     ModelPuller.pull(new Recording(l, java.util.Collections.synchronizedList(offsets)), a, out, 1, null);
-    assertTrue(offsets.contains(123_456L), offsets.toString());
+    assertTrue(offsets.contains(expectedOffset), offsets.toString());
     assertEquals(TestLayouts.sha256(tmp.resolve("small/weights.bin")), TestLayouts.sha256(out.resolve("weights.bin")));
     assertEquals("{}", Files.readString(out.resolve("config.json"), StandardCharsets.UTF_8));
   }

@@ -1,0 +1,68 @@
+package io.modelcache.modelpack;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * A file opened a second time with O_DIRECT, for {@link BlobFileWriter}: writes must start at a
+ * multiple of {@link #align()}, be a multiple of it long and come from a buffer whose address is a
+ * multiple of it (the file system's block size). {@link #open} answers null where the file system
+ * refuses O_DIRECT, or when {@code -Dmodelcache.pull.direct=false} asks for buffered writes (for
+ * measuring the two against each other).
+ *
+ * @param channel the O_DIRECT channel; the caller closes it
+ * @param align the block size every direct write is aligned to
+ */
+record DirectFile(FileChannel channel, int align) implements AutoCloseable {
+  static final String PROPERTY = "modelcache.pull.direct";
+
+  /** Opens {@code file} (which exists) with O_DIRECT for writing, or returns null. */
+  static DirectFile open(Path file) {
+    if (!Boolean.parseBoolean(System.getProperty(PROPERTY, "true"))) {
+      return null;
+    }
+    int align = blockSize(file);
+    try {
+      return new DirectFile(FileChannel.open(file, StandardOpenOption.WRITE,
+          com.sun.nio.file.ExtendedOpenOption.DIRECT), align);
+    } catch (IOException | UnsupportedOperationException e) {
+      return null; // buffered writes still work
+    }
+  }
+
+  private static int blockSize(Path file) {
+    try {
+      long bs = Files.getFileStore(file).getBlockSize();
+      if (bs >= 512 && bs <= 64 << 10 && Long.bitCount(bs) == 1) {
+        return (int) bs;
+      }
+    } catch (IOException | UnsupportedOperationException e) {
+      // fall through to the common page size
+    }
+    return 4096;
+  }
+
+  /** {@code offset} rounded down to a block boundary: where a resumed direct download restarts. */
+  long alignDown(long offset) {
+    return offset - offset % align;
+  }
+
+  /** Whether a write of {@code length} bytes at {@code pos} can go through O_DIRECT. */
+  boolean aligned(long pos, int length) {
+    return pos % align == 0 && length % align == 0;
+  }
+
+  /** A direct buffer of {@code size} bytes (a multiple of the block size) at an aligned address. */
+  ByteBuffer buffer(int size) {
+    return ByteBuffer.allocateDirect(size + align).alignedSlice(align).limit(size).slice();
+  }
+
+  @Override
+  public void close() throws IOException {
+    channel.close();
+  }
+}
