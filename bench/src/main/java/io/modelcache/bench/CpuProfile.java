@@ -215,6 +215,12 @@ public final class CpuProfile {
           String m1 = d.metrics();
           add(fig, "passthrough opens, cold read" + tag, delta(m0, m1, "modelcache_fuse_passthrough_opens_total"));
           add(fig, "GiB lent from memory, cold read" + tag, delta(m0, m1, "modelcache_cache_lent_bytes_total") / (1L << 30));
+          // How the registry was asked: range requests per GiB and their mean size (its CPU per GiB
+          // falls with larger requests; curl's whole-blob GETs are the floor).
+          double requests = delta(m0, m1, "modelcache_fetch_duration_seconds_count");
+          add(fig, "range requests per GiB, cold read" + tag, requests / gib(shardBytes));
+          add(fig, "MiB per range request, cold read" + tag,
+              requests == 0 ? 0 : delta(m0, m1, "modelcache_registry_fetched_bytes_total") / requests / (1 << 20));
           if (record) {
             md.append(JfrBreakdown.table("cold mount + dd of every shard" + tag + ", run " + run + " (daemon, from before the mount to the last byte)",
                 JfrBreakdown.read(rec, cpu, false), cpu, shardBytes));
