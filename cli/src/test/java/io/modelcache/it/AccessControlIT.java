@@ -244,7 +244,8 @@ class AccessControlIT {
       return l;
     }
     Path dir = Files.createDirectories(tmp.resolve("bin"));
-    for (String f : List.of("modelcache", "modelcache.jar", "modelcache.aot", "modelcache.aot.stamp")) {
+    for (String f : List.of("modelcache", "modelcache.jar", "modelcache.aot", "modelcache.aot.stamp",
+        "modelcache-transfer.aot", "modelcache-transfer.aot.stamp")) {
       if (Files.exists(l.resolveSibling(f))) {
         Files.copy(l.resolveSibling(f), dir.resolve(f), StandardCopyOption.COPY_ATTRIBUTES);
       }

@@ -43,8 +43,10 @@ class LauncherAotIT {
     Path built = Cli.launcher().toAbsolutePath().getParent();
     assumeTrue(Runtime.version().feature() >= 25, "the build JDK has no AOT cache");
     assertTrue(Files.size(built.resolve("modelcache.aot")) > 0, "the build made no modelcache.aot");
+    assertTrue(Files.size(built.resolve("modelcache-transfer.aot")) > 0, "the build made no modelcache-transfer.aot");
     dir = Files.createDirectory(tmp.resolve("opt"));
-    for (String f : List.of("modelcache", "modelcache.jar", "modelcache.aot", "modelcache.aot.stamp")) {
+    for (String f : List.of("modelcache", "modelcache.jar", "modelcache.aot", "modelcache.aot.stamp",
+        "modelcache-transfer.aot", "modelcache-transfer.aot.stamp")) {
       Files.copy(built.resolve(f), dir.resolve(f), StandardCopyOption.COPY_ATTRIBUTES);
     }
   }
@@ -88,6 +90,35 @@ class LauncherAotIT {
     assertTrue(launchFlags(Map.of(), "ls").contains(" -XX:AOTCache=" + dir.resolve("modelcache.aot") + " "));
     assertTrue(launchFlags(Map.of("MODELCACHE_JVM_OPTS", "-Xmx128m"), "ls").contains(" -Xshare:auto -Xmx128m "));
     assertTrue(!launchFlags(Map.of(), "daemon", "--help").contains("AOTCache"));
+  }
+
+  /** push, pull and index (C2) use the cache trained on a pull; the other client commands do not. */
+  @Test
+  void transferCommandsUseTheTransferCache() throws Exception {
+    String transfer = " -XX:AOTCache=" + dir.resolve("modelcache-transfer.aot") + " ";
+    for (String cmd : List.of("push", "pull", "index")) {
+      String flags = launchFlags(Map.of(), cmd, "--help");
+      assertTrue(flags.contains(transfer), cmd + ": " + flags);
+      assertTrue(!flags.contains("TieredStopAtLevel"), cmd + ": " + flags);
+    }
+    assertTrue(!launchFlags(Map.of(), "ls").contains("modelcache-transfer.aot"));
+    assertQuietHelp("pull");
+  }
+
+  @Test
+  void aCorruptTransferCacheIsIgnoredSilently() throws Exception {
+    byte[] junk = new byte[64 << 10];
+    java.util.Arrays.fill(junk, (byte) 0x5a);
+    Files.write(dir.resolve("modelcache-transfer.aot"), junk);
+    assertQuietHelp("pull");
+  }
+
+  /** `CMD --help`: exit 0, the usage on stdout, nothing on stderr (no JVM warning about the cache). */
+  void assertQuietHelp(String cmd) throws Exception {
+    Run r = run(Map.of(), cmd, "--help");
+    assertEquals(0, r.exit(), r.err());
+    assertTrue(r.out().startsWith("Usage: modelcache " + cmd), r.out());
+    assertEquals("", r.err());
   }
 
   /** The java command line the launcher execs (from bash's trace). */
