@@ -28,6 +28,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
@@ -70,12 +71,16 @@ public final class ModelPuller {
       t.setDaemon(true);
       return t;
     });
-    // Starts each file's write-back while its download goes on (BlobFileWriter).
+    // Starts each file's write-back while its download goes on (BlobFileWriter), and reads placed
+    // files back into the page cache (PageCacheFill).
     ExecutorService flusher = Executors.newSingleThreadExecutor(r -> {
       Thread t = new Thread(r, "modelcache-pull-flush");
       t.setDaemon(true);
       return t;
     });
+    // Reads each placed file back into the page cache while later blobs still download (PageCacheFill).
+    boolean fillCache = PageCacheFill.worthIt(total);
+    List<Future<?>> fills = java.util.Collections.synchronizedList(new ArrayList<>());
     try {
       List<Callable<Void>> tasks = new ArrayList<>();
       for (List<ModelFile> fs : byBlob.values()) {
@@ -83,10 +88,26 @@ public final class ModelPuller {
           Path blob = download(src, art, fs.get(0), partial, done, totalBytes, report, flusher);
           place(art, fs, blob, root, partial, done, totalBytes, report);
           Files.deleteIfExists(blob);
+          if (fillCache) {
+            for (ModelFile f : fs) {
+              Path target = root.resolve(f.path()).normalize();
+              fills.add(flusher.submit(() -> PageCacheFill.fill(target)));
+            }
+          }
           return null;
         });
       }
       ModelPusher.runAll(pool, tasks);
+      for (Future<?> f : List.copyOf(fills)) {
+        try {
+          f.get();
+        } catch (java.util.concurrent.ExecutionException e) {
+          // PageCacheFill.fill swallows its own errors; nothing to report
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          break;
+        }
+      }
     } finally {
       pool.shutdownNow();
       flusher.shutdownNow();
