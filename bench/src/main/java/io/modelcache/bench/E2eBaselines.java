@@ -182,8 +182,8 @@ final class E2eBaselines {
       bench.sample("native.hot", bench.shardBytes / bench.dd(List.of(local)) / E2eBench.GB);
     }
     // The local load of the ideal download-then-load: the loader over files already in the page cache
-    // (the pull writes with O_DIRECT, so the load right after it reads from disk; a download that
-    // leaves its files in the page cache would load this fast).
+    // and touched once (a pull of a model too big for the page cache writes with O_DIRECT, and on a
+    // VM even cached pages cost their first touch: the best case is measured on its own).
     for (int r = 0; r < bench.bigRuns; r++) {
       long t0 = System.nanoTime();
       List<double[]> trace = bench.load(pulled, t0);

@@ -55,8 +55,7 @@ final class E2eRows {
         null);
     rp.add("pull/push", "registry CPU per GiB: modelcache pull", s("pull.cpu.registry"), "s/GiB", "curl GETs",
         med("pull.cpu.registry") / med("net.cpu.registry"), null, null);
-    rp.add("status quo", "then load_safetensors.py --all on the pulled files (written with O_DIRECT: read from disk)",
-        s("pull.load"), "s", null, null, null, null);
+    rp.add("status quo", "then load_safetensors.py --all on the pulled files", s("pull.load"), "s", null, null, null, null);
     rp.add("status quo", "load_safetensors.py --all on the same files in the page cache (local load)", s("load.hot"), "s",
         null, null, null, null);
     rp.add("status quo", "download-then-load total", s("pull.total"), "s", "network time", med("pull.total") / netTime,

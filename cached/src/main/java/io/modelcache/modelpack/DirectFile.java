@@ -11,8 +11,13 @@ import java.nio.file.StandardOpenOption;
  * A file opened a second time with O_DIRECT, for {@link BlobFileWriter}: writes must start at a
  * multiple of {@link #align()}, be a multiple of it long and come from a buffer whose address is a
  * multiple of it (the file system's block size). {@link #open} answers null where the file system
- * refuses O_DIRECT, or when {@code -Dmodelcache.pull.direct=false} asks for buffered writes (for
- * measuring the two against each other).
+ * refuses O_DIRECT.
+ *
+ * <p><b>When.</b> {@link #worthIt}: a model that fits in half of the memory available is written
+ * through the page cache, where a loader started right after the pull finds it; a bigger one would
+ * push itself (and everything else) out of the page cache before any loader could use it, so it
+ * goes to the disk without the copy. {@code -Dmodelcache.pull.direct=true|false} overrides the choice
+ * (for measuring the two against each other).
  *
  * @param channel the O_DIRECT channel; the caller closes it
  * @param align the block size every direct write is aligned to
@@ -20,11 +25,32 @@ import java.nio.file.StandardOpenOption;
 record DirectFile(FileChannel channel, int align) implements AutoCloseable {
   static final String PROPERTY = "modelcache.pull.direct";
 
+  /** Whether a pull of {@code modelBytes} writes through O_DIRECT (see the class comment). */
+  static boolean worthIt(long modelBytes) {
+    String v = System.getProperty(PROPERTY, "auto");
+    if (!v.equals("auto")) {
+      return Boolean.parseBoolean(v);
+    }
+    long avail = memAvailable();
+    return avail > 0 && modelBytes > avail / 2;
+  }
+
+  /** MemAvailable from /proc/meminfo in bytes, or 0 where it cannot be read. */
+  static long memAvailable() {
+    try {
+      for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
+        if (line.startsWith("MemAvailable:")) {
+          return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      // not Linux, or an unexpected format: buffered writes
+    }
+    return 0;
+  }
+
   /** Opens {@code file} (which exists) with O_DIRECT for writing, or returns null. */
   static DirectFile open(Path file) {
-    if (!Boolean.parseBoolean(System.getProperty(PROPERTY, "true"))) {
-      return null;
-    }
     int align = blockSize(file);
     try {
       return new DirectFile(FileChannel.open(file, StandardOpenOption.WRITE,

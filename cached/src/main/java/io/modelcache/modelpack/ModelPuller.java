@@ -28,7 +28,6 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
 
@@ -71,43 +70,25 @@ public final class ModelPuller {
       t.setDaemon(true);
       return t;
     });
-    // Starts each file's write-back while its download goes on (BlobFileWriter), and reads placed
-    // files back into the page cache (PageCacheFill).
+    // Starts each file's write-back while its download goes on (BlobFileWriter).
     ExecutorService flusher = Executors.newSingleThreadExecutor(r -> {
       Thread t = new Thread(r, "modelcache-pull-flush");
       t.setDaemon(true);
       return t;
     });
-    // Reads each placed file back into the page cache while later blobs still download (PageCacheFill).
-    boolean fillCache = PageCacheFill.worthIt(total);
-    List<Future<?>> fills = java.util.Collections.synchronizedList(new ArrayList<>());
+    // Big models bypass the page cache (DirectFile.worthIt); models that fit stay in it for the loader.
+    boolean direct = DirectFile.worthIt(total);
     try {
       List<Callable<Void>> tasks = new ArrayList<>();
       for (List<ModelFile> fs : byBlob.values()) {
         tasks.add(() -> {
-          Path blob = download(src, art, fs.get(0), partial, done, totalBytes, report, flusher);
+          Path blob = download(src, art, fs.get(0), partial, done, totalBytes, report, flusher, direct);
           place(art, fs, blob, root, partial, done, totalBytes, report);
           Files.deleteIfExists(blob);
-          if (fillCache) {
-            for (ModelFile f : fs) {
-              Path target = root.resolve(f.path()).normalize();
-              fills.add(flusher.submit(() -> PageCacheFill.fill(target)));
-            }
-          }
           return null;
         });
       }
       ModelPusher.runAll(pool, tasks);
-      for (Future<?> f : List.copyOf(fills)) {
-        try {
-          f.get();
-        } catch (java.util.concurrent.ExecutionException e) {
-          // PageCacheFill.fill swallows its own errors; nothing to report
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-          break;
-        }
-      }
     } finally {
       pool.shutdownNow();
       flusher.shutdownNow();
@@ -121,7 +102,7 @@ public final class ModelPuller {
 
   /** Fetches (or finishes fetching) one blob and verifies it; returns the partial file holding it. */
   static Path download(ArtifactSource src, ModelArtifact art, ModelFile first, Path partialDir, AtomicLong done,
-      long total, Consumer<Progress> report, Executor flusher) throws IOException {
+      long total, Consumer<Progress> report, Executor flusher, boolean directWrites) throws IOException {
     Descriptor layer = first.layer();
     Digest d = layer.digest();
     Path part = partialDir.resolve(d.hex());
@@ -134,7 +115,7 @@ public final class ModelPuller {
     if (have == 0) {
       Files.newByteChannel(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE).close();
     }
-    DirectFile direct = DirectFile.open(part);
+    DirectFile direct = directWrites ? DirectFile.open(part) : null;
     if (direct != null && have < layer.size()) {
       have = direct.alignDown(have); // direct writes start on a block boundary
     }

@@ -194,12 +194,12 @@ class PushPullTest {
 
   @Test
   void resumesFromPartialDownload() throws Exception {
-    resumeFrom(122_880, 122_880); // 30 blocks of 4 KiB: continued exactly there
+    resumeFrom(123_456, 123_456); // a small model is written through the page cache: continued exactly there
   }
 
-  /** Through O_DIRECT a resumed download restarts on the block boundary below the partial end. */
+  /** Through O_DIRECT (a model too big for the page cache) a resumed download restarts on a block boundary. */
   @Test
-  void resumesAnUnalignedPartialDownloadFromABlockBoundary() throws Exception {
+  void resumesAnUnalignedPartialDownloadFromABlockBoundaryThroughODirect() throws Exception {
     Path probe = Files.createDirectories(tmp.resolve("probe")).resolve("f");
     Files.createFile(probe);
     long expected;
@@ -209,7 +209,12 @@ class PushPullTest {
         System.err.println("NOTE: " + tmp + " refuses O_DIRECT; the pull's buffered path is tested instead");
       }
     }
-    resumeFrom(123_456, expected);
+    System.setProperty(DirectFile.PROPERTY, "true");
+    try {
+      resumeFrom(123_456, expected);
+    } finally {
+      System.clearProperty(DirectFile.PROPERTY);
+    }
   }
 
   private void resumeFrom(int partialBytes, long expectedOffset) throws Exception {
