@@ -50,6 +50,12 @@ public final class ModelPuller {
 
   public static void pull(ArtifactSource src, ModelArtifact art, Path dir, int parallelism, Consumer<Progress> progress)
       throws IOException {
+    pull(src, art, dir, parallelism, progress, PageCacheMode.AUTO);
+  }
+
+  /** As above, with the choice of write path ({@code --page-cache}). */
+  public static void pull(ArtifactSource src, ModelArtifact art, Path dir, int parallelism, Consumer<Progress> progress,
+      PageCacheMode pageCache) throws IOException {
     Consumer<Progress> report = progress == null ? p -> { } : progress;
     Map<Digest, List<ModelFile>> byBlob = new LinkedHashMap<>();
     for (ModelFile f : art.files()) {
@@ -76,8 +82,8 @@ public final class ModelPuller {
       t.setDaemon(true);
       return t;
     });
-    // Big models bypass the page cache (DirectFile.worthIt); models that fit stay in it for the loader.
-    boolean direct = DirectFile.worthIt(total);
+    // By default big models bypass the page cache (DirectFile.worthIt); models that fit stay in it.
+    boolean direct = pageCache.direct(total);
     try {
       List<Callable<Void>> tasks = new ArrayList<>();
       for (List<ModelFile> fs : byBlob.values()) {

@@ -8,6 +8,7 @@ import io.modelcache.control.ControlClient;
 import io.modelcache.modelpack.ModelArtifact;
 import io.modelcache.modelpack.ModelPuller;
 import io.modelcache.modelpack.ModelReader;
+import io.modelcache.modelpack.PageCacheMode;
 import io.modelcache.oci.ArtifactSource;
 import io.modelcache.oci.Reference;
 import io.modelcache.trust.TrustGate;
@@ -44,8 +45,15 @@ final class PullCommand implements Callable<Integer> {
       description = "Without DIR: how long to wait for the cache to hold the whole model (default: ${DEFAULT-VALUE}).")
   String timeout;
 
+  @Option(names = "--page-cache", paramLabel = "auto|keep|bypass", defaultValue = "auto",
+      description = "With DIR: keep the files in the page cache (for a loader started right after), bypass it"
+          + " (O_DIRECT: staging for later), or auto: keep a model that fits in half of the available memory"
+          + " (default: ${DEFAULT-VALUE}).")
+  String pageCache;
+
   @Override
   public Integer call() throws Exception {
+    PageCacheMode mode = PageCacheMode.parse(pageCache);
     if (dir == null) {
       return warm();
     }
@@ -54,7 +62,7 @@ final class PullCommand implements Callable<Integer> {
       // The trust policy on the manifest digest before any blob of the model is fetched.
       TrustGate.Admission admission = TrustGate.admit(src, r, r.tagOrDigest(), ref, registry.settings().trustPolicy());
       ModelArtifact art = ModelReader.read(src, admission.target(r.tagOrDigest()));
-      ModelPuller.pull(src, art, dir, parallel, p -> {});
+      ModelPuller.pull(src, art, dir, parallel, p -> {}, mode);
       System.out.println("pulled " + r + " (" + art.manifest().digest() + ") into " + dir + ": "
           + art.files().size() + " files, " + art.totalBytes() + " bytes");
     }

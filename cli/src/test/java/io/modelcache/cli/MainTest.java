@@ -56,4 +56,13 @@ class MainTest {
     assertEquals(2, Main.run(new String[] {"unmount"}, o, e));
     assertTrue(err.toString().startsWith("Missing required parameter: 'DIR'\nUsage: modelcache umount"), err.toString());
   }
+
+  @Test
+  void aBadPageCacheModeIsOneUsageLine() {
+    StringWriter err = new StringWriter();
+    PrintWriter e = new PrintWriter(err, true);
+    PrintWriter o = new PrintWriter(new StringWriter(), true);
+    assertEquals(2, Main.run(new String[] {"pull", "--page-cache", "fast", "oci:/nonexistent/layout:v1", "/tmp/x"}, o, e));
+    assertEquals("modelcache: --page-cache: 'fast' is not one of auto, keep, bypass\n", err.toString());
+  }
 }

@@ -3,6 +3,7 @@ package io.modelcache.it;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -127,6 +128,48 @@ class FoundationIT {
     Cli.Result pulled = Cli.run(env, null, 180, "pull", ref, out.toString());
     assertEquals(0, pulled.exit(), pulled.err());
     assertEquals(sourceSha, shas(out));
+  }
+
+  /**
+   * {@code --page-cache keep} leaves a pulled shard in the page cache for the loader; {@code bypass}
+   * writes it with O_DIRECT, so at most its tail (under one 4 MiB buffer) is cached. Exact bytes both ways.
+   */
+  @Test
+  void pullKeepsOrBypassesThePageCache() throws Exception {
+    String fs = Files.getFileStore(tmp).type();
+    if (fs.equals("tmpfs")) {
+      System.err.println("NOTE: " + tmp + " is on tmpfs, whose files are the page cache: skipping the page-cache check");
+    }
+    assumeTrue(!fs.equals("tmpfs"), "tmp on tmpfs");
+    // A model of its own: another test corrupts a shared blob in the registry's storage.
+    Path own = tmp.resolve("pagecache-model");
+    SyntheticModel.generate(own, new SyntheticModel.Spec(64L << 20, 3, "BF16", 8, 13));
+    Map<String, String> ownSha = shas(own);
+    String ref = open.hostPort() + "/models/pagecache:v1";
+    Cli.ok("push", own.toString(), ref);
+    Path keep = tmp.resolve("pulled-keep");
+    Path bypass = tmp.resolve("pulled-bypass");
+    Cli.ok("pull", "--page-cache", "keep", ref, keep.toString());
+    Cli.ok("pull", "--page-cache", "bypass", ref, bypass.toString());
+    // Before the checksums below, which read the files into the page cache themselves.
+    String shard = "model-00001-of-00003.safetensors";
+    long size = Files.size(own.resolve(shard));
+    assertTrue(size > 8 << 20, "the shard spans whole 4 MiB buffers: " + size);
+    assertTrue(resident(keep.resolve(shard)) >= size, "kept in the page cache");
+    long bypassed = resident(bypass.resolve(shard));
+    assertTrue(bypassed < 4 << 20, "only the tail went through the page cache: " + bypassed + " of " + size
+        + " bytes resident");
+    assertEquals(ownSha, shas(keep));
+    assertEquals(ownSha, shas(bypass));
+  }
+
+  /** Bytes of {@code f} in the page cache, from util-linux's fincore. */
+  private static long resident(Path f) throws Exception {
+    Process p = new ProcessBuilder("fincore", "--bytes", "--noheadings", "--output", "RES", f.toString())
+        .redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
+    assertTrue(p.waitFor(30, java.util.concurrent.TimeUnit.SECONDS) && p.exitValue() == 0, "fincore: " + out);
+    return Long.parseLong(out);
   }
 
   @Test
