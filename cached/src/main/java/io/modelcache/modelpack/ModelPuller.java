@@ -125,20 +125,27 @@ public final class ModelPuller {
     if (direct != null && have < layer.size()) {
       have = direct.alignDown(have); // direct writes start on a block boundary
     }
-    byte[] buf = new byte[1 << 20];
-    if (have > 0) {
-      try (InputStream in = Files.newInputStream(part)) {
-        long left = have;
-        while (left > 0) {
-          int r = in.read(buf, 0, (int) Math.min(buf.length, left));
-          if (r < 0) {
-            throw new IOException(part + ": shrank while resuming");
+    try {
+      byte[] buf = new byte[1 << 20];
+      if (have > 0) {
+        try (InputStream in = Files.newInputStream(part)) {
+          long left = have;
+          while (left > 0) {
+            int r = in.read(buf, 0, (int) Math.min(buf.length, left));
+            if (r < 0) {
+              throw new IOException(part + ": shrank while resuming");
+            }
+            md.update(buf, 0, r);
+            left -= r;
           }
-          md.update(buf, 0, r);
-          left -= r;
         }
+        report.accept(new Progress(first.path(), have, layer.size(), done.addAndGet(have), total, false));
       }
-      report.accept(new Progress(first.path(), have, layer.size(), done.addAndGet(have), total, false));
+    } catch (IOException | RuntimeException e) {
+      if (direct != null) {
+        direct.close(); // the copy below never started
+      }
+      throw e;
     }
     long pos = have;
     try (direct; FileChannel out = FileChannel.open(part, StandardOpenOption.WRITE)) {
