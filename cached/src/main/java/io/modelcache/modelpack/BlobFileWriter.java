@@ -34,7 +34,8 @@ final class BlobFileWriter {
   static final long FLUSH_EVERY = 64L << 20;
 
   private final FileChannel out;
-  private final DirectFile direct;
+  /** Null once a direct write was refused: the rest of the copy goes through {@code out}. */
+  private DirectFile direct;
   private final MessageDigest md;
   private final Executor flusher;
   private final AtomicBoolean flushing = new AtomicBoolean();
@@ -78,14 +79,23 @@ final class BlobFileWriter {
         break;
       }
       md.update(buf.duplicate());
-      boolean whole = direct != null && direct.aligned(pos, n);
-      FileChannel to = whole ? direct.channel() : out;
-      while (buf.hasRemaining()) {
-        pos += to.write(buf, pos);
+      if (direct != null && direct.aligned(pos, n)) {
+        try {
+          while (buf.hasRemaining()) {
+            pos += direct.channel().write(buf, pos);
+          }
+          directBytes += n;
+        } catch (IOException e) {
+          if (buf.position() != 0) {
+            throw e;
+          }
+          direct = null; // a file system that opens with O_DIRECT but refuses the write: buffered from here
+        }
       }
-      if (whole) {
-        directBytes += n;
-      } else {
+      if (buf.hasRemaining()) {
+        while (buf.hasRemaining()) {
+          pos += out.write(buf, pos);
+        }
         flushBehind(n);
       }
       progress.accept(n);

@@ -53,6 +53,18 @@ class BlobFileWriterTest {
     assertArrayEquals(data, Files.readAllBytes(f));
   }
 
+  /** A direct channel that refuses its first write: the whole copy goes through the page cache instead. */
+  @Test
+  void aRefusedDirectWriteFallsBackToThePageCache() throws Exception {
+    Path f = Files.createFile(tmp.resolve("blob"));
+    FileChannel refusing = FileChannel.open(f, StandardOpenOption.WRITE);
+    refusing.close(); // every write now fails with ClosedChannelException, an IOException
+    byte[] data = TestLayouts.pseudoRandom(10, SIZE);
+    BlobFileWriter w = write(f, new DirectFile(refusing, 4096), data, 0);
+    assertEquals(0, w.directBytes());
+    assertArrayEquals(data, Files.readAllBytes(f));
+  }
+
   /** A resumed download writes from a block boundary after the bytes already on disk. */
   @Test
   void resumedCopyWritesAfterTheBytesAlreadyThere() throws Exception {
