@@ -172,7 +172,7 @@ public final class ChunkCache implements Closeable {
           "cannot open cache index " + indexFile + ": " + e.getMessage(), e);
     }
     Files.deleteIfExists(marker);
-    int align = Recovery.blockSize(cfg.dir().resolve("blobs"));
+    int align = BlockSize.of(cfg.dir().resolve("blobs"), CacheConfig.MIN_CHUNK_SIZE);
     boolean direct = cfg.directIo() && Recovery.probeDirectIo(cfg.dir().resolve("blobs"), align);
     ChunkCache cache = new ChunkCache(cfg, index, direct, align);
     cache.evictionHeld = holdEviction;

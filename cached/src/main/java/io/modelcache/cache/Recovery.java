@@ -49,18 +49,6 @@ final class Recovery {
     this.align = cache.align;
   }
 
-  static int blockSize(Path dir) {
-    try {
-      long bs = Files.getFileStore(dir).getBlockSize();
-      if (bs >= 512 && bs <= CacheConfig.MIN_CHUNK_SIZE && Long.bitCount(bs) == 1) {
-        return (int) bs;
-      }
-    } catch (IOException | UnsupportedOperationException e) {
-      // fall through to the common page size
-    }
-    return 4096;
-  }
-
   /** Whether the cache directory takes O_DIRECT writes (tmpfs, for one, does not). */
   static boolean probeDirectIo(Path dir, int align) {
     Path probe = dir.resolve(".direct-io-probe");

@@ -1,5 +1,6 @@
 package io.modelcache.modelpack;
 
+import io.modelcache.cache.BlockSize;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
@@ -24,6 +25,8 @@ import java.nio.file.StandardOpenOption;
  */
 record DirectFile(FileChannel channel, int align) implements AutoCloseable {
   static final String PROPERTY = "modelcache.pull.direct";
+  /** Larger reported block sizes are not believed (the write buffer is 4 MiB). */
+  private static final long MAX_BLOCK = 64 << 10;
 
   /** Whether a pull of {@code modelBytes} writes through O_DIRECT (see the class comment). */
   static boolean worthIt(long modelBytes) {
@@ -51,7 +54,7 @@ record DirectFile(FileChannel channel, int align) implements AutoCloseable {
 
   /** Opens {@code file} (which exists) with O_DIRECT for writing, or returns null. */
   static DirectFile open(Path file) {
-    int align = blockSize(file);
+    int align = BlockSize.of(file, MAX_BLOCK);
     try {
       return new DirectFile(FileChannel.open(file, StandardOpenOption.WRITE,
           com.sun.nio.file.ExtendedOpenOption.DIRECT), align);
@@ -60,16 +63,9 @@ record DirectFile(FileChannel channel, int align) implements AutoCloseable {
     }
   }
 
-  private static int blockSize(Path file) {
-    try {
-      long bs = Files.getFileStore(file).getBlockSize();
-      if (bs >= 512 && bs <= 64 << 10 && Long.bitCount(bs) == 1) {
-        return (int) bs;
-      }
-    } catch (IOException | UnsupportedOperationException e) {
-      // fall through to the common page size
-    }
-    return 4096;
+  /** {@code offset} rounded down to a block boundary of {@code file}'s file system. */
+  static long blockStart(Path file, long offset) {
+    return offset - offset % BlockSize.of(file, MAX_BLOCK);
   }
 
   /** {@code offset} rounded down to a block boundary: where a resumed direct download restarts. */

@@ -118,37 +118,27 @@ public final class ModelPuller {
       Files.delete(part);
       have = 0;
     }
-    if (have == 0) {
-      Files.newByteChannel(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE).close();
+    if (directWrites && have > 0 && have < layer.size()) {
+      have = DirectFile.blockStart(part, have); // direct writes start on a block boundary
     }
-    DirectFile direct = directWrites ? DirectFile.open(part) : null;
-    if (direct != null && have < layer.size()) {
-      have = direct.alignDown(have); // direct writes start on a block boundary
-    }
-    try {
-      byte[] buf = new byte[1 << 20];
-      if (have > 0) {
-        try (InputStream in = Files.newInputStream(part)) {
-          long left = have;
-          while (left > 0) {
-            int r = in.read(buf, 0, (int) Math.min(buf.length, left));
-            if (r < 0) {
-              throw new IOException(part + ": shrank while resuming");
-            }
-            md.update(buf, 0, r);
-            left -= r;
+    byte[] buf = new byte[1 << 20];
+    if (have > 0) {
+      try (InputStream in = Files.newInputStream(part)) {
+        long left = have;
+        while (left > 0) {
+          int r = in.read(buf, 0, (int) Math.min(buf.length, left));
+          if (r < 0) {
+            throw new IOException(part + ": shrank while resuming");
           }
+          md.update(buf, 0, r);
+          left -= r;
         }
-        report.accept(new Progress(first.path(), have, layer.size(), done.addAndGet(have), total, false));
       }
-    } catch (IOException | RuntimeException e) {
-      if (direct != null) {
-        direct.close(); // the copy below never started
-      }
-      throw e;
+      report.accept(new Progress(first.path(), have, layer.size(), done.addAndGet(have), total, false));
     }
     long pos = have;
-    try (direct; FileChannel out = FileChannel.open(part, StandardOpenOption.WRITE)) {
+    try (FileChannel out = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        DirectFile direct = directWrites ? DirectFile.open(part) : null) {
       if (have < layer.size()) {
         out.truncate(have);
         try (InputStream in = src.openBlob(d, have, layer.size() - have)) {
