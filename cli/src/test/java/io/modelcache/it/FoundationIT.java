@@ -3,6 +3,7 @@ package io.modelcache.it;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -16,9 +17,12 @@ import io.modelcache.registry.RegistryOptions;
 import io.modelcache.safetensors.SyntheticModel;
 import io.modelcache.testkit.RegistryHarness;
 import java.io.ByteArrayInputStream;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Map;
 import java.util.TreeMap;
@@ -149,13 +153,32 @@ class FoundationIT {
     Cli.ok("push", own.toString(), ref);
     Path keep = tmp.resolve("pulled-keep");
     Path bypass = tmp.resolve("pulled-bypass");
-    Cli.ok("pull", "--page-cache", "keep", ref, keep.toString());
-    Cli.ok("pull", "--page-cache", "bypass", ref, bypass.toString());
-    // Before the checksums below, which read the files into the page cache themselves.
     String shard = "model-00001-of-00003.safetensors";
     long size = Files.size(own.resolve(shard));
     assertTrue(size > 8 << 20, "the shard spans whole 4 MiB buffers: " + size);
-    assertTrue(resident(keep.resolve(shard)) >= size, "kept in the page cache");
+    // Checked right after each pull and before the checksums, which read the files into the page cache.
+    Cli.ok("pull", "--page-cache", "keep", ref, keep.toString());
+    long kept = resident(keep.resolve(shard));
+    if (kept < size / 2) {
+      // Some kernels reclaim clean, unmapped page cache on their own (DAMON's pageout scheme runs on
+      // these machines). A file the test writes through the page cache tells that apart from a pull
+      // that bypassed it.
+      Path control = tmp.resolve("page-cache-control");
+      try (var ch = FileChannel.open(control, StandardOpenOption.CREATE, StandardOpenOption.WRITE)) {
+        ch.write(ByteBuffer.wrap(Files.readAllBytes(own.resolve(shard))));
+        ch.force(true);
+      }
+      long controlKept = resident(control);
+      if (controlKept < size / 2) {
+        System.err.println("NOTE: the kernel dropped " + (size - controlKept) + " of " + size
+            + " bytes of a file just written through the page cache: not checking that --page-cache keep"
+            + " leaves the pulled files cached (the bypass and checksum checks still run)");
+      } else {
+        fail("--page-cache keep left " + kept + " of " + size + " bytes in the page cache, against " + controlKept
+            + " for a file written through it");
+      }
+    }
+    Cli.ok("pull", "--page-cache", "bypass", ref, bypass.toString());
     long bypassed = resident(bypass.resolve(shard));
     assertTrue(bypassed < 4 << 20, "only the tail went through the page cache: " + bypassed + " of " + size
         + " bytes resident");
