@@ -43,6 +43,9 @@ final class E2eRows {
     rp.add("status quo", "modelcache pull (JVM start included)", s("pull"), "s", null, null, null, null);
     rp.add("pull/push", "modelcache pull, model bytes over wall time (JVM start included)", s("pull.rate"), "GB/s",
         "network", med("pull.rate") / med("net"), "≥ 0.9×", med("pull.rate") / med("net") >= 0.9);
+    rp.add("pull/push", "modelcache pull --page-cache bypass (O_DIRECT: auto's choice above half of MemAvailable)",
+        s("pull.bypass.rate"), "GB/s", "network", med("pull.bypass.rate") / net, "≥ 0.9×",
+        med("pull.bypass.rate") / net >= 0.9);
     rp.add("pull/push", "curl GET of every shard blob into files, then sync, cold", s("net.files"), "GB/s", "network",
         ratio("net.files", "net"), null, null);
     rp.add("pull/push", "modelcache pull against a download to disk (curl into files + sync)", s("pull.rate"), "GB/s",
