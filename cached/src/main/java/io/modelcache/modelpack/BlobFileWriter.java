@@ -8,7 +8,7 @@ import java.nio.channels.FileChannel;
 import java.nio.channels.ReadableByteChannel;
 import java.security.MessageDigest;
 import java.util.concurrent.Executor;
-import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.CompletableFuture;
 import java.util.function.LongConsumer;
 
 /**
@@ -38,7 +38,8 @@ final class BlobFileWriter {
   private DirectFile direct;
   private final MessageDigest md;
   private final Executor flusher;
-  private final AtomicBoolean flushing = new AtomicBoolean();
+  /** The write-back started behind the writer, or null: at most one at a time. */
+  private CompletableFuture<Void> flushing;
   private volatile IOException flushFailure;
   private long sinceFlush;
   private long directBytes;
@@ -60,6 +61,22 @@ final class BlobFileWriter {
    * count.
    */
   long copy(InputStream in, long start, LongConsumer progress) throws IOException {
+    long n;
+    try {
+      n = copyAll(in, start, progress);
+    } finally {
+      // Linux reports a write-back error once per open file: a failure the flusher's fdatasync got is
+      // not seen again by the caller's closing fsync on the same channel, so wait for it here.
+      awaitFlush();
+    }
+    IOException f = flushFailure;
+    if (f != null) {
+      throw f;
+    }
+    return n;
+  }
+
+  private long copyAll(InputStream in, long start, LongConsumer progress) throws IOException {
     ReadableByteChannel ch = in instanceof ReadableByteChannel c ? c : Channels.newChannel(in);
     ByteBuffer buf = direct != null ? direct.buffer(BUFFER) : ByteBuffer.allocateDirect(BUFFER);
     long pos = start;
@@ -100,34 +117,36 @@ final class BlobFileWriter {
       }
       progress.accept(n);
     }
-    IOException f = flushFailure;
-    if (f != null) {
-      throw f;
-    }
     return pos - start;
   }
 
-  /** Bytes the last {@link #copy} wrote through O_DIRECT (the rest went through the page cache). */
+  /** Waits for the write-back in flight, if any (its failure is left in {@link #flushFailure}). */
+  private void awaitFlush() {
+    CompletableFuture<Void> f = flushing;
+    if (f != null) {
+      f.exceptionally(e -> null).join();
+    }
+  }
+
+  /** Bytes {@link #copy} wrote through O_DIRECT (the rest went through the page cache). */
   long directBytes() {
     return directBytes;
   }
 
   private void flushBehind(int n) {
     sinceFlush += n;
-    if (flusher == null || sinceFlush < FLUSH_EVERY || !flushing.compareAndSet(false, true)) {
+    if (flusher == null || sinceFlush < FLUSH_EVERY || (flushing != null && !flushing.isDone())) {
       return;
     }
     sinceFlush = 0;
-    flusher.execute(() -> {
+    flushing = CompletableFuture.runAsync(() -> {
       try {
         out.force(false);
       } catch (java.nio.channels.ClosedChannelException e) {
-        // the copy finished (or failed) first: its own fsync or error decides
+        // the copy failed and its channel was closed first: the copy's own error decides
       } catch (IOException e) {
         flushFailure = e;
-      } finally {
-        flushing.set(false);
       }
-    });
+    }, flusher);
   }
 }

@@ -2,6 +2,7 @@ package io.modelcache.modelpack;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
@@ -10,12 +11,19 @@ import java.io.ByteArrayInputStream;
 import java.io.FilterInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.channels.ReadableByteChannel;
+import java.nio.channels.WritableByteChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.util.Arrays;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -73,7 +81,10 @@ class BlobFileWriterTest {
     int start = 64 << 10;
     Files.write(f, Arrays.copyOf(data, start));
     try (DirectFile direct = DirectFile.open(f)) {
-      write(f, direct, Arrays.copyOfRange(data, start, SIZE), start);
+      BlobFileWriter w = write(f, direct, Arrays.copyOfRange(data, start, SIZE), start);
+      if (direct != null) {
+        assertEquals(2L * BlobFileWriter.BUFFER, w.directBytes(), "the whole buffers after the resume point went direct");
+      }
     }
     assertArrayEquals(data, Files.readAllBytes(f));
   }
@@ -92,6 +103,42 @@ class BlobFileWriterTest {
     }
   }
 
+  /**
+   * The write-back started behind the writer fails after the last byte arrived: the copy must fail
+   * with it (the caller's fsync on the same descriptor would not see the error again).
+   */
+  @Test
+  void aWriteBackFailureAfterTheLastByteFailsTheCopy() throws Exception {
+    Path f = Files.createFile(tmp.resolve("blob"));
+    byte[] data = TestLayouts.pseudoRandom(11, (int) BlobFileWriter.FLUSH_EVERY + 12_345);
+    CountDownLatch lastByte = new CountDownLatch(1);
+    // The write-back runs only once the stream is exhausted, as one still running at the end would.
+    Executor late = r -> Thread.ofPlatform().daemon().start(() -> {
+      try {
+        lastByte.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      r.run();
+    });
+    InputStream in = new FilterInputStream(new ByteArrayInputStream(data)) {
+      @Override
+      public int read(byte[] b, int off, int len) throws IOException {
+        int n = super.read(b, off, len);
+        if (n < 0) {
+          lastByte.countDown();
+        }
+        return n;
+      }
+    };
+    try (FileChannel real = FileChannel.open(f, StandardOpenOption.WRITE);
+        FileChannel out = new FailingForce(real)) {
+      BlobFileWriter w = new BlobFileWriter(out, null, Digest.sha256(), late);
+      IOException e = assertThrows(IOException.class, () -> w.copy(in, 0, n -> { }));
+      assertEquals("write-back failed", e.getMessage());
+    }
+  }
+
   private static BlobFileWriter write(Path f, DirectFile direct, byte[] data, long start) throws IOException {
     MessageDigest md = Digest.sha256();
     AtomicLong progress = new AtomicLong();
@@ -103,6 +150,102 @@ class BlobFileWriterTest {
       out.force(true);
       assertEquals(Digest.of(data), Digest.of(md));
       return w;
+    }
+  }
+
+  /** A file channel whose {@code force} fails (an fdatasync that met a write-back error). */
+  private static final class FailingForce extends FileChannel {
+    private final FileChannel d;
+
+    FailingForce(FileChannel d) {
+      this.d = d;
+    }
+
+    @Override
+    public void force(boolean metaData) throws IOException {
+      throw new IOException("write-back failed");
+    }
+
+    @Override
+    public int write(ByteBuffer src, long position) throws IOException {
+      return d.write(src, position);
+    }
+
+    @Override
+    public int read(ByteBuffer dst) throws IOException {
+      return d.read(dst);
+    }
+
+    @Override
+    public long read(ByteBuffer[] dsts, int offset, int length) throws IOException {
+      return d.read(dsts, offset, length);
+    }
+
+    @Override
+    public int write(ByteBuffer src) throws IOException {
+      return d.write(src);
+    }
+
+    @Override
+    public long write(ByteBuffer[] srcs, int offset, int length) throws IOException {
+      return d.write(srcs, offset, length);
+    }
+
+    @Override
+    public long position() throws IOException {
+      return d.position();
+    }
+
+    @Override
+    public FileChannel position(long newPosition) throws IOException {
+      d.position(newPosition);
+      return this;
+    }
+
+    @Override
+    public long size() throws IOException {
+      return d.size();
+    }
+
+    @Override
+    public FileChannel truncate(long size) throws IOException {
+      d.truncate(size);
+      return this;
+    }
+
+    @Override
+    public long transferTo(long position, long count, WritableByteChannel target) throws IOException {
+      return d.transferTo(position, count, target);
+    }
+
+    @Override
+    public long transferFrom(ReadableByteChannel src, long position, long count) throws IOException {
+      return d.transferFrom(src, position, count);
+    }
+
+    @Override
+    public int read(ByteBuffer dst, long position) throws IOException {
+      return d.read(dst, position);
+    }
+
+    @Override
+    public MappedByteBuffer map(MapMode mode, long position, long size) throws IOException {
+      return d.map(mode, position, size);
+    }
+
+    @Override
+    public FileLock lock(long position, long size, boolean shared) throws IOException {
+      return d.lock(position, size, shared);
+    }
+
+    @Override
+    public FileLock tryLock(long position, long size, boolean shared) throws IOException {
+      return d.tryLock(position, size, shared);
+    }
+
+    @Override
+    protected void implCloseChannel() {
+      // the real channel is closed by its own try-with-resources
     }
   }
 
