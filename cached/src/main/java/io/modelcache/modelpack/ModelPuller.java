@@ -8,6 +8,7 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
@@ -104,6 +105,31 @@ public final class ModelPuller {
         Files.delete(partial);
       }
     }
+    syncDirectories(root);
+  }
+
+  /**
+   * Makes the renames durable: each file was fsynced before its rename, but the names live in their
+   * directories. After this, a pull that returned survives a power cut.
+   */
+  private static void syncDirectories(Path root) throws IOException {
+    List<Path> dirs;
+    try (var s = Files.walk(root)) {
+      dirs = s.filter(Files::isDirectory).toList();
+    }
+    for (Path d : dirs.reversed()) {
+      try (FileChannel ch = FileChannel.open(d, StandardOpenOption.READ)) {
+        ch.force(true);
+      }
+    }
+    Path parent = root.getParent();
+    if (parent != null) {
+      try (FileChannel ch = FileChannel.open(parent, StandardOpenOption.READ)) {
+        ch.force(true);
+      } catch (IOException e) {
+        // a parent we may not open (not ours): the model's own directories are synced
+      }
+    }
   }
 
   /** Fetches (or finishes fetching) one blob and verifies it; returns the partial file holding it. */
@@ -118,27 +144,17 @@ public final class ModelPuller {
       Files.delete(part);
       have = 0;
     }
-    if (directWrites && have > 0 && have < layer.size()) {
-      have = DirectFile.blockStart(part, have); // direct writes start on a block boundary
-    }
-    byte[] buf = new byte[1 << 20];
-    if (have > 0) {
-      try (InputStream in = Files.newInputStream(part)) {
-        long left = have;
-        while (left > 0) {
-          int r = in.read(buf, 0, (int) Math.min(buf.length, left));
-          if (r < 0) {
-            throw new IOException(part + ": shrank while resuming");
-          }
-          md.update(buf, 0, r);
-          left -= r;
-        }
-      }
-      report.accept(new Progress(first.path(), have, layer.size(), done.addAndGet(have), total, false));
-    }
-    long pos = have;
+    long pos;
     try (FileChannel out = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
         DirectFile direct = directWrites ? DirectFile.open(part) : null) {
+      if (direct != null && have > 0 && have < layer.size()) {
+        have = direct.alignDown(have); // direct writes start on a block boundary
+      }
+      if (have > 0) {
+        hashPrefix(part, have, md);
+        report.accept(new Progress(first.path(), have, layer.size(), done.addAndGet(have), total, false));
+      }
+      pos = have;
       if (have < layer.size()) {
         out.truncate(have);
         try (InputStream in = src.openBlob(d, have, layer.size() - have)) {
@@ -157,6 +173,22 @@ public final class ModelPuller {
       throw ModelCacheException.digestMismatch(art.ref() + ": layer " + d + " failed verification (got " + got + ")");
     }
     return part;
+  }
+
+  /** Feeds the first {@code bytes} of a partial download to {@code md} (a resumed download's hash). */
+  private static void hashPrefix(Path part, long bytes, MessageDigest md) throws IOException {
+    byte[] buf = new byte[1 << 20];
+    try (InputStream in = Files.newInputStream(part)) {
+      long left = bytes;
+      while (left > 0) {
+        int r = in.read(buf, 0, (int) Math.min(buf.length, left));
+        if (r < 0) {
+          throw new IOException(part + ": shrank while resuming");
+        }
+        md.update(buf, 0, r);
+        left -= r;
+      }
+    }
   }
 
   /** Turns a verified blob into its file(s). */
@@ -191,8 +223,10 @@ public final class ModelPuller {
           }
           stream.skipNBytes(f.contentOffset() - streamPos);
           streamPos = f.contentOffset();
-          try (OutputStream out = Files.newOutputStream(tmp)) {
-            copyN(stream, out, f.size());
+          try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE, StandardOpenOption.WRITE,
+              StandardOpenOption.TRUNCATE_EXISTING)) {
+            copyN(stream, Channels.newOutputStream(ch), f.size());
+            ch.force(true);
           }
           streamPos += f.size();
         }

@@ -67,6 +67,10 @@ class PushPullTest {
   }
 
   private void roundTrip(boolean tar) throws Exception {
+    roundTrip(tar, PageCacheMode.AUTO);
+  }
+
+  private void roundTrip(boolean tar, PageCacheMode pageCache) throws Exception {
     Path lp = tmp.resolve("layout");
     OciLayout l = OciLayout.create(Reference.parse("oci:" + lp));
     Digest md = ModelPusher.push(model, l, "v1", new PushOptions(tar, 4, null), CLOCK);
@@ -117,7 +121,7 @@ class PushPullTest {
     }
     Path out = tmp.resolve("out");
     List<Progress> seen = new CopyOnWriteArrayList<>();
-    ModelPuller.pull(l, a, out, 4, seen::add);
+    ModelPuller.pull(l, a, out, 4, seen::add, pageCache);
     assertEquals(tree(model), tree(out));
     assertFalse(Files.exists(out.resolve(ModelPuller.PARTIAL_DIR)));
     assertEquals("rwxr-x---", PosixFilePermissions.toString(Files.getPosixFilePermissions(out.resolve("run.sh"))));
@@ -134,6 +138,17 @@ class PushPullTest {
   @Test
   void tarRoundTrip() throws Exception {
     roundTrip(true);
+  }
+
+  /** Every whole 4 MiB buffer of the 21 MiB shards written through O_DIRECT, the tails buffered. */
+  @Test
+  void rawRoundTripBypassingThePageCache() throws Exception {
+    roundTrip(false, PageCacheMode.BYPASS);
+  }
+
+  @Test
+  void tarRoundTripBypassingThePageCache() throws Exception {
+    roundTrip(true, PageCacheMode.BYPASS);
   }
 
   private OciLayout small(Path lp) throws Exception {
