@@ -4,7 +4,6 @@ import io.modelcache.cache.BlockSize;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 
@@ -14,7 +13,8 @@ import java.nio.file.StandardOpenOption;
  * multiple of it (the file system's block size). {@link #open} answers null where the file system
  * refuses O_DIRECT.
  *
- * <p><b>When.</b> {@link #worthIt}: a model that fits in half of the memory available is written
+ * <p><b>When.</b> {@link #worthIt}: a model that fits in half of the memory available (MemAvailable,
+ * capped by the process's memory cgroup: {@link AvailableMemory}) is written
  * through the page cache, where a loader started right after the pull finds it; a bigger one would
  * push itself (and everything else) out of the page cache before any loader could use it, so it
  * goes to the disk without the copy. {@code -Dmodelcache.pull.direct=true|false} overrides the choice
@@ -34,22 +34,12 @@ record DirectFile(FileChannel channel, int align) implements AutoCloseable {
     if (!v.equals("auto")) {
       return Boolean.parseBoolean(v);
     }
-    long avail = memAvailable();
-    return avail > 0 && modelBytes > avail / 2;
+    return worthIt(modelBytes, AvailableMemory.read());
   }
 
-  /** MemAvailable from /proc/meminfo in bytes, or 0 where it cannot be read. */
-  static long memAvailable() {
-    try {
-      for (String line : Files.readAllLines(Path.of("/proc/meminfo"))) {
-        if (line.startsWith("MemAvailable:")) {
-          return Long.parseLong(line.replaceAll("[^0-9]", "")) * 1024;
-        }
-      }
-    } catch (IOException | RuntimeException e) {
-      // not Linux, or an unexpected format: buffered writes
-    }
-    return 0;
+  /** The choice for {@code modelBytes} given {@code memAvailable} bytes (0: unknown, so buffered). */
+  static boolean worthIt(long modelBytes, long memAvailable) {
+    return memAvailable > 0 && modelBytes > memAvailable / 2;
   }
 
   /** Opens {@code file} (which exists) with O_DIRECT for writing, or returns null. */
@@ -61,11 +51,6 @@ record DirectFile(FileChannel channel, int align) implements AutoCloseable {
     } catch (IOException | UnsupportedOperationException e) {
       return null; // buffered writes still work
     }
-  }
-
-  /** {@code offset} rounded down to a block boundary of {@code file}'s file system. */
-  static long blockStart(Path file, long offset) {
-    return offset - offset % BlockSize.of(file, MAX_BLOCK);
   }
 
   /** {@code offset} rounded down to a block boundary: where a resumed direct download restarts. */
