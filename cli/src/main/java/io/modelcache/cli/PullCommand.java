@@ -48,6 +48,7 @@ final class PullCommand implements Callable<Integer> {
   @Option(names = "--page-cache", paramLabel = "auto|keep|bypass", defaultValue = "auto",
       description = "With DIR: keep the files in the page cache (for a loader started right after), bypass it"
           + " (O_DIRECT: staging for later), or auto: keep a model that fits in half of the available memory"
+          + " (its cgroup limit included)"
           + " (default: ${DEFAULT-VALUE}).")
   String pageCache;
 
