@@ -43,6 +43,7 @@ final class BlobFileWriter {
   private volatile IOException flushFailure;
   private long sinceFlush;
   private long directBytes;
+  private boolean directRefused;
 
   /**
    * @param out the file, opened for writing
@@ -107,6 +108,7 @@ final class BlobFileWriter {
             throw e;
           }
           direct = null; // a file system that opens with O_DIRECT but refuses the write: buffered from here
+          directRefused = true;
         }
       }
       if (buf.hasRemaining()) {
@@ -126,6 +128,11 @@ final class BlobFileWriter {
     if (f != null) {
       f.exceptionally(e -> null).join();
     }
+  }
+
+  /** Whether a direct write was refused, so the rest of the copy went through the page cache. */
+  boolean directRefused() {
+    return directRefused;
   }
 
   /** Bytes {@link #copy} wrote through O_DIRECT (the rest went through the page cache). */

@@ -29,8 +29,11 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Downloads every file of an artifact into a directory ({@code modelcache pull}). Each layer blob is
@@ -44,6 +47,8 @@ import java.util.function.Consumer;
  * those threads.
  */
 public final class ModelPuller {
+  private static final Logger LOG = LoggerFactory.getLogger(ModelPuller.class);
+  private static final AtomicBoolean BUFFERED_WARNED = new AtomicBoolean();
   /** Where partial downloads live, under the target directory. */
   public static final String PARTIAL_DIR = ".modelcache-partial";
 
@@ -159,10 +164,14 @@ public final class ModelPuller {
         out.truncate(have);
         try (InputStream in = src.openBlob(d, have, layer.size() - have)) {
           long[] at = {have};
-          pos += new BlobFileWriter(out, direct, md, flusher).copy(in, have, n -> {
+          BlobFileWriter writer = new BlobFileWriter(out, direct, md, flusher);
+          pos += writer.copy(in, have, n -> {
             at[0] += n;
             report.accept(new Progress(first.path(), at[0], layer.size(), done.addAndGet(n), total, false));
           });
+          if (directWrites && (direct == null || writer.directRefused())) {
+            warnBuffered(partialDir);
+          }
         }
       }
       out.force(true);
@@ -173,6 +182,13 @@ public final class ModelPuller {
       throw ModelCacheException.digestMismatch(art.ref() + ": layer " + d + " failed verification (got " + got + ")");
     }
     return part;
+  }
+
+  /** Says once per process that O_DIRECT was wanted and the file system did not take it. */
+  private static void warnBuffered(Path dir) {
+    if (BUFFERED_WARNED.compareAndSet(false, true)) {
+      LOG.warn("{} does not take O_DIRECT writes: the pull writes through the page cache instead", dir.getParent());
+    }
   }
 
   /** Feeds the first {@code bytes} of a partial download to {@code md} (a resumed download's hash). */

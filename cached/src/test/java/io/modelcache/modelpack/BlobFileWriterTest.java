@@ -70,6 +70,7 @@ class BlobFileWriterTest {
     byte[] data = TestLayouts.pseudoRandom(10, SIZE);
     BlobFileWriter w = write(f, new DirectFile(refusing, 4096), data, 0);
     assertEquals(0, w.directBytes());
+    assertTrue(w.directRefused(), "the caller is told, to say so once");
     assertArrayEquals(data, Files.readAllBytes(f));
   }
 
