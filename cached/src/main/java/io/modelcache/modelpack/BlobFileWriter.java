@@ -62,9 +62,14 @@ final class BlobFileWriter {
    * count.
    */
   long copy(InputStream in, long start, LongConsumer progress) throws IOException {
+    return copy(in instanceof ReadableByteChannel c ? c : Channels.newChannel(in), start, progress);
+  }
+
+  /** As {@link #copy(InputStream, long, LongConsumer)}, from a channel (read until it ends). */
+  long copy(ReadableByteChannel ch, long start, LongConsumer progress) throws IOException {
     long n;
     try {
-      n = copyAll(in, start, progress);
+      n = copyAll(ch, start, progress);
     } finally {
       // Linux reports a write-back error once per open file: a failure the flusher's fdatasync got is
       // not seen again by the caller's closing fsync on the same channel, so wait for it here.
@@ -77,8 +82,7 @@ final class BlobFileWriter {
     return n;
   }
 
-  private long copyAll(InputStream in, long start, LongConsumer progress) throws IOException {
-    ReadableByteChannel ch = in instanceof ReadableByteChannel c ? c : Channels.newChannel(in);
+  private long copyAll(ReadableByteChannel ch, long start, LongConsumer progress) throws IOException {
     ByteBuffer buf = direct != null ? direct.buffer(BUFFER) : ByteBuffer.allocateDirect(BUFFER);
     long pos = start;
     boolean eof = false;

@@ -10,6 +10,7 @@ import java.io.OutputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
+import java.nio.channels.ReadableByteChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -32,6 +33,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
+import java.util.function.LongConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,7 +42,9 @@ import org.slf4j.LoggerFactory;
  * fetched once (files sharing content share the download) into
  * {@code DIR/.modelcache-partial/<blob hex>}, hashed as it streams and, after a restart, continued
  * with a ranged read from where the partial file ends. Only a verified blob is turned into files:
- * raw by rename (or copy when several files share it), tar by copying the entry's range, compressed
+ * raw by rename (or copy when several files share it), tar by copying the entry's range (a plain tar
+ * layer holding one file, the usual case, skips the blob file: its content is streamed straight into
+ * the file while the whole blob is hashed, {@link #downloadEntry}), compressed
  * by decompressing; each file is written to a temporary name, given its mode and mtime, and renamed
  * into place. A digest mismatch deletes the partial download and leaves no file at the final path.
  * Layers are transferred on a pool of {@code parallelism} threads; {@code progress} is called from
@@ -94,7 +98,18 @@ public final class ModelPuller {
       List<Callable<Void>> tasks = new ArrayList<>();
       for (List<ModelFile> fs : byBlob.values()) {
         tasks.add(() -> {
-          Path blob = download(src, art, fs.get(0), partial, done, totalBytes, report, flusher, direct);
+          ModelFile first = fs.get(0);
+          if (fs.size() == 1 && first.format() == LayerFormat.TAR) {
+            // One file in a plain tar layer: its content goes straight into the file, no blob on disk.
+            Path target = target(art, first, root, partial);
+            Path file = downloadEntry(src, art, first, partial, done, totalBytes, report, flusher, direct);
+            applyMetadata(file, first);
+            move(file, target);
+            report.accept(new Progress(first.path(), first.layer().size(), first.layer().size(), done.get(), totalBytes,
+                true));
+            return null;
+          }
+          Path blob = download(src, art, first, partial, done, totalBytes, report, flusher, direct);
           place(art, fs, blob, root, partial, done, totalBytes, report);
           Files.deleteIfExists(blob);
           return null;
@@ -207,6 +222,129 @@ public final class ModelPuller {
     }
   }
 
+  /** Where {@code f} goes under {@code root} (its directory created); refuses a path that leaves it. */
+  private static Path target(ModelArtifact art, ModelFile f, Path root, Path partialDir) throws IOException {
+    Path target = root.resolve(f.path()).normalize();
+    if (!target.startsWith(root) || target.equals(root) || target.startsWith(partialDir)) {
+      throw ModelCacheException.unsafePath(art.ref() + ": layer " + f.layer().digest().shortHex()
+          + ": unsafe file path '" + f.path() + "' (outside the target directory)");
+    }
+    Files.createDirectories(target.getParent());
+    return target;
+  }
+
+  /**
+   * Fetches (or finishes fetching) a plain tar layer that holds one file, writing only the file's
+   * content, at offset 0 of {@code DIR/.modelcache-partial/<hex>.entry}, and hashing every byte of the
+   * blob (header blocks, content, padding and end blocks); returns that file, verified. Against
+   * downloading the blob and copying the entry out of it, this writes the content once instead of
+   * twice, never reads it back, and needs no second copy's disk space. A resumed download asks the
+   * registry for the header again (a few hundred bytes) and hashes the content already on disk. The
+   * header in the verified stream must give the offset and size the layer was read with.
+   */
+  static Path downloadEntry(ArtifactSource src, ModelArtifact art, ModelFile f, Path partialDir, AtomicLong done,
+      long total, Consumer<Progress> report, Executor flusher, boolean directWrites) throws IOException {
+    Descriptor layer = f.layer();
+    Digest d = layer.digest();
+    long off = f.contentOffset();
+    long size = f.size();
+    String where = art.ref() + ": layer " + d.shortHex();
+    if (off < 0 || off > TarLocator.MAX_EXTENDED_HEADER + 64L * 1024 || off + size > layer.size()) {
+      throw ModelCacheException.invalid(where + ": cannot extract: entry at " + off + " of " + size
+          + " bytes does not fit in the " + layer.size() + "-byte layer");
+    }
+    Path part = partialDir.resolve(d.hex() + ".entry");
+    long have = Files.isRegularFile(part) ? Files.size(part) : 0;
+    if (have > size) {
+      Files.delete(part);
+      have = 0;
+    }
+    MessageDigest md = Digest.sha256();
+    byte[] header = new byte[0];
+    long streamed;
+    try (FileChannel out = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        DirectFile direct = directWrites ? DirectFile.open(part) : null) {
+      if (direct != null && have > 0 && have < size) {
+        have = direct.alignDown(have); // direct writes start on a block boundary
+      }
+      long from = have > 0 ? off + have : 0;
+      if (have > 0) {
+        try (InputStream in = src.openBlob(d, 0, off)) {
+          header = in.readNBytes((int) off);
+        }
+        if (header.length != off) {
+          throw new IOException(where + ": the registry sent " + header.length + " of the header's " + off + " bytes");
+        }
+        md.update(header);
+        hashPrefix(part, have, md);
+        report.accept(new Progress(f.path(), from, layer.size(), done.addAndGet(from), total, false));
+      }
+      out.truncate(have);
+      try (InputStream in = src.openBlob(d, from, layer.size() - from)) {
+        ReadableByteChannel ch = in instanceof ReadableByteChannel c ? c : Channels.newChannel(in);
+        long[] at = {from};
+        LongConsumer progress = n -> {
+          at[0] += n;
+          report.accept(new Progress(f.path(), at[0], layer.size(), done.addAndGet(n), total, false));
+        };
+        if (have == 0) {
+          header = hashAll(new LimitedChannel(ch, off), md, progress, true);
+        }
+        BlobFileWriter writer = new BlobFileWriter(out, direct, md, flusher);
+        long wrote = writer.copy(new LimitedChannel(ch, size - have), have, progress);
+        if (directWrites && (direct == null || writer.directRefused())) {
+          warnBuffered(partialDir);
+        }
+        hashAll(ch, md, progress, false); // the padding and end-of-archive blocks
+        // A stream that ended early left the content short: that fails below, whatever it hashed to.
+        streamed = have + wrote == size && header.length == off ? at[0] : -1;
+      }
+      out.force(true);
+    }
+    Digest got = Digest.of(md);
+    if (streamed != layer.size() || !got.equals(d)) {
+      Files.deleteIfExists(part);
+      throw ModelCacheException.digestMismatch(art.ref() + ": layer " + d + " failed verification (got " + got + ")");
+    }
+    if (!sameEntry(header, off, size)) {
+      Files.deleteIfExists(part);
+      throw ModelCacheException.invalid(where + ": cannot extract: the verified tar header does not give the entry"
+          + " at " + off + " of " + size + " bytes the layer was read with");
+    }
+    return part;
+  }
+
+  /** Whether the tar header blocks {@code header} describe a regular entry at {@code off} of {@code size} bytes. */
+  private static boolean sameEntry(byte[] header, long off, long size) {
+    try {
+      return TarLocator.first(header, header.length) instanceof TarLocator.Found found
+          && found.entry().isRegular() && found.entry().contentOffset() == off && found.entry().size() == size;
+    } catch (TarFormatException e) {
+      return false;
+    }
+  }
+
+  /** Reads {@code ch} to its end into {@code md}; returns the bytes when {@code keep}, else null. */
+  private static byte[] hashAll(ReadableByteChannel ch, MessageDigest md, LongConsumer progress, boolean keep)
+      throws IOException {
+    java.io.ByteArrayOutputStream kept = keep ? new java.io.ByteArrayOutputStream() : null;
+    ByteBuffer buf = ByteBuffer.allocate(64 << 10);
+    while (true) {
+      buf.clear();
+      int r = ch.read(buf);
+      if (r < 0) {
+        break;
+      }
+      buf.flip();
+      md.update(buf.array(), 0, r);
+      if (kept != null) {
+        kept.write(buf.array(), 0, r);
+      }
+      progress.accept(r);
+    }
+    return kept == null ? null : kept.toByteArray();
+  }
+
   /** Turns a verified blob into its file(s). */
   static void place(ModelArtifact art, List<ModelFile> files, Path blob, Path root, Path partialDir, AtomicLong done,
       long total, Consumer<Progress> report) throws IOException {
@@ -217,12 +355,7 @@ public final class ModelPuller {
     try {
       for (int i = 0; i < sorted.size(); i++) {
         ModelFile f = sorted.get(i);
-        Path target = root.resolve(f.path()).normalize();
-        if (!target.startsWith(root) || target.equals(root) || target.startsWith(partialDir)) {
-          throw ModelCacheException.unsafePath(art.ref() + ": layer " + f.layer().digest().shortHex()
-              + ": unsafe file path '" + f.path() + "' (outside the target directory)");
-        }
-        Files.createDirectories(target.getParent());
+        Path target = target(art, f, root, partialDir);
         Path tmp = partialDir.resolve(f.layer().digest().hex() + "." + i + ".tmp");
         boolean lastRaw = f.format() == LayerFormat.RAW && i == sorted.size() - 1;
         if (lastRaw) {

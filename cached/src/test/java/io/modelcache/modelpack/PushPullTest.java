@@ -1,6 +1,7 @@
 package io.modelcache.modelpack;
 
 import static io.modelcache.modelpack.TestLayouts.JSON;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -230,6 +231,92 @@ class PushPullTest {
     } finally {
       System.clearProperty(DirectFile.PROPERTY);
     }
+  }
+
+  private OciLayout smallTar(Path lp) throws Exception {
+    Path d = tmp.resolve("small");
+    Files.createDirectories(d);
+    Files.write(d.resolve("weights.bin"), TestLayouts.pseudoRandom(3, 9_000_123));
+    Files.writeString(d.resolve("config.json"), "{}");
+    OciLayout l = OciLayout.create(Reference.parse("oci:" + lp));
+    ModelPusher.push(d, l, "v1", new PushOptions(true, 4, null), CLOCK);
+    return l;
+  }
+
+  /** A plain tar layer's one file is written straight from the stream: no blob is kept beside it. */
+  @Test
+  void aTarEntryIsStreamedIntoItsFile() throws Exception {
+    Path lp = tmp.resolve("l");
+    OciLayout l = smallTar(lp);
+    ModelArtifact a = ModelReader.read(l, "v1");
+    ModelFile w = a.files().get(1);
+    assertEquals(LayerFormat.TAR, w.format());
+    Path out = tmp.resolve("out");
+    List<Long> offsets = java.util.Collections.synchronizedList(new ArrayList<>());
+    ModelPuller.pull(new Recording(l, offsets), a, out, 1, null);
+    assertEquals(TestLayouts.sha256(tmp.resolve("small/weights.bin")), TestLayouts.sha256(out.resolve("weights.bin")));
+    assertEquals(List.of(0L, 0L), offsets, "each blob read once, from its start");
+    assertFalse(Files.exists(out.resolve(ModelPuller.PARTIAL_DIR)));
+  }
+
+  /** Resumed: the header again from the registry, the content on disk hashed, the rest fetched after it. */
+  @Test
+  void aTarEntryResumesAfterTheContentAlreadyWritten() throws Exception {
+    Path lp = tmp.resolve("l");
+    OciLayout l = smallTar(lp);
+    ModelArtifact a = ModelReader.read(l, "v1");
+    ModelFile w = a.files().get(1);
+    Path out = tmp.resolve("out");
+    Path part = out.resolve(ModelPuller.PARTIAL_DIR).resolve(w.layer().digest().hex() + ".entry");
+    Files.createDirectories(part.getParent());
+    byte[] content = Files.readAllBytes(tmp.resolve("small/weights.bin"));
+    Files.write(part, java.util.Arrays.copyOf(content, 5_000_001));
+    List<Long> offsets = java.util.Collections.synchronizedList(new ArrayList<>());
+    ModelPuller.pull(new Recording(l, offsets), a, out, 1, null);
+    assertTrue(offsets.contains(0L) && offsets.contains(w.contentOffset() + 5_000_001), offsets.toString());
+    assertArrayEquals(content, Files.readAllBytes(out.resolve("weights.bin")));
+  }
+
+  /** Garbage left in the partial content fails the blob's digest, and leaves nothing to resume from. */
+  @Test
+  void aCorruptPartialTarEntryFailsVerificationAndIsDropped() throws Exception {
+    Path lp = tmp.resolve("l");
+    OciLayout l = smallTar(lp);
+    ModelArtifact a = ModelReader.read(l, "v1");
+    ModelFile w = a.files().get(1);
+    Path out = tmp.resolve("out");
+    Path part = out.resolve(ModelPuller.PARTIAL_DIR).resolve(w.layer().digest().hex() + ".entry");
+    Files.createDirectories(part.getParent());
+    byte[] content = Files.readAllBytes(tmp.resolve("small/weights.bin"));
+    byte[] bad = java.util.Arrays.copyOf(content, 1_000_000);
+    bad[777] ^= 1;
+    Files.write(part, bad);
+    ModelCacheException e = assertThrows(ModelCacheException.class, () -> ModelPuller.pull(l, a, out, 1, null));
+    assertEquals(ModelCacheException.Kind.DIGEST_MISMATCH, e.kind());
+    assertTrue(e.getMessage().startsWith("oci:" + lp + ":v1: layer " + w.layer().digest() + " failed verification"),
+        e.getMessage());
+    assertFalse(Files.exists(part));
+    assertFalse(Files.exists(out.resolve("weights.bin")));
+    ModelPuller.pull(l, a, out, 1, null);
+    assertArrayEquals(content, Files.readAllBytes(out.resolve("weights.bin")));
+  }
+
+  /** A corrupt tar blob in the registry: digest mismatch, no file at the final path, no partial kept. */
+  @Test
+  void aCorruptTarBlobFailsPullAndLeavesNothing() throws Exception {
+    Path lp = tmp.resolve("l");
+    OciLayout l = smallTar(lp);
+    ModelArtifact a = ModelReader.read(l, "v1");
+    ModelFile w = a.files().get(1);
+    byte[] blob = Files.readAllBytes(l.blobPath(w.layer().digest()));
+    blob[4_000_000] ^= 0x55;
+    Files.write(l.blobPath(w.layer().digest()), blob);
+    Path out = tmp.resolve("out");
+    ModelCacheException e = assertThrows(ModelCacheException.class, () -> ModelPuller.pull(l, a, out, 1, null));
+    assertEquals("oci:" + lp + ":v1: layer " + w.layer().digest() + " failed verification (got "
+        + Digest.of(blob) + ")", e.getMessage());
+    assertFalse(Files.exists(out.resolve("weights.bin")));
+    assertFalse(Files.exists(out.resolve(ModelPuller.PARTIAL_DIR).resolve(w.layer().digest().hex() + ".entry")));
   }
 
   private void resumeFrom(int partialBytes, long expectedOffset) throws Exception {
