@@ -72,7 +72,8 @@ final class AvailableMemory {
     for (; dir != null && dir.startsWith(mount); dir = dir.getParent()) {
       long limit = limit(lines(dir.resolve(limitFile)));
       if (limit < NO_LIMIT) {
-        best = Math.min(best, Math.max(0, limit - stat(lines(dir.resolve("memory.stat")), anonKey)));
+        // At or over its limit: 1 byte, not 0 (which would read as "unknown"): nothing fits.
+        best = Math.min(best, Math.max(1, limit - stat(lines(dir.resolve("memory.stat")), anonKey)));
       }
     }
     return best;

@@ -7,10 +7,8 @@ import io.modelcache.oci.Digest;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
-import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
-import java.nio.channels.ReadableByteChannel;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -33,7 +31,6 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
-import java.util.function.LongConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,7 +41,7 @@ import org.slf4j.LoggerFactory;
  * with a ranged read from where the partial file ends. Only a verified blob is turned into files:
  * raw by rename (or copy when several files share it), tar by copying the entry's range (a plain tar
  * layer holding one file, the usual case, skips the blob file: its content is streamed straight into
- * the file while the whole blob is hashed, {@link #downloadEntry}), compressed
+ * the file while the whole blob is hashed, {@link TarEntryDownload}), compressed
  * by decompressing; each file is written to a temporary name, given its mode and mtime, and renamed
  * into place. A digest mismatch deletes the partial download and leaves no file at the final path.
  * Layers are transferred on a pool of {@code parallelism} threads; {@code progress} is called from
@@ -52,6 +49,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class ModelPuller {
   private static final Logger LOG = LoggerFactory.getLogger(ModelPuller.class);
+  /** Header blocks above this (huge PAX records) take the blob-and-copy path instead of the stream. */
+  static final long STREAM_HEADER_MAX = TarLocator.MAX_EXTENDED_HEADER + 64L * 1024;
   private static final AtomicBoolean BUFFERED_WARNED = new AtomicBoolean();
   /** Where partial downloads live, under the target directory. */
   public static final String PARTIAL_DIR = ".modelcache-partial";
@@ -94,23 +93,29 @@ public final class ModelPuller {
     });
     // By default big models bypass the page cache (DirectFile.worthIt); models that fit stay in it.
     boolean direct = pageCache.direct(total);
+    Set<Path> placed = java.util.concurrent.ConcurrentHashMap.newKeySet();
     try {
       List<Callable<Void>> tasks = new ArrayList<>();
       for (List<ModelFile> fs : byBlob.values()) {
         tasks.add(() -> {
           ModelFile first = fs.get(0);
-          if (fs.size() == 1 && first.format() == LayerFormat.TAR) {
+          if (fs.size() == 1 && first.format() == LayerFormat.TAR && first.contentOffset() <= STREAM_HEADER_MAX
+              && first.contentOffset() + first.size() <= first.layer().size()) {
             // One file in a plain tar layer: its content goes straight into the file, no blob on disk.
             Path target = target(art, first, root, partial);
-            Path file = downloadEntry(src, art, first, partial, done, totalBytes, report, flusher, direct);
+            Path file = TarEntryDownload.download(src, art, first, partial, done, totalBytes, report, flusher, direct);
             applyMetadata(file, first);
             move(file, target);
+            placed.add(target.getParent());
             report.accept(new Progress(first.path(), first.layer().size(), first.layer().size(), done.get(), totalBytes,
                 true));
             return null;
           }
           Path blob = download(src, art, first, partial, done, totalBytes, report, flusher, direct);
           place(art, fs, blob, root, partial, done, totalBytes, report);
+          for (ModelFile f : fs) {
+            placed.add(root.resolve(f.path()).normalize().getParent());
+          }
           Files.deleteIfExists(blob);
           return null;
         });
@@ -118,36 +123,42 @@ public final class ModelPuller {
       ModelPusher.runAll(pool, tasks);
     } finally {
       pool.shutdownNow();
-      flusher.shutdownNow();
+      flusher.shutdown(); // a write-back already queued still runs: a download waits for it (BlobFileWriter)
     }
     try (var s = Files.list(partial)) {
       if (s.findAny().isEmpty()) {
         Files.delete(partial);
       }
     }
-    syncDirectories(root);
+    syncDirectories(root, placed);
   }
 
   /**
    * Makes the renames durable: each file was fsynced before its rename, but the names live in their
-   * directories. After this, a pull that returned survives a power cut.
+   * directories. Syncs the directories files were placed in and each one above them up to
+   * {@code root}, and {@code root}'s own parent (nothing else of a tree that was already there).
+   * After this, a pull that returned survives a power cut.
    */
-  private static void syncDirectories(Path root) throws IOException {
-    List<Path> dirs;
-    try (var s = Files.walk(root)) {
-      dirs = s.filter(Files::isDirectory).toList();
-    }
-    for (Path d : dirs.reversed()) {
-      try (FileChannel ch = FileChannel.open(d, StandardOpenOption.READ)) {
-        ch.force(true);
+  private static void syncDirectories(Path root, Set<Path> placed) throws IOException {
+    Set<Path> dirs = new java.util.TreeSet<>();
+    for (Path d : placed) {
+      for (Path p = d; p != null && p.startsWith(root); p = p.getParent()) {
+        dirs.add(p);
       }
     }
-    Path parent = root.getParent();
-    if (parent != null) {
-      try (FileChannel ch = FileChannel.open(parent, StandardOpenOption.READ)) {
-        ch.force(true);
+    dirs.add(root);
+    if (root.getParent() != null) {
+      dirs.add(root.getParent());
+    }
+    for (Path d : dirs) {
+      FileChannel ch;
+      try {
+        ch = FileChannel.open(d, StandardOpenOption.READ, java.nio.file.LinkOption.NOFOLLOW_LINKS);
       } catch (IOException e) {
-        // a parent we may not open (not ours): the model's own directories are synced
+        continue; // a directory we may not open (root's parent, say): the ones we wrote into are synced
+      }
+      try (ch) {
+        ch.force(true);
       }
     }
   }
@@ -200,14 +211,14 @@ public final class ModelPuller {
   }
 
   /** Says once per process that O_DIRECT was wanted and the file system did not take it. */
-  private static void warnBuffered(Path dir) {
+  static void warnBuffered(Path dir) {
     if (BUFFERED_WARNED.compareAndSet(false, true)) {
       LOG.warn("{} does not take O_DIRECT writes: the pull writes through the page cache instead", dir.getParent());
     }
   }
 
   /** Feeds the first {@code bytes} of a partial download to {@code md} (a resumed download's hash). */
-  private static void hashPrefix(Path part, long bytes, MessageDigest md) throws IOException {
+  static void hashPrefix(Path part, long bytes, MessageDigest md) throws IOException {
     byte[] buf = new byte[1 << 20];
     try (InputStream in = Files.newInputStream(part)) {
       long left = bytes;
@@ -231,118 +242,6 @@ public final class ModelPuller {
     }
     Files.createDirectories(target.getParent());
     return target;
-  }
-
-  /**
-   * Fetches (or finishes fetching) a plain tar layer that holds one file, writing only the file's
-   * content, at offset 0 of {@code DIR/.modelcache-partial/<hex>.entry}, and hashing every byte of the
-   * blob (header blocks, content, padding and end blocks); returns that file, verified. Against
-   * downloading the blob and copying the entry out of it, this writes the content once instead of
-   * twice, never reads it back, and needs no second copy's disk space. A resumed download asks the
-   * registry for the header again (a few hundred bytes) and hashes the content already on disk. The
-   * header in the verified stream must give the offset and size the layer was read with.
-   */
-  static Path downloadEntry(ArtifactSource src, ModelArtifact art, ModelFile f, Path partialDir, AtomicLong done,
-      long total, Consumer<Progress> report, Executor flusher, boolean directWrites) throws IOException {
-    Descriptor layer = f.layer();
-    Digest d = layer.digest();
-    long off = f.contentOffset();
-    long size = f.size();
-    String where = art.ref() + ": layer " + d.shortHex();
-    if (off < 0 || off > TarLocator.MAX_EXTENDED_HEADER + 64L * 1024 || off + size > layer.size()) {
-      throw ModelCacheException.invalid(where + ": cannot extract: entry at " + off + " of " + size
-          + " bytes does not fit in the " + layer.size() + "-byte layer");
-    }
-    Path part = partialDir.resolve(d.hex() + ".entry");
-    long have = Files.isRegularFile(part) ? Files.size(part) : 0;
-    if (have > size) {
-      Files.delete(part);
-      have = 0;
-    }
-    MessageDigest md = Digest.sha256();
-    byte[] header = new byte[0];
-    long streamed;
-    try (FileChannel out = FileChannel.open(part, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-        DirectFile direct = directWrites ? DirectFile.open(part) : null) {
-      if (direct != null && have > 0 && have < size) {
-        have = direct.alignDown(have); // direct writes start on a block boundary
-      }
-      long from = have > 0 ? off + have : 0;
-      if (have > 0) {
-        try (InputStream in = src.openBlob(d, 0, off)) {
-          header = in.readNBytes((int) off);
-        }
-        if (header.length != off) {
-          throw new IOException(where + ": the registry sent " + header.length + " of the header's " + off + " bytes");
-        }
-        md.update(header);
-        hashPrefix(part, have, md);
-        report.accept(new Progress(f.path(), from, layer.size(), done.addAndGet(from), total, false));
-      }
-      out.truncate(have);
-      try (InputStream in = src.openBlob(d, from, layer.size() - from)) {
-        ReadableByteChannel ch = in instanceof ReadableByteChannel c ? c : Channels.newChannel(in);
-        long[] at = {from};
-        LongConsumer progress = n -> {
-          at[0] += n;
-          report.accept(new Progress(f.path(), at[0], layer.size(), done.addAndGet(n), total, false));
-        };
-        if (have == 0) {
-          header = hashAll(new LimitedChannel(ch, off), md, progress, true);
-        }
-        BlobFileWriter writer = new BlobFileWriter(out, direct, md, flusher);
-        long wrote = writer.copy(new LimitedChannel(ch, size - have), have, progress);
-        if (directWrites && (direct == null || writer.directRefused())) {
-          warnBuffered(partialDir);
-        }
-        hashAll(ch, md, progress, false); // the padding and end-of-archive blocks
-        // A stream that ended early left the content short: that fails below, whatever it hashed to.
-        streamed = have + wrote == size && header.length == off ? at[0] : -1;
-      }
-      out.force(true);
-    }
-    Digest got = Digest.of(md);
-    if (streamed != layer.size() || !got.equals(d)) {
-      Files.deleteIfExists(part);
-      throw ModelCacheException.digestMismatch(art.ref() + ": layer " + d + " failed verification (got " + got + ")");
-    }
-    if (!sameEntry(header, off, size)) {
-      Files.deleteIfExists(part);
-      throw ModelCacheException.invalid(where + ": cannot extract: the verified tar header does not give the entry"
-          + " at " + off + " of " + size + " bytes the layer was read with");
-    }
-    return part;
-  }
-
-  /** Whether the tar header blocks {@code header} describe a regular entry at {@code off} of {@code size} bytes. */
-  private static boolean sameEntry(byte[] header, long off, long size) {
-    try {
-      return TarLocator.first(header, header.length) instanceof TarLocator.Found found
-          && found.entry().isRegular() && found.entry().contentOffset() == off && found.entry().size() == size;
-    } catch (TarFormatException e) {
-      return false;
-    }
-  }
-
-  /** Reads {@code ch} to its end into {@code md}; returns the bytes when {@code keep}, else null. */
-  private static byte[] hashAll(ReadableByteChannel ch, MessageDigest md, LongConsumer progress, boolean keep)
-      throws IOException {
-    java.io.ByteArrayOutputStream kept = keep ? new java.io.ByteArrayOutputStream() : null;
-    ByteBuffer buf = ByteBuffer.allocate(64 << 10);
-    while (true) {
-      buf.clear();
-      int r = ch.read(buf);
-      if (r < 0) {
-        break;
-      }
-      buf.flip();
-      md.update(buf.array(), 0, r);
-      if (kept != null) {
-        kept.write(buf.array(), 0, r);
-      }
-      progress.accept(r);
-    }
-    return kept == null ? null : kept.toByteArray();
   }
 
   /** Turns a verified blob into its file(s). */
@@ -425,7 +324,7 @@ public final class ModelPuller {
     }
   }
 
-  private static void applyMetadata(Path p, ModelFile f) throws IOException {
+  static void applyMetadata(Path p, ModelFile f) throws IOException {
     try {
       Set<PosixFilePermission> perms = EnumSet.noneOf(PosixFilePermission.class);
       PosixFilePermission[] all = PosixFilePermission.values();

@@ -72,7 +72,9 @@ class AvailableMemoryTest {
     Path cg = tmp.resolve("cg");
     write(cg.resolve("p"), "memory.max", GIB + "\n");
     write(cg.resolve("p"), "memory.stat", "anon " + (2 * GIB) + "\n");
-    assertEquals(0, AvailableMemory.read(proc("0::/p\n"), cg));
+    long avail = AvailableMemory.read(proc("0::/p\n"), cg);
+    assertEquals(1, avail, "known to be full, not unknown");
+    assertTrue(DirectFile.worthIt(1 << 20, avail), "a cgroup at its limit keeps nothing in the page cache");
   }
 
   @Test
@@ -86,7 +88,14 @@ class AvailableMemoryTest {
   }
 
   @Test
-  void thisMachineHasSomeMemoryAvailable() {
-    assertTrue(AvailableMemory.read() > 0, "/proc/meminfo has MemAvailable");
+  void thisMachinesFilesAreRead() {
+    assertTrue(AvailableMemory.read() > 0, "/proc/meminfo has MemAvailable (at least 1 byte when the cgroup is full)");
+  }
+
+  @Test
+  void aCgroupPathMissingUnderTheMountCountsAsNoLimit() throws Exception {
+    Path cg = tmp.resolve("cg");
+    write(cg, "memory.max", "max\n");
+    assertEquals(1048576000L * 1024, AvailableMemory.read(proc("0::/../../outside/ns\n"), cg));
   }
 }

@@ -259,6 +259,49 @@ class PushPullTest {
     assertFalse(Files.exists(out.resolve(ModelPuller.PARTIAL_DIR)));
   }
 
+  /** A tar layer that is a directory holding one file: the file's header follows the directory's. */
+  @Test
+  void aDirectoryTarLayerWithOneFileIsPulledExactly() throws Exception {
+    byte[] content = TestLayouts.pseudoRandom(5, 6_000_007);
+    java.time.Instant t = java.time.Instant.ofEpochSecond(1_700_000_000L);
+    byte[] dir = TarWriter.header("weights/", 0, 0755, 0, 0, t);
+    dir[156] = '5';
+    java.util.Arrays.fill(dir, 148, 156, (byte) ' ');
+    int sum = 0;
+    for (byte b : dir) {
+      sum += b & 0xff;
+    }
+    byte[] chk = String.format("%06o\0 ", sum).getBytes(StandardCharsets.US_ASCII);
+    System.arraycopy(chk, 0, dir, 148, 8);
+    byte[] file = TarWriter.stream(TarWriter.header("weights/w.bin", content.length, 0644, 0, 0, t), content.length,
+        new java.io.ByteArrayInputStream(content)).readAllBytes();
+    byte[] blob = new byte[dir.length + file.length];
+    System.arraycopy(dir, 0, blob, 0, dir.length);
+    System.arraycopy(file, 0, blob, dir.length, file.length);
+    OciLayout l = TestLayouts.layout(tmp.resolve("l"));
+    Digest d = TestLayouts.put(l, blob);
+    com.fasterxml.jackson.databind.node.ObjectNode m = TestLayouts.JSON.createObjectNode();
+    m.put("schemaVersion", 2);
+    m.put("mediaType", MediaTypes.OCI_MANIFEST);
+    m.put("artifactType", MediaTypes.MODEL_ARTIFACT);
+    m.putObject("config").put("mediaType", MediaTypes.MODEL_CONFIG);
+    com.fasterxml.jackson.databind.node.ObjectNode layer = m.putArray("layers").addObject();
+    layer.put("mediaType", "application/vnd.cncf.model.weight.v1.tar");
+    layer.put("digest", d.toString());
+    layer.put("size", blob.length);
+    layer.putObject("annotations").put(MediaTypes.ANNOTATION_FILEPATH, "weights");
+    TestLayouts.manifest(l, "dir", m, "{}".getBytes(StandardCharsets.UTF_8));
+    ModelArtifact a = ModelReader.read(l, "dir");
+    assertEquals(1, a.files().size());
+    assertEquals(1024, a.files().get(0).contentOffset());
+    Path out = tmp.resolve("out");
+    ModelPuller.pull(l, a, out, 1, null);
+    assertArrayEquals(content, Files.readAllBytes(out.resolve("weights/w.bin")));
+    assertTrue(TarEntryDownload.sameEntry(java.util.Arrays.copyOf(blob, 1024), 1024, content.length));
+    assertFalse(TarEntryDownload.sameEntry(java.util.Arrays.copyOf(blob, 1024), 1024, content.length + 1),
+        "a header giving another size is not the entry the layer was read with");
+  }
+
   /** Resumed: the header again from the registry, the content on disk hashed, the rest fetched after it. */
   @Test
   void aTarEntryResumesAfterTheContentAlreadyWritten() throws Exception {
