@@ -153,12 +153,17 @@ class PushPullTest {
   }
 
   private OciLayout small(Path lp) throws Exception {
+    return small(lp, 300_000, PushOptions.defaults());
+  }
+
+  /** weights.bin of {@code weightBytes} and a config.json, pushed into a layout at {@code lp}. */
+  private OciLayout small(Path lp, int weightBytes, PushOptions options) throws Exception {
     Path d = tmp.resolve("small");
     Files.createDirectories(d);
-    Files.write(d.resolve("weights.bin"), TestLayouts.pseudoRandom(3, 300_000));
+    Files.write(d.resolve("weights.bin"), TestLayouts.pseudoRandom(3, weightBytes));
     Files.writeString(d.resolve("config.json"), "{}");
     OciLayout l = OciLayout.create(Reference.parse("oci:" + lp));
-    ModelPusher.push(d, l, "v1", PushOptions.defaults(), CLOCK);
+    ModelPusher.push(d, l, "v1", options, CLOCK);
     return l;
   }
 
@@ -182,7 +187,12 @@ class PushPullTest {
   }
 
   /** Counts where blob reads start, to prove a resumed pull continues from the partial file. */
-  record Recording(OciLayout inner, List<Long> offsets) implements ArtifactSource {
+  /** Records each blob read's offset; with {@code cut}, that blob's streams end after {@code keep} bytes. */
+  record Recording(OciLayout inner, List<Long> offsets, Digest cut, int keep) implements ArtifactSource {
+    Recording(OciLayout inner, List<Long> offsets) {
+      this(inner, offsets, null, 0);
+    }
+
     @Override
     public Reference reference() {
       return inner.reference();
@@ -201,7 +211,13 @@ class PushPullTest {
     @Override
     public InputStream openBlob(Digest d, long offset, long length) throws IOException {
       offsets.add(offset);
-      return inner.openBlob(d, offset, length);
+      InputStream in = inner.openBlob(d, offset, length);
+      if (!d.equals(cut)) {
+        return in;
+      }
+      try (in) {
+        return new java.io.ByteArrayInputStream(in.readNBytes(keep)); // ends early, without an error
+      }
     }
 
     @Override
@@ -234,29 +250,33 @@ class PushPullTest {
   }
 
   private OciLayout smallTar(Path lp) throws Exception {
-    Path d = tmp.resolve("small");
-    Files.createDirectories(d);
-    Files.write(d.resolve("weights.bin"), TestLayouts.pseudoRandom(3, 9_000_123));
-    Files.writeString(d.resolve("config.json"), "{}");
-    OciLayout l = OciLayout.create(Reference.parse("oci:" + lp));
-    ModelPusher.push(d, l, "v1", new PushOptions(true, 4, null), CLOCK);
-    return l;
+    return small(lp, 9_000_123, new PushOptions(true, 4, null));
+  }
+
+  /** The small tar model, its weights file, the pull's target and that file's partial entry path. */
+  private record TarCase(Path lp, OciLayout l, ModelArtifact a, ModelFile w, Path out, Path part, byte[] content) {}
+
+  private TarCase tarCase() throws Exception {
+    Path lp = tmp.resolve("l");
+    OciLayout l = smallTar(lp);
+    ModelArtifact a = ModelReader.read(l, "v1");
+    ModelFile w = a.files().get(1);
+    Path out = tmp.resolve("out");
+    Path part = out.resolve(ModelPuller.PARTIAL_DIR).resolve(w.layer().digest().hex() + ".entry");
+    Files.createDirectories(part.getParent());
+    return new TarCase(lp, l, a, w, out, part, Files.readAllBytes(tmp.resolve("small/weights.bin")));
   }
 
   /** A plain tar layer's one file is written straight from the stream: no blob is kept beside it. */
   @Test
   void aTarEntryIsStreamedIntoItsFile() throws Exception {
-    Path lp = tmp.resolve("l");
-    OciLayout l = smallTar(lp);
-    ModelArtifact a = ModelReader.read(l, "v1");
-    ModelFile w = a.files().get(1);
-    assertEquals(LayerFormat.TAR, w.format());
-    Path out = tmp.resolve("out");
+    TarCase c = tarCase();
+    assertEquals(LayerFormat.TAR, c.w().format());
     List<Long> offsets = java.util.Collections.synchronizedList(new ArrayList<>());
-    ModelPuller.pull(new Recording(l, offsets), a, out, 1, null);
-    assertEquals(TestLayouts.sha256(tmp.resolve("small/weights.bin")), TestLayouts.sha256(out.resolve("weights.bin")));
+    ModelPuller.pull(new Recording(c.l(), offsets), c.a(), c.out(), 1, null);
+    assertArrayEquals(c.content(), Files.readAllBytes(c.out().resolve("weights.bin")));
     assertEquals(List.of(0L, 0L), offsets, "each blob read once, from its start");
-    assertFalse(Files.exists(out.resolve(ModelPuller.PARTIAL_DIR)));
+    assertFalse(Files.exists(c.out().resolve(ModelPuller.PARTIAL_DIR)));
   }
 
   /** A tar layer that is a directory holding one file: the file's header follows the directory's. */
@@ -305,129 +325,85 @@ class PushPullTest {
   /** Resumed: the header again from the registry, the content on disk hashed, the rest fetched after it. */
   @Test
   void aTarEntryResumesAfterTheContentAlreadyWritten() throws Exception {
-    Path lp = tmp.resolve("l");
-    OciLayout l = smallTar(lp);
-    ModelArtifact a = ModelReader.read(l, "v1");
-    ModelFile w = a.files().get(1);
-    Path out = tmp.resolve("out");
-    Path part = out.resolve(ModelPuller.PARTIAL_DIR).resolve(w.layer().digest().hex() + ".entry");
-    Files.createDirectories(part.getParent());
-    byte[] content = Files.readAllBytes(tmp.resolve("small/weights.bin"));
-    Files.write(part, java.util.Arrays.copyOf(content, 5_000_001));
-    List<Long> offsets = java.util.Collections.synchronizedList(new ArrayList<>());
-    ModelPuller.pull(new Recording(l, offsets), a, out, 1, null);
-    assertTrue(offsets.contains(0L) && offsets.contains(w.contentOffset() + 5_000_001), offsets.toString());
-    assertArrayEquals(content, Files.readAllBytes(out.resolve("weights.bin")));
+    resumeTarEntry(PageCacheMode.KEEP);
   }
 
-  /** Through O_DIRECT the resumed content restarts on the block boundary below what is on disk; progress adds up. */
+  /** Through O_DIRECT the resumed content restarts on the block boundary below what is on disk. */
   @Test
   void aTarEntryResumesFromABlockBoundaryThroughODirect() throws Exception {
-    Path lp = tmp.resolve("l");
-    OciLayout l = smallTar(lp);
-    ModelArtifact a = ModelReader.read(l, "v1");
-    ModelFile w = a.files().get(1);
-    Path out = tmp.resolve("out");
-    Path part = out.resolve(ModelPuller.PARTIAL_DIR).resolve(w.layer().digest().hex() + ".entry");
-    Files.createDirectories(part.getParent());
-    byte[] content = Files.readAllBytes(tmp.resolve("small/weights.bin"));
-    Files.write(part, java.util.Arrays.copyOf(content, 5_000_001));
-    long expected;
-    try (DirectFile direct = DirectFile.open(part)) {
-      expected = direct == null ? 5_000_001 : direct.alignDown(5_000_001);
-      if (direct == null) {
-        System.err.println("NOTE: " + tmp + " refuses O_DIRECT; the tar entry's buffered resume is tested instead");
+    resumeTarEntry(PageCacheMode.BYPASS);
+  }
+
+  private void resumeTarEntry(PageCacheMode mode) throws Exception {
+    TarCase c = tarCase();
+    int partial = 5_000_001;
+    Files.write(c.part(), java.util.Arrays.copyOf(c.content(), partial));
+    long expected = partial;
+    if (mode == PageCacheMode.BYPASS) {
+      try (DirectFile direct = DirectFile.open(c.part())) {
+        if (direct == null) {
+          System.err.println("NOTE: " + tmp + " refuses O_DIRECT; the tar entry's buffered resume is tested instead");
+        } else {
+          expected = direct.alignDown(partial);
+        }
       }
     }
     List<Long> offsets = java.util.Collections.synchronizedList(new ArrayList<>());
     List<Progress> seen = new java.util.concurrent.CopyOnWriteArrayList<>();
-    ModelPuller.pull(new Recording(l, offsets), a, out, 1, seen::add, PageCacheMode.BYPASS);
-    assertTrue(offsets.contains(w.contentOffset() + expected), offsets + " (expected " + expected + ")");
-    assertArrayEquals(content, Files.readAllBytes(out.resolve("weights.bin")));
-    long total = a.files().stream().mapToLong(f -> f.layer().size()).sum();
-    assertEquals(total, seen.get(seen.size() - 1).totalDone(), "progress ends at the total, resumed bytes counted once");
+    ModelPuller.pull(new Recording(c.l(), offsets), c.a(), c.out(), 1, seen::add, mode);
+    long at = c.w().contentOffset() + expected;
+    assertTrue(offsets.contains(0L) && offsets.contains(at), offsets + " (expected 0 and " + at + ")");
+    assertArrayEquals(c.content(), Files.readAllBytes(c.out().resolve("weights.bin")));
+    long total = c.a().files().stream().mapToLong(f -> f.layer().size()).sum();
+    assertEquals(total, seen.get(seen.size() - 1).totalDone(),
+        "progress ends at the total, resumed bytes counted once");
   }
 
-  /** A registry stream that ends early without an error: it fails verification, no file appears, the next pull works. */
+  /** A stream that ends early without an error fails verification; no file appears; the next pull works. */
   @Test
   void aTarStreamCutShortFailsWithoutPlacingTheFile() throws Exception {
-    Path lp = tmp.resolve("l");
-    OciLayout l = smallTar(lp);
-    ModelArtifact a = ModelReader.read(l, "v1");
-    ModelFile w = a.files().get(1);
-    Path out = tmp.resolve("out");
-    ArtifactSource shortStream = new ArtifactSource() {
-      @Override
-      public Reference reference() {
-        return l.reference();
-      }
-
-      @Override
-      public FetchedManifest fetchManifest(String t) throws IOException {
-        return l.fetchManifest(t);
-      }
-
-      @Override
-      public byte[] fetchBlob(Digest d, long max) throws IOException {
-        return l.fetchBlob(d, max);
-      }
-
-      @Override
-      public InputStream openBlob(Digest d, long offset, long length) throws IOException {
-        InputStream in = l.openBlob(d, offset, length);
-        return d.equals(w.layer().digest()) ? new java.io.ByteArrayInputStream(in.readNBytes(3_000_000)) : in;
-      }
-
-      @Override
-      public void close() {}
-    };
-    ModelCacheException e = assertThrows(ModelCacheException.class, () -> ModelPuller.pull(shortStream, a, out, 1, null));
+    TarCase c = tarCase();
+    ArtifactSource shortStream = new Recording(c.l(), new ArrayList<>(), c.w().layer().digest(), 3_000_000);
+    ModelCacheException e =
+        assertThrows(ModelCacheException.class, () -> ModelPuller.pull(shortStream, c.a(), c.out(), 1, null));
     assertEquals(ModelCacheException.Kind.DIGEST_MISMATCH, e.kind());
-    assertFalse(Files.exists(out.resolve("weights.bin")));
-    ModelPuller.pull(l, a, out, 1, null);
-    assertArrayEquals(Files.readAllBytes(tmp.resolve("small/weights.bin")), Files.readAllBytes(out.resolve("weights.bin")));
+    assertFalse(Files.exists(c.out().resolve("weights.bin")));
+    ModelPuller.pull(c.l(), c.a(), c.out(), 1, null);
+    assertArrayEquals(c.content(), Files.readAllBytes(c.out().resolve("weights.bin")));
   }
 
   /** Garbage left in the partial content fails the blob's digest, and leaves nothing to resume from. */
   @Test
   void aCorruptPartialTarEntryFailsVerificationAndIsDropped() throws Exception {
-    Path lp = tmp.resolve("l");
-    OciLayout l = smallTar(lp);
-    ModelArtifact a = ModelReader.read(l, "v1");
-    ModelFile w = a.files().get(1);
-    Path out = tmp.resolve("out");
-    Path part = out.resolve(ModelPuller.PARTIAL_DIR).resolve(w.layer().digest().hex() + ".entry");
-    Files.createDirectories(part.getParent());
-    byte[] content = Files.readAllBytes(tmp.resolve("small/weights.bin"));
-    byte[] bad = java.util.Arrays.copyOf(content, 1_000_000);
+    TarCase c = tarCase();
+    byte[] bad = java.util.Arrays.copyOf(c.content(), 1_000_000);
     bad[777] ^= 1;
-    Files.write(part, bad);
-    ModelCacheException e = assertThrows(ModelCacheException.class, () -> ModelPuller.pull(l, a, out, 1, null));
+    Files.write(c.part(), bad);
+    ModelCacheException e =
+        assertThrows(ModelCacheException.class, () -> ModelPuller.pull(c.l(), c.a(), c.out(), 1, null));
     assertEquals(ModelCacheException.Kind.DIGEST_MISMATCH, e.kind());
-    assertTrue(e.getMessage().startsWith("oci:" + lp + ":v1: layer " + w.layer().digest() + " failed verification"),
-        e.getMessage());
-    assertFalse(Files.exists(part));
-    assertFalse(Files.exists(out.resolve("weights.bin")));
-    ModelPuller.pull(l, a, out, 1, null);
-    assertArrayEquals(content, Files.readAllBytes(out.resolve("weights.bin")));
+    String line = "oci:" + c.lp() + ":v1: layer " + c.w().layer().digest() + " failed verification";
+    assertTrue(e.getMessage().startsWith(line), e.getMessage());
+    assertFalse(Files.exists(c.part()));
+    assertFalse(Files.exists(c.out().resolve("weights.bin")));
+    ModelPuller.pull(c.l(), c.a(), c.out(), 1, null);
+    assertArrayEquals(c.content(), Files.readAllBytes(c.out().resolve("weights.bin")));
   }
 
   /** A corrupt tar blob in the registry: digest mismatch, no file at the final path, no partial kept. */
   @Test
   void aCorruptTarBlobFailsPullAndLeavesNothing() throws Exception {
-    Path lp = tmp.resolve("l");
-    OciLayout l = smallTar(lp);
-    ModelArtifact a = ModelReader.read(l, "v1");
-    ModelFile w = a.files().get(1);
-    byte[] blob = Files.readAllBytes(l.blobPath(w.layer().digest()));
+    TarCase c = tarCase();
+    Digest d = c.w().layer().digest();
+    byte[] blob = Files.readAllBytes(c.l().blobPath(d));
     blob[4_000_000] ^= 0x55;
-    Files.write(l.blobPath(w.layer().digest()), blob);
-    Path out = tmp.resolve("out");
-    ModelCacheException e = assertThrows(ModelCacheException.class, () -> ModelPuller.pull(l, a, out, 1, null));
-    assertEquals("oci:" + lp + ":v1: layer " + w.layer().digest() + " failed verification (got "
-        + Digest.of(blob) + ")", e.getMessage());
-    assertFalse(Files.exists(out.resolve("weights.bin")));
-    assertFalse(Files.exists(out.resolve(ModelPuller.PARTIAL_DIR).resolve(w.layer().digest().hex() + ".entry")));
+    Files.write(c.l().blobPath(d), blob);
+    ModelCacheException e =
+        assertThrows(ModelCacheException.class, () -> ModelPuller.pull(c.l(), c.a(), c.out(), 1, null));
+    assertEquals("oci:" + c.lp() + ":v1: layer " + d + " failed verification (got " + Digest.of(blob) + ")",
+        e.getMessage());
+    assertFalse(Files.exists(c.out().resolve("weights.bin")));
+    assertFalse(Files.exists(c.part()));
   }
 
   private void resumeFrom(int partialBytes, long expectedOffset) throws Exception {
