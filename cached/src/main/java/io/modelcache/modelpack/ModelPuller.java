@@ -147,18 +147,25 @@ public final class ModelPuller {
       }
     }
     dirs.add(root);
-    if (root.getParent() != null) {
-      dirs.add(root.getParent());
-    }
     for (Path d : dirs) {
       FileChannel ch;
       try {
-        ch = FileChannel.open(d, StandardOpenOption.READ, java.nio.file.LinkOption.NOFOLLOW_LINKS);
+        ch = FileChannel.open(d, StandardOpenOption.READ);
       } catch (IOException e) {
-        continue; // a directory we may not open (root's parent, say): the ones we wrote into are synced
+        continue; // a directory we may write into but not open for reading: nothing to sync it through
       }
       try (ch) {
         ch.force(true);
+      }
+    }
+    Path parent = root.getParent();
+    if (parent != null) {
+      // root's own name, best effort: the parent may be another file system (a volume's mount point)
+      // that refuses an fsync of a directory, or one we may not open.
+      try (FileChannel ch = FileChannel.open(parent, StandardOpenOption.READ)) {
+        ch.force(true);
+      } catch (IOException e) {
+        LOG.debug("fsync of {} (the pull's parent directory) failed: {}", parent, e.toString());
       }
     }
   }

@@ -53,7 +53,7 @@ final class TarEntryDownload {
     Path part = partialDir.resolve(d.hex() + ".entry");
     Files.deleteIfExists(partialDir.resolve(d.hex())); // a whole-blob partial from before this path existed
     long have = Files.isRegularFile(part) ? Files.size(part) : 0;
-    if (have > size || (have > 0 && !Files.isWritable(part))) {
+    if (have > size || (Files.exists(part) && !Files.isWritable(part))) {
       // too long, or given a read-only mode and then not moved into place: start over
       Files.delete(part);
       have = 0;

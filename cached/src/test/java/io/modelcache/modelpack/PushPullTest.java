@@ -272,6 +272,8 @@ class PushPullTest {
   void aTarEntryIsStreamedIntoItsFile() throws Exception {
     TarCase c = tarCase();
     assertEquals(LayerFormat.TAR, c.w().format());
+    // A whole-blob partial an older pull left (junk here): not resumed from, and removed.
+    Files.write(c.part().resolveSibling(c.w().layer().digest().hex()), new byte[12_345]);
     List<Long> offsets = java.util.Collections.synchronizedList(new ArrayList<>());
     ModelPuller.pull(new Recording(c.l(), offsets), c.a(), c.out(), 1, null);
     assertArrayEquals(c.content(), Files.readAllBytes(c.out().resolve("weights.bin")));
@@ -368,6 +370,7 @@ class PushPullTest {
         assertThrows(ModelCacheException.class, () -> ModelPuller.pull(shortStream, c.a(), c.out(), 1, null));
     assertEquals(ModelCacheException.Kind.DIGEST_MISMATCH, e.kind());
     assertFalse(Files.exists(c.out().resolve("weights.bin")));
+    assertFalse(Files.exists(c.part()), "bytes that failed verification are not kept to resume from");
     ModelPuller.pull(c.l(), c.a(), c.out(), 1, null);
     assertArrayEquals(c.content(), Files.readAllBytes(c.out().resolve("weights.bin")));
   }
