@@ -99,8 +99,7 @@ public final class ModelPuller {
       for (List<ModelFile> fs : byBlob.values()) {
         tasks.add(() -> {
           ModelFile first = fs.get(0);
-          if (fs.size() == 1 && first.format() == LayerFormat.TAR && first.contentOffset() <= STREAM_HEADER_MAX
-              && first.contentOffset() + first.size() <= first.layer().size()) {
+          if (fs.size() == 1 && first.format() == LayerFormat.TAR && first.contentOffset() <= STREAM_HEADER_MAX) {
             // One file in a plain tar layer: its content goes straight into the file, no blob on disk.
             Path target = target(art, first, root, partial);
             Path file = TarEntryDownload.download(src, art, first, partial, done, totalBytes, report, flusher, direct);
@@ -148,25 +147,30 @@ public final class ModelPuller {
     }
     dirs.add(root);
     for (Path d : dirs) {
-      FileChannel ch;
-      try {
-        ch = FileChannel.open(d, StandardOpenOption.READ);
-      } catch (IOException e) {
-        continue; // a directory we may write into but not open for reading: nothing to sync it through
-      }
-      try (ch) {
-        ch.force(true);
-      }
+      fsyncDirectory(d, false);
     }
-    Path parent = root.getParent();
-    if (parent != null) {
+    if (root.getParent() != null) {
       // root's own name, best effort: the parent may be another file system (a volume's mount point)
-      // that refuses an fsync of a directory, or one we may not open.
-      try (FileChannel ch = FileChannel.open(parent, StandardOpenOption.READ)) {
-        ch.force(true);
-      } catch (IOException e) {
-        LOG.debug("fsync of {} (the pull's parent directory) failed: {}", parent, e.toString());
+      // that refuses an fsync of a directory.
+      fsyncDirectory(root.getParent(), true);
+    }
+  }
+
+  /** fsync of a directory: one we may not open is skipped; a failed sync fails the pull unless {@code bestEffort}. */
+  private static void fsyncDirectory(Path d, boolean bestEffort) throws IOException {
+    FileChannel ch;
+    try {
+      ch = FileChannel.open(d, StandardOpenOption.READ);
+    } catch (IOException e) {
+      return; // written into but not readable: there is no descriptor to sync it through
+    }
+    try (ch) {
+      ch.force(true);
+    } catch (IOException e) {
+      if (!bestEffort) {
+        throw e;
       }
+      LOG.debug("fsync of {} failed: {}", d, e.toString());
     }
   }
 

@@ -14,7 +14,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
-import java.util.Arrays;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Consumer;
@@ -46,7 +45,7 @@ final class TarEntryDownload {
     long off = f.contentOffset();
     long size = f.size();
     String where = art.ref() + ": layer " + d.shortHex();
-    if (off < 0 || off > ModelPuller.STREAM_HEADER_MAX || off + size > layer.size()) {
+    if (off < 0 || off + size > layer.size()) {
       throw ModelCacheException.invalid(where + ": cannot extract: entry at " + off + " of " + size
           + " bytes does not fit in the " + layer.size() + "-byte layer");
     }
@@ -119,25 +118,15 @@ final class TarEntryDownload {
    * directory entries).
    */
   static boolean sameEntry(byte[] header, long off, long size) {
-    int pos = 0;
+    TarStreamReader tr = new TarStreamReader(new java.io.ByteArrayInputStream(header));
     try {
-      while (pos < header.length) {
-        TarLocator.Result r = TarLocator.first(Arrays.copyOfRange(header, pos, header.length), header.length - pos);
-        if (!(r instanceof TarLocator.Found found)) {
-          return false;
-        }
-        TarEntry e = found.entry();
-        if (pos + e.contentOffset() == off) {
+      for (TarEntry e = tr.next(); e != null && e.contentOffset() <= off; e = tr.next()) {
+        if (e.contentOffset() == off) {
           return e.isRegular() && e.size() == size;
         }
-        long next = pos + e.nextHeaderOffset();
-        if (next <= pos || next > off) {
-          return false;
-        }
-        pos = (int) next;
       }
-    } catch (TarFormatException e) {
-      return false;
+    } catch (IOException | TarFormatException e) {
+      // headers that do not parse cannot be the entry the layer was read with
     }
     return false;
   }
