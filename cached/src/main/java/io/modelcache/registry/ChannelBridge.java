@@ -18,8 +18,14 @@ import java.util.concurrent.atomic.AtomicLong;
  * blob never sits in memory.
  */
 final class ChannelBridge extends ChannelInboundHandlerAdapter {
-  static final long HIGH_WATER = 1 << 20;
-  static final long LOW_WATER = 256 << 10;
+  /**
+   * Body bytes queued before reading stops: one reader buffer (the pull and the chunk cache take 4 MiB
+   * at a time), so the socket is still read while the reader hashes and writes the last one
+   * (docs/performance.md, "Fewer, larger socket reads"). Per connection: the daemon's 8 per registry
+   * hold at most 8 × (4 + 1) MiB. {@code -Dmodelcache.http.queueBytes} for measuring.
+   */
+  static final long HIGH_WATER = Long.getLong("modelcache.http.queueBytes", 4 << 20);
+  static final long LOW_WATER = HIGH_WATER / 4;
 
   /** Marker queued when the connection closes. */
   static final Object CLOSED = new Object();
