@@ -166,8 +166,11 @@ final class KernelSession implements Mounted.Served {
         });
       }
     } finally {
-      data.clear(); // a loan is given back on every path
-      exit();
+      try {
+        data.clear(); // a loan or a spliced range is given back on every path
+      } finally {
+        exit();
+      }
     }
   }
 

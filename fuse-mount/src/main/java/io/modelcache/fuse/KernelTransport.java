@@ -36,6 +36,7 @@ public final class KernelTransport implements FuseTransport {
   /** Follows {@link #configureDefault} at each mount (so whoever took it before still gets it). */
   private static final KernelTransport DEFAULTS = new KernelTransport(null, null);
   private static volatile boolean defaultPassthrough;
+  private static volatile boolean defaultSplice = true;
   private static volatile PassthroughHook.Stats defaultStats = new PassthroughHook.Stats();
   private static volatile int defaultRequestTimeout;
   private static volatile OpenLogs defaultOpenLogs;
@@ -79,8 +80,17 @@ public final class KernelTransport implements FuseTransport {
    * keep what they had). Until then, every file is served by the daemon.
    */
   public static void configureDefault(boolean passthrough, PassthroughHook.Stats stats) {
+    configureDefault(passthrough, true, stats);
+  }
+
+  /**
+   * As {@link #configureDefault(boolean, PassthroughHook.Stats)}, and whether READs of files served
+   * by the daemon that have a backing file are answered by splicing from it ({@code fuse.spliceReplies}).
+   */
+  public static void configureDefault(boolean passthrough, boolean spliceReplies, PassthroughHook.Stats stats) {
     defaultStats = stats;
     defaultPassthrough = passthrough;
+    defaultSplice = spliceReplies;
   }
 
   /**
@@ -96,7 +106,7 @@ public final class KernelTransport implements FuseTransport {
 
   private InitConfig init() {
     return init != null ? init : InitConfig.defaults().withPassthrough(defaultPassthrough)
-        .withRequestTimeoutSeconds(defaultRequestTimeout);
+        .withRequestTimeoutSeconds(defaultRequestTimeout).withSpliceReplies(defaultSplice);
   }
 
   private OpenHook hook(ReadOnlyTree tree, int fd, InitConfig ic, OpenLog log) {
@@ -192,7 +202,7 @@ public final class KernelTransport implements FuseTransport {
     }
     Negotiated negotiated = awaitInit(session, mp);
     if (LOGGED_INIT.compareAndSet(false, true)) {
-      LOG.info("{}", negotiated.describe());
+      LOG.info("{}{}", negotiated.describe(), ic.spliceReplies() ? ", splice replies" : ", replies copied (splice off)");
     }
     long dev = OwnedMount.mountedDevice(mp);
     if (dev >= 0 && !user) { // /sys/class/bdi is root's

@@ -59,6 +59,13 @@ public interface ReadOnlyTree {
     }
 
     /**
+     * The transport served {@code len} bytes at {@code offset} from this reader's {@link #backing()}
+     * file itself (a spliced reply) instead of calling {@link #read}: for the reader's bookkeeping
+     * (counters, read-ahead, profiles) only. Must not block or throw.
+     */
+    default void servedInPlace(long offset, int len) {}
+
+    /**
      * Whether every byte this reader serves is final (verified): then the kernel may keep pages it
      * cached during earlier opens (FOPEN_KEEP_CACHE). False while bytes are served before their
      * check, so that pages of content that later fails its check do not outlive the open.

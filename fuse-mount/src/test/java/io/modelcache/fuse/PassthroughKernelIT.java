@@ -158,7 +158,9 @@ class PassthroughKernelIT {
     tree.add("/other.safetensors", MemoryTree.randomBytes(8, 2 * 1024 * 1024 + 1), true);
     tree.add("/broken.safetensors", MemoryTree.randomBytes(9, 100_000), true);
     mp = Files.createDirectory(tmp.resolve("mnt")).toRealPath();
-    KernelTransport t = new KernelTransport(InitConfig.defaults().withPassthrough(passthrough), (tr, fd) -> {
+    // Splice replies off: these tests count the backing files the passthrough hook asks for, and a
+    // daemon-path open of a complete file would take one to splice from (SplicedReadTest, PassthroughIT).
+    KernelTransport t = new KernelTransport(InitConfig.defaults().withPassthrough(passthrough).withSpliceReplies(false), (tr, fd) -> {
       PassthroughHook h = new PassthroughHook(fd, passthrough, stats);
       hook.set(h);
       return h;

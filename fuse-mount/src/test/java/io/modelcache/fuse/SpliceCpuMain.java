@@ -1,7 +1,5 @@
 package io.modelcache.fuse;
 
-import io.modelcache.fuse.kernel.SpliceSource;
-import io.modelcache.fuse.kernel.sys.Sys;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.ByteBuffer;
@@ -19,7 +17,8 @@ import java.util.List;
  * Manual measurement (not a test; issue 10, run as root): READ replies of the kernel transport
  * written with write(2) from the reply buffer (the file's bytes read into it first, as the daemon
  * does when passthrough is off) against replies spliced from the file into /dev/fuse
- * ({@link io.modelcache.fuse.kernel.SpliceReply}: header and file range through a pipe).
+ * ({@link io.modelcache.fuse.kernel.SpliceReply}: header and file range through a pipe), which the
+ * transport does for an open served here whose reader has a {@link BackingFile}.
  *
  * <p>One tree of one 1 GiB file backed by a file on disk ({@code DIR/backing}, made once, then read
  * again before every run so that its page cache is warm: this measures the reply path, not the
@@ -141,20 +140,18 @@ public final class SpliceCpuMain {
 
   /**
    * Reads the backing file with positional FileChannel reads (the write(2) path, like the daemon's
-   * reads of a cache file); in splice mode also offers its own descriptor of the file.
+   * reads of a cache file); in splice mode also offers the file as its backing file, which the
+   * transport (passthrough off) then splices READ replies from.
    */
-  private static final class DiskReader implements ReadOnlyTree.FileReader, SpliceSource {
+  private static final class DiskReader implements ReadOnlyTree.FileReader {
     private final FileChannel ch;
-    private final int fd;
+    private final Path backing;
     private final boolean splice;
 
     DiskReader(Path backing, boolean splice) throws IOException {
       this.ch = FileChannel.open(backing, StandardOpenOption.READ);
+      this.backing = backing;
       this.splice = splice;
-      this.fd = splice ? Sys.open(backing.toString(), Sys.O_RDONLY | Sys.O_CLOEXEC) : -1;
-      if (splice && fd < 0) {
-        throw new IOException("open " + backing + ": errno " + -fd);
-      }
     }
 
     @Override
@@ -164,8 +161,21 @@ public final class SpliceCpuMain {
     }
 
     @Override
-    public Range spliceRange(long offset, int len) {
-      return splice ? new Range(fd, offset, (int) Math.max(0, Math.min(len, SIZE - offset))) : null;
+    public java.util.Optional<BackingFile> backing() {
+      return !splice ? java.util.Optional.empty() : java.util.Optional.of(new BackingFile() {
+        @Override
+        public Path path() {
+          return backing;
+        }
+
+        @Override
+        public long length() {
+          return SIZE;
+        }
+
+        @Override
+        public void close() {}
+      });
     }
 
     @Override
@@ -174,9 +184,6 @@ public final class SpliceCpuMain {
         ch.close();
       } catch (IOException e) {
         // read-only: nothing lost
-      }
-      if (fd >= 0) {
-        Sys.close(fd);
       }
     }
   }

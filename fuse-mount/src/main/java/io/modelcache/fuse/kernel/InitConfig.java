@@ -11,8 +11,12 @@ package io.modelcache.fuse.kernel;
  *     offers it (7.43+): the kernel aborts the connection once a request has waited that long for
  *     its answer, whoever should have given it (a hung server, or no server at all). 0: not asked.
  *     At most 65535 (a u16 in {@code fuse_init_out})
+ * @param spliceReplies answer READs of daemon-served files that have a backing file by splicing
+ *     from it ({@link SplicedFile}, {@link SpliceReply}); nothing to negotiate, but this server's
+ *     choice belongs with the rest
  */
-public record InitConfig(int maxPages, int maxBackground, boolean passthrough, int requestTimeoutSeconds) {
+public record InitConfig(int maxPages, int maxBackground, boolean passthrough, int requestTimeoutSeconds,
+    boolean spliceReplies) {
   /** The write size asked for: small, since nothing is ever written (it sizes request buffers). */
   public static final int MAX_WRITE = 64 * 1024;
   public static final int MAX_REQUEST_TIMEOUT = 65535;
@@ -24,19 +28,23 @@ public record InitConfig(int maxPages, int maxBackground, boolean passthrough, i
   }
 
   public InitConfig(int maxPages, int maxBackground, boolean passthrough) {
-    this(maxPages, maxBackground, passthrough, 0);
+    this(maxPages, maxBackground, passthrough, 0, true);
   }
 
   public static InitConfig defaults() {
-    return new InitConfig(256, 16, false, 0);
+    return new InitConfig(256, 16, false, 0, true);
   }
 
   public InitConfig withPassthrough(boolean v) {
-    return new InitConfig(maxPages, maxBackground, v, requestTimeoutSeconds);
+    return new InitConfig(maxPages, maxBackground, v, requestTimeoutSeconds, spliceReplies);
   }
 
   public InitConfig withRequestTimeoutSeconds(int v) {
-    return new InitConfig(maxPages, maxBackground, passthrough, v);
+    return new InitConfig(maxPages, maxBackground, passthrough, v, spliceReplies);
+  }
+
+  public InitConfig withSpliceReplies(boolean v) {
+    return new InitConfig(maxPages, maxBackground, passthrough, requestTimeoutSeconds, v);
   }
 
   /** Bytes a request buffer needs: the largest write request plus headers (never below 8 KiB). */

@@ -64,13 +64,11 @@ public final class KernelFs {
   private final CallWrapper wrapper;
   private final InitConfig config;
   private final OpenHook hook;
-  private final Map<Long, Open> handles = new ConcurrentHashMap<>();
+  private final Map<Long, OpenHandle> handles = new ConcurrentHashMap<>();
   private final AtomicInteger opens = new AtomicInteger();
   /** Bits 24..31 of every file handle's low word: which server of the connection gave it out. */
   private volatile int handleEpoch;
   private final CompletableFuture<Negotiated> negotiated = new CompletableFuture<>();
-
-  private record Open(ReadOnlyTree.FileReader reader, OpenReply reply) {}
 
   public KernelFs(ReadOnlyTree tree, NodeTable nodes, CallWrapper wrapper, InitConfig config, OpenHook hook) {
     this.tree = tree;
@@ -133,8 +131,8 @@ public final class KernelFs {
 
   /**
    * As {@link #handle(MemorySegment, int, MemorySegment)}, and when {@code data} is not null a READ
-   * may be answered with data outside the reply buffer: a range to splice (a reader that is a
-   * {@link SpliceSource}) or memory the reader lends ({@link ReadOnlyTree.FileReader#lend}). Then
+   * may be answered with data outside the reply buffer: a range to splice (an open served by the
+   * daemon whose reader had a backing file: {@link SplicedFile}) or memory the reader lends ({@link ReadOnlyTree.FileReader#lend}). Then
    * {@code reply} holds only the 16-byte header, {@code data} the rest, and the length returned
    * (header plus data) is what the caller sends with {@link ReplyData#send}. Otherwise {@code data}
    * is empty and the reply is all in {@code reply}.
@@ -278,7 +276,10 @@ public final class KernelFs {
       reply = earlier.isPresent() ? earlier.get() : hook.opened(path, reader,
           new OpenReply(fileHandle(nodeid, opens.incrementAndGet()), FuseAbi.FOPEN_KEEP_CACHE, 0),
           unique & ~FuseAbi.UNIQUE_RESEND);
-      handles.put(reply.fh(), new Open(reader, reply));
+      OpenHandle replaced = handles.put(reply.fh(), new OpenHandle(reader, reply, spliced(reader, reply)));
+      if (replaced != null) {
+        replaced.close(); // not expected (handles are unique per open); never leak its pin
+      }
     } catch (Throwable t) {
       reader.close();
       throw t;
@@ -293,27 +294,33 @@ public final class KernelFs {
     long fh = u64(arg, R_FH);
     long offset = u64(arg, R_OFFSET);
     long size = Integer.toUnsignedLong(u32(arg, R_SIZE));
-    Open o = handles.get(fh);
+    OpenHandle o = handles.get(fh);
     if (o == null) {
       // A handle given out by an earlier server of this connection: open the node it names.
       if (path == null || fh >>> 32 != nodeid) {
         return -Errno.EBADF;
       }
-      Open mine = new Open(tree.open(path), new OpenReply(fh, FuseAbi.FOPEN_KEEP_CACHE, 0));
+      ReadOnlyTree.FileReader r = tree.open(path);
+      OpenReply earlier = new OpenReply(fh, FuseAbi.FOPEN_KEEP_CACHE, 0);
+      OpenHandle mine = new OpenHandle(r, earlier, spliced(r, earlier));
       o = handles.putIfAbsent(fh, mine);
       if (o == null) {
         o = mine;
       } else {
-        mine.reader().close();
+        mine.close();
       }
     }
     int want = (int) Math.min(size, p.byteSize());
-    if (data != null && o.reader() instanceof SpliceSource source) {
-      SpliceSource.Range r = source.spliceRange(offset, want);
-      if (r != null) {
-        data.range(r);
+    if (data != null && o.spliced() != null) {
+      SplicedFile.Range r = o.spliced().take(offset, want);
+      if (r != null && SpliceReply.forThread().fits(r)) {
+        data.range(r, o.spliced());
+        o.reader().servedInPlace(offset, r.length());
         out[0] = r.length();
         return r.length();
+      }
+      if (r != null) {
+        o.spliced().done(); // too small or too large for this thread's pipe: copied below
       }
     }
     if (data != null && want > 0) {
@@ -334,12 +341,23 @@ public final class KernelFs {
     return n;
   }
 
+  /**
+   * For an open served here (not passthrough) whose reader has a backing file now, when splicing is
+   * on: that file, held open until RELEASE, so that READ replies are spliced from it.
+   */
+  private SplicedFile spliced(ReadOnlyTree.FileReader reader, OpenReply reply) {
+    if (!config.spliceReplies() || (reply.openFlags() & FuseAbi.FOPEN_PASSTHROUGH) != 0) {
+      return null;
+    }
+    return reader.backing().map(SplicedFile::open).orElse(null);
+  }
+
   private int release(MemorySegment arg) {
     long fh = u64(arg, REL_FH);
-    Open o = handles.remove(fh);
+    OpenHandle o = handles.remove(fh);
     if (o != null) {
       try {
-        o.reader().close();
+        o.close();
       } finally {
         hook.released(o.reply());
       }
@@ -358,10 +376,10 @@ public final class KernelFs {
   public void closeAll() {
     hook.ended();
     for (Long fh : List.copyOf(handles.keySet())) {
-      Open o = handles.remove(fh);
+      OpenHandle o = handles.remove(fh);
       if (o != null) {
         try {
-          o.reader().close();
+          o.close();
           hook.released(o.reply());
         } catch (Throwable t) {
           LOG.warn("closing a reader failed", t);

@@ -8,7 +8,7 @@ import java.nio.ByteBuffer;
 
 /**
  * Where a READ reply's data is when it is not in the reply buffer: a range of a file to splice
- * ({@link SpliceSource}) or memory a reader lent ({@link Loan}). {@link KernelFs#handle} fills it,
+ * ({@link SplicedFile}) or memory a reader lent ({@link Loan}). {@link KernelFs#handle} fills it,
  * {@link #send} writes the reply and gives a loan back. One per worker, reused for every request.
  *
  * <p>A lent reply is one writev(2) of the 16-byte header and the loan's buffers, so the bytes are
@@ -18,10 +18,11 @@ import java.nio.ByteBuffer;
 public final class ReplyData {
   /** Loans with more parts than this are copied into the reply buffer (IOV_MAX is 1024). */
   static final int MAX_PARTS = 256;
-  private SpliceSource.Range range;
+  private SplicedFile.Range range;
+  private SplicedFile rangeOf;
   private Loan loan;
 
-  SpliceSource.Range range() {
+  SplicedFile.Range range() {
     return range;
   }
 
@@ -29,9 +30,11 @@ public final class ReplyData {
     return loan;
   }
 
-  void range(SpliceSource.Range r) {
+  /** A range {@code of} gave ({@link SplicedFile#take}); its use ends when this is sent or cleared. */
+  void range(SplicedFile.Range r, SplicedFile of) {
     clear();
     range = r;
+    rangeOf = of;
   }
 
   void loan(Loan l) {
@@ -39,13 +42,18 @@ public final class ReplyData {
     loan = l;
   }
 
-  /** Gives back a loan that was not sent and forgets the data. */
+  /** Gives back a loan or a range that was not sent and forgets the data. */
   public void clear() {
     Loan l = loan;
+    SplicedFile f = rangeOf;
     loan = null;
     range = null;
+    rangeOf = null;
     if (l != null) {
       l.close();
+    }
+    if (f != null) {
+      f.done();
     }
   }
 

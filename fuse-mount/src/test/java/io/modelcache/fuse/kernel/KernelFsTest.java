@@ -338,64 +338,6 @@ class KernelFsTest {
   }
 
   @Test
-  void aReadOnASpliceSourceIsAnsweredByItsRangeOnlyWhenTheCallerSplices() {
-    List<String> asked = new ArrayList<>();
-    Tree spliceable = new Tree() {
-      @Override
-      public FileReader open(String path) throws IOException {
-        FileReader plain = super.open(path);
-        class Both implements FileReader, SpliceSource {
-          @Override
-          public int read(long offset, ByteBuffer dst) throws IOException {
-            return plain.read(offset, dst);
-          }
-
-          @Override
-          public Range spliceRange(long offset, int len) {
-            asked.add(offset + "+" + len);
-            return offset >= 4 ? null : new Range(42, 1000 + offset, (int) Math.min(len, 5 - offset));
-          }
-
-          @Override
-          public void close() {
-            plain.close();
-          }
-        }
-        return new Both();
-      }
-    };
-    KernelFs sfs = new KernelFs(spliceable, NodeTable.of(spliceable), new CallWrapper((op, nanos, r) -> { },
-        Duration.ofSeconds(10)), InitConfig.defaults(), OpenHook.DAEMON_PATH);
-    long fh = (3L << 32) | 1;
-    byte[] req = request(FuseAbi.OPEN, 3, new Le().u32(0).u32(0).get());
-    byte[] reply = new byte[64 * 1024];
-    sfs.handle(MemorySegment.ofArray(req), req.length, MemorySegment.ofArray(reply));
-    ReplyData spliced = new ReplyData();
-    spliced.range(new SpliceSource.Range(1, 2, 3)); // left from an earlier request: handle clears it
-    req = request(FuseAbi.READ, 3, readIn(fh, 1, 4096));
-    int n = sfs.handle(MemorySegment.ofArray(req), req.length, MemorySegment.ofArray(reply), spliced);
-    assertEquals(16 + 4, n); // header plus the range, of which only the header is in the buffer
-    assertEquals(hex(ok(4).get()), hex(Arrays.copyOf(reply, 16)));
-    assertEquals(new SpliceSource.Range(42, 1001, 4), spliced.range());
-    // the source declines (offset 4): the bytes come through read, nothing to splice
-    req = request(FuseAbi.READ, 3, readIn(fh, 4, 4096));
-    n = sfs.handle(MemorySegment.ofArray(req), req.length, MemorySegment.ofArray(reply), spliced);
-    assertEquals(hex(ok(1).bytes("o".getBytes(StandardCharsets.UTF_8)).get()), hex(Arrays.copyOf(reply, n)));
-    assertEquals(null, spliced.range());
-    // a caller that does not splice never asks the source
-    asked.clear();
-    req = request(FuseAbi.READ, 3, readIn(fh, 0, 4096));
-    n = sfs.handle(MemorySegment.ofArray(req), req.length, MemorySegment.ofArray(reply));
-    assertEquals(hex(ok(5).bytes(tree.f).get()), hex(Arrays.copyOf(reply, n)));
-    assertEquals(List.of(), asked);
-    // a failing request leaves nothing to splice
-    req = request(FuseAbi.READ, 4, readIn(fh + 1, 0, 10));
-    n = sfs.handle(MemorySegment.ofArray(req), req.length, MemorySegment.ofArray(reply), spliced);
-    assertEquals(hex(error(9)), hex(Arrays.copyOf(reply, n)));
-    assertEquals(null, spliced.range());
-  }
-
-  @Test
   void aReadOnALendingReaderIsAnsweredFromTheLoanWhichIsGivenBackOnce() throws Exception {
     List<String> lent = new ArrayList<>();
     java.util.concurrent.atomic.AtomicInteger closed = new java.util.concurrent.atomic.AtomicInteger();

@@ -65,7 +65,10 @@ public final class Sys {
   private static final MethodHandle CLOSE;
   private static final MethodHandle MOUNT;
   private static final MethodHandle UMOUNT2;
+  /** The kernel's page size, the size of one pipe buffer (4 KiB on x86-64, up to 64 KiB on arm64). */
+  public static final int PAGE_SIZE;
   private static final MethodHandle READ;
+  private static final MethodHandle PREAD;
   private static final MethodHandle WRITE;
   private static final MethodHandle WRITEV;
   private static final MethodHandle IOCTL;
@@ -96,6 +99,8 @@ public final class Sys {
         FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT), errno);
     READ = linker.downcallHandle(libc.find("read").orElseThrow(),
         FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), errno);
+    PREAD = linker.downcallHandle(libc.find("pread").orElseThrow(),
+        FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG, JAVA_LONG), errno);
     WRITE = linker.downcallHandle(libc.find("write").orElseThrow(),
         FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG), errno);
     WRITEV = linker.downcallHandle(libc.find("writev").orElseThrow(),
@@ -109,6 +114,12 @@ public final class Sys {
     EPOLL_WAIT = linker.downcallHandle(libc.find("epoll_wait").orElseThrow(),
         FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT, JAVA_INT), errno);
     GETEUID = linker.downcallHandle(libc.find("geteuid").orElseThrow(), FunctionDescriptor.of(JAVA_INT));
+    try {
+      PAGE_SIZE = (int) linker.downcallHandle(libc.find("getpagesize").orElseThrow(), FunctionDescriptor.of(JAVA_INT))
+          .invokeExact();
+    } catch (Throwable t) {
+      throw new ExceptionInInitializerError(t);
+    }
     PIPE2 = linker.downcallHandle(libc.find("pipe2").orElseThrow(),
         FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT), errno);
     SPLICE = linker.downcallHandle(libc.find("splice").orElseThrow(),
@@ -191,6 +202,16 @@ public final class Sys {
     MemorySegment st = STATE.get();
     try {
       return result((long) READ.invokeExact(st, fd, buf, Math.min(len, buf.byteSize())), st);
+    } catch (Throwable t) {
+      throw rethrow(t);
+    }
+  }
+
+  /** pread(2) of up to {@code len} bytes at {@code offset} into native {@code buf}; bytes read or -errno. */
+  public static long pread(int fd, MemorySegment buf, long len, long offset) {
+    MemorySegment st = STATE.get();
+    try {
+      return result((long) PREAD.invokeExact(st, fd, buf, Math.min(len, buf.byteSize()), offset), st);
     } catch (Throwable t) {
       throw rethrow(t);
     }
