@@ -74,6 +74,12 @@ public interface BlobHandle extends Closeable {
    */
   java.util.Optional<PinnedFile> pinFile();
 
+  /**
+   * {@code len} bytes at {@code fileOffset} were read from the {@link #pinFile()} file without this
+   * handle (a spliced FUSE reply): counts them as hits and keeps their chunks recent. Never blocks.
+   */
+  void servedInPlace(long fileOffset, int len);
+
   @Override
   void close();
 

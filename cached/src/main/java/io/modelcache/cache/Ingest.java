@@ -109,6 +109,18 @@ final class Ingest {
     }
   }
 
+  /**
+   * Chunks of a complete blob read from its pinned file by the transport, not through this cache (a
+   * spliced reply): hits, and as recent as a read here would make them.
+   */
+  void servedInPlace(Blob b, int first, int last) {
+    long now = cfg.clock().getAsLong();
+    for (int i = first; i <= last; i++) {
+      b.touch(i, now);
+    }
+    hits.add(last - first + 1);
+  }
+
   /** Makes chunks [first, last] present (the caller has pinned them) or throws. */
   void ensureChunks(Blob b, BlobFetcher fetcher, int first, int last) throws IOException {
     ensureChunks(b, fetcher, first, last, FetchPriority.DEMAND);

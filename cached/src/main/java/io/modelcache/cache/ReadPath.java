@@ -162,6 +162,18 @@ final class ReadPath {
       }
     }
 
+    @Override
+    public void servedInPlace(long fileOffset, int len) {
+      long end = Math.min(b.contentLength(), fileOffset + len);
+      if (fileOffset < 0 || len <= 0 || fileOffset >= end) {
+        return;
+      }
+      int first = (int) (fileOffset >>> b.chunkShift);
+      int last = (int) ((end - 1) >>> b.chunkShift);
+      cache.ingest.servedInPlace(b, first, last);
+      notePrefetchUse(first, last);
+    }
+
     private void notePrefetchUse(int first, int last) {
       if (b.prefetchedCount.get() > 0) {
         for (int i = first; i <= last; i++) {

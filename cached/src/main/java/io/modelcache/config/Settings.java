@@ -42,7 +42,8 @@ public record Settings(
     boolean restartKeepMounts,
     boolean fusePassthrough,
     String unindexedVerification,
-    String fuseTransport) {
+    String fuseTransport,
+    boolean fuseSpliceReplies) {
 
   /** {@code verify.unindexed}: blobs without a chunk index are served as they arrive and checked when whole. */
   public static final String LAZY = "lazy";
@@ -56,7 +57,7 @@ public record Settings(
 
   public static Settings defaults(Path home) {
     return new Settings(home, 100L << 30, 4 << 20, Duration.ofSeconds(30), 8, 1024, true, true, true,
-        "127.0.0.1:9464", null, null, List.of(), List.of(), null, null, DEFAULT_RESTART_GRACE, true, true, LAZY, "kernel");
+        "127.0.0.1:9464", null, null, List.of(), List.of(), null, null, DEFAULT_RESTART_GRACE, true, true, LAZY, "kernel", true);
   }
 
   private static final Set<String> SCALAR_KEYS = Set.of(
@@ -64,7 +65,7 @@ public record Settings(
       "readAhead.prefetch", "readAhead.backgroundFill", "mounts.allowOther", "mounts.dir", "metrics.address",
       "credentials", "control.group", "control.adminGroup", "restart.grace",
       "restart.keepMounts", "fuse.passthrough", "verify.unindexed",
-      "fuse.transport");
+      "fuse.transport", "fuse.spliceReplies");
   private static final Pattern TRUST_KEY = Pattern.compile("trust\\.(\\d+)\\.(scope|require|keys)");
   private static final Pattern REGISTRY_KEY = Pattern.compile("registries\\.(\\d+)\\.(host|mirrors|plainHttp|proxy|ca)");
 
@@ -149,6 +150,7 @@ public record Settings(
           case "fuse.passthrough" -> s.with(h -> h.fusePassthrough = bool(t, key, v));
           case "verify.unindexed" -> s.with(h -> h.unindexedVerification = verifyMode(x));
           case "fuse.transport" -> s.with(h -> h.fuseTransport = transport(x));
+          case "fuse.spliceReplies" -> s.with(h -> h.fuseSpliceReplies = bool(t, key, v));
           default -> throw t.error(key, "unknown key");
         };
       } catch (ModelCacheException ex) {
@@ -345,6 +347,7 @@ public record Settings(
     public boolean fusePassthrough;
     public String unindexedVerification;
     public String fuseTransport;
+    public boolean fuseSpliceReplies;
 
     Builder(Settings s) {
       home = s.home;
@@ -368,13 +371,14 @@ public record Settings(
       fusePassthrough = s.fusePassthrough;
       unindexedVerification = s.unindexedVerification;
       fuseTransport = s.fuseTransport;
+      fuseSpliceReplies = s.fuseSpliceReplies;
     }
 
     Settings build() {
       return new Settings(home, cacheSizeBytes, chunkSizeBytes, fetchTimeout, fetchConcurrency, readAheadKb, prefetch,
           backgroundFill, allowOther, metricsAddress, credentials, mountsDir, registries, trust,
           controlGroup, controlAdminGroup, restartGrace, restartKeepMounts, fusePassthrough, unindexedVerification,
-          fuseTransport);
+          fuseTransport, fuseSpliceReplies);
     }
   }
 

@@ -215,7 +215,7 @@ public final class Daemon implements Closeable {
         .withMaxConcurrentFetches(s.fetchConcurrency()), FuseSetup.keepsMounts(s, transport));
     DaemonMetrics metrics = new DaemonMetrics();
     metrics.bindCache(cache);
-    KernelTransport.configureDefault(s.fusePassthrough(), metrics.passthroughStats());
+    KernelTransport.configureDefault(s.fusePassthrough(), s.fuseSpliceReplies(), metrics.passthroughStats());
     // Kept connections record their open handles (mode, backing id) for the next daemon.
     KernelTransport.configureDefaultHandover(FuseSetup.requestTimeoutSeconds(s), FuseSetup.keepsMounts(s, transport)
         ? mp -> config.stateDir().resolve("opens").resolve(KeptConnection.id(mp.toString()) + ".log") : null);

@@ -65,6 +65,9 @@ public final class DaemonMetrics implements OperationListener {
         .description("Opens of files served by the daemon (kernel transport)").register(registry);
     FunctionCounter.builder("modelcache.fuse.passthrough.fallbacks", passthrough, io.modelcache.fuse.PassthroughHook.Stats::fallbacks)
         .description("Backing files the kernel refused; those files were served by the daemon").register(registry);
+    FunctionCounter.builder("modelcache.fuse.spliced.replies", this, m -> io.modelcache.fuse.kernel.SpliceReply.sent())
+        .description("READ replies of daemon-served files spliced from the verified cache file (kernel transport)")
+        .register(registry);
     FunctionCounter.builder("modelcache.proxy.fallbacks", this, m -> io.modelcache.registry.RegistryStats.proxyFallbacks())
         .description("Times an HTTP proxy failed a whole retry budget and requests went to the registry directly")
         .register(registry);

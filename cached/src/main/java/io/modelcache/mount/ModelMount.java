@@ -289,6 +289,19 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
       };
     }
 
+    /** Bytes the kernel transport spliced from the pinned cache file: the same bookkeeping as a read. */
+    @Override
+    public void servedInPlace(long offset, int len) {
+      if (warming) {
+        return;
+      }
+      if (tracker != null) {
+        tracker.onRead(offset, len);
+      }
+      h.servedInPlace(offset, len);
+      served(len);
+    }
+
     private void served(int n) {
       if (n > 0 && bytesRead.getAndAdd(n) == 0 && firstByteNanos < 0) {
         firstByteNanos = System.nanoTime();

@@ -161,6 +161,15 @@ class SettingsTest {
   }
 
   @Test
+  void spliceRepliesDefaultToOnAndTakeABoolean() throws Exception {
+    assertEquals(true, BASE.fuseSpliceReplies());
+    assertFalse(parse("fuse:\n  spliceReplies: false\n").fuseSpliceReplies());
+    assertEquals(true, parse("fuse: {passthrough: false, spliceReplies: true}\n").fuseSpliceReplies());
+    ModelCacheException e = assertThrows(ModelCacheException.class, () -> parse("fuse:\n  spliceReplies: 1\n"));
+    assertEquals("config.yaml line 2: fuse.spliceReplies: expected true or false, got '1'", e.getMessage());
+  }
+
+  @Test
   void sizesAndDurations() throws Exception {
     assertEquals(1L << 40, Sizes.parse("s", "1T"));
     assertEquals(4096, Sizes.parse("s", "4096"));

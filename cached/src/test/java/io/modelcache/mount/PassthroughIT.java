@@ -56,7 +56,8 @@ import org.junit.jupiter.api.io.TempDir;
  * (counted; sha256 exact through read and through mmap in another process). Under a budget smaller
  * than the model, two files held open in passthrough keep their cache files whole and byte-exact
  * while the others stream and are evicted (the skips counted). With passthrough off the same reads
- * are exact on the daemon path. A blob that failed verification gives EIO and never passthrough.
+ * are exact on the daemon path, where a complete file's READs are spliced from its pinned cache
+ * file (unless spliceReplies is off). A blob that failed verification gives EIO and never passthrough.
  */
 class PassthroughIT {
   static final int CHUNK = 1 << 20;
@@ -113,11 +114,15 @@ class PassthroughIT {
   }
 
   private void mount(ModelArtifact a, long budget, boolean passthrough) throws IOException {
+    mount(a, budget, passthrough, true);
+  }
+
+  private void mount(ModelArtifact a, long budget, boolean passthrough, boolean splice) throws IOException {
     cache = ChunkCache.open(CacheConfig.defaults(tmp.resolve("cache-" + dirs++)).withChunkSize(CHUNK)
         .withBudgetBytes(budget).withFetchTimeout(java.time.Duration.ofSeconds(20)));
     mount = new ModelMount(a, client, cache);
     mp = Files.createDirectory(tmp.resolve("mnt-" + dirs++));
-    KernelTransport t = new KernelTransport(InitConfig.defaults().withPassthrough(passthrough), (tree, fd) -> {
+    KernelTransport t = new KernelTransport(InitConfig.defaults().withPassthrough(passthrough).withSpliceReplies(splice), (tree, fd) -> {
       PassthroughHook h = new PassthroughHook(fd, passthrough, stats);
       hook.set(h);
       return h;
@@ -269,7 +274,65 @@ class PassthroughIT {
     assertEquals(sha(bytes.get(s)), mmapSha(f));
     assertEquals(0, stats.passthroughOpens());
     assertEquals(3, stats.daemonOpens(), "every open served by the daemon");
-    assertEquals(0, cache.pinnedFiles());
+    awaitReleased();
+    await("no pin left once every open is released", () -> cache.pinnedFiles() == 0);
+  }
+
+  /** sha256 of {@code f} read with O_DIRECT in 128 KiB reads by dd: each read is one READ request. */
+  static String directSha(Path f) throws Exception {
+    Process p = new ProcessBuilder("sh", "-c", "dd if=\"$1\" iflag=direct bs=128k status=none | sha256sum", "sh", f.toString())
+        .redirectErrorStream(true).start();
+    boolean done = p.waitFor(60, TimeUnit.SECONDS);
+    if (!done) {
+      p.destroyForcibly();
+    }
+    assertTrue(done, "dd did not finish in 60 s");
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
+    assertEquals(0, p.exitValue(), out);
+    return out.split(" ")[0];
+  }
+
+  @Test
+  void onTheDaemonPathAVerifiedFileIsServedBySplicingItsPinnedCacheFile() throws Exception {
+    mount(model, 1L << 30, false);
+    String s = shards().get(1);
+    Path f = mp.resolve(s.substring(1));
+    assertEquals(sha(bytes.get(s)), sha(Files.readAllBytes(f)), "read while it streams in: copied");
+    await("blob complete", () -> handle(s).isComplete());
+    awaitReleased();
+    long sent = io.modelcache.fuse.kernel.SpliceReply.sent();
+    long read = mount.bytesRead();
+    long hits = cache.stats().hits();
+    try (FileChannel held = FileChannel.open(f, StandardOpenOption.READ)) {
+      await("the open pins the cache file", () -> cache.pinnedFiles() == 1);
+      assertEquals(sha(bytes.get(s)), directSha(f), "every 128 KiB read spliced from the cache file");
+    }
+    int len = bytes.get(s).length;
+    long reads = (len + (128 << 10) - 1) / (128 << 10);
+    // Needs a pipe of 33 pages or more per worker (the default pipe-max-size is 1 MiB).
+    assertTrue(io.modelcache.fuse.kernel.SpliceReply.sent() - sent >= reads - 1,
+        "spliced replies: " + (io.modelcache.fuse.kernel.SpliceReply.sent() - sent) + " for " + reads + " reads");
+    assertEquals(read + len, mount.bytesRead(), "spliced bytes count as read by the mount");
+    assertTrue(cache.stats().hits() > hits, "and as cache hits");
+    assertEquals(0, stats.passthroughOpens());
+    awaitReleased();
+    await("the last release unpins", () -> cache.pinnedFiles() == 0);
+  }
+
+  @Test
+  void withSpliceRepliesOffTheDaemonPathCopiesAndPinsNothing() throws Exception {
+    mount(model, 1L << 30, false, false);
+    String s = shards().get(2);
+    Path f = mp.resolve(s.substring(1));
+    assertEquals(sha(bytes.get(s)), sha(Files.readAllBytes(f)));
+    await("blob complete", () -> handle(s).isComplete());
+    awaitReleased();
+    long sent = io.modelcache.fuse.kernel.SpliceReply.sent();
+    try (FileChannel held = FileChannel.open(f, StandardOpenOption.READ)) {
+      assertEquals(sha(bytes.get(s)), directSha(f));
+      assertEquals(0, cache.pinnedFiles(), "nothing to splice from, nothing pinned");
+    }
+    assertEquals(sent, io.modelcache.fuse.kernel.SpliceReply.sent(), "no reply spliced");
   }
 
   @Test

@@ -126,6 +126,7 @@ class ProductionIT {
       assertEquals(0.0, s.value("modelcache_cache_evictions_total"));
       assertEquals(0.0, s.value("modelcache_verify_failures_total"));
       assertTrue(s.value("modelcache_fuse_operation_seconds_count", Map.of("op", "read")) > 0);
+      assertTrue(s.value("modelcache_fuse_spliced_replies_total") >= 0, "spliced replies are counted"); // PassthroughIT: how many
       assertTrue(s.value("modelcache_fetch_duration_seconds_count") > 0);
       double ttfb = s.value("modelcache_mount_first_byte_seconds", Map.of("mount", mp.toString()));
       assertTrue(ttfb > 0 && ttfb < 600, "time to first byte " + ttfb);
