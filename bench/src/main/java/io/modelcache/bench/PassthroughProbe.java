@@ -27,11 +27,12 @@ import java.util.Locale;
 /**
  * FUSE passthrough against the daemon path on the kernel transport, in one run (medians of N):
  * a model fully in the chunk cache (from an OCI layout on disk, no registry), mounted twice in this
- * process; page cache dropped, then {@code cat} of every file through the first mount (warm), again
+ * process per mode (passthrough; daemon path with READ replies spliced from the pinned cache files
+ * where this process's pipes hold them; daemon path with replies copied); page cache dropped, then {@code cat} of every file through the first mount (warm), again
  * (hot), then through the second mount; against {@code cat} of the cache files themselves with the
  * page cache dropped (warm) and again (hot). Reports throughput as a ratio to those baselines, the
  * page cache each step added (/proc/meminfo Cached) over the model's size, this process's CPU
- * seconds per GiB (the daemon's share), and passthrough opens. Needs root. {@code bench/passthrough [SIZE_MIB [RUNS]]}.
+ * seconds per GiB (the daemon's share), passthrough opens and spliced replies. Needs root. {@code bench/passthrough [SIZE_MIB [RUNS]]}.
  */
 public final class PassthroughProbe {
   private PassthroughProbe() {}
@@ -72,29 +73,42 @@ public final class PassthroughProbe {
       PassthroughHook.Stats dpStats = new PassthroughHook.Stats();
       KernelTransport pt = KernelTransport.withPassthrough(true, ptStats);
       KernelTransport dp = KernelTransport.withPassthrough(false, dpStats);
+      PassthroughHook.Stats cpStats = new PassthroughHook.Stats();
+      KernelTransport cp = new KernelTransport(io.modelcache.fuse.kernel.InitConfig.defaults().withSpliceReplies(false),
+          (tree, fd) -> new PassthroughHook(fd, false, cpStats));
       ModelMount m3 = new ModelMount(a, layout, cache);
       ModelMount m4 = new ModelMount(a, layout, cache);
-      // [mode][step][run]: mode 0 cat of cache files, 1 passthrough, 2 daemon path; steps warm, hot, second mount
-      double[][][] sec = new double[3][3][runs];
-      double[][][] cpu = new double[3][3][runs];
-      double[][][] pc = new double[3][3][runs];
+      ModelMount m5 = new ModelMount(a, layout, cache);
+      ModelMount m6 = new ModelMount(a, layout, cache);
+      // [mode][step][run]: mode 0 cat of cache files, 1 passthrough, 2 daemon path (spliced replies where the
+      // pipe allows), 3 daemon path with replies copied; steps warm, hot, second mount
+      int modes = 4;
+      double[][][] sec = new double[modes][3][runs];
+      double[][][] cpu = new double[modes][3][runs];
+      double[][][] pc = new double[modes][3][runs];
+      long[] spliced = new long[modes];
       try (Mounted a1 = pt.mount(Files.createDirectories(work.resolve("pt1")), m1, FuseOptions.defaults().withFsName("pt-probe-1"));
           Mounted a2 = pt.mount(Files.createDirectories(work.resolve("pt2")), m2, FuseOptions.defaults().withFsName("pt-probe-2"));
           Mounted a3 = dp.mount(Files.createDirectories(work.resolve("dp1")), m3, FuseOptions.defaults().withFsName("pt-probe-3"));
-          Mounted a4 = dp.mount(Files.createDirectories(work.resolve("dp2")), m4, FuseOptions.defaults().withFsName("pt-probe-4"))) {
+          Mounted a4 = dp.mount(Files.createDirectories(work.resolve("dp2")), m4, FuseOptions.defaults().withFsName("pt-probe-4"));
+          Mounted a5 = cp.mount(Files.createDirectories(work.resolve("cp1")), m5, FuseOptions.defaults().withFsName("pt-probe-5"));
+          Mounted a6 = cp.mount(Files.createDirectories(work.resolve("cp2")), m6, FuseOptions.defaults().withFsName("pt-probe-6"))) {
         List<List<List<String>>> sets = List.of(
             List.of(cacheFiles, cacheFiles, cacheFiles),
             List.of(files(a1.mountpoint(), m1), files(a1.mountpoint(), m1), files(a2.mountpoint(), m2)),
-            List.of(files(a3.mountpoint(), m3), files(a3.mountpoint(), m3), files(a4.mountpoint(), m4)));
+            List.of(files(a3.mountpoint(), m3), files(a3.mountpoint(), m3), files(a4.mountpoint(), m4)),
+            List.of(files(a5.mountpoint(), m5), files(a5.mountpoint(), m5), files(a6.mountpoint(), m6)));
         for (int r = 0; r < runs; r++) {
-          for (int mode = 0; mode < 3; mode++) { // interleaved: each run measures all three under the same load
+          for (int mode = 0; mode < modes; mode++) { // interleaved: each run measures every mode under the same load
             dropCaches();
+            long s0 = io.modelcache.fuse.kernel.SpliceReply.sent();
             for (int k = 0; k < 3; k++) {
               Step st = measure(sets.get(mode).get(k));
               sec[mode][k][r] = st.seconds();
               cpu[mode][k][r] = st.cpu();
               pc[mode][k][r] = st.cachedDelta();
             }
+            spliced[mode] += io.modelcache.fuse.kernel.SpliceReply.sent() - s0;
           }
         }
       }
@@ -103,9 +117,9 @@ public final class PassthroughProbe {
       rows.add(row("cat of the cache files, page cache dropped (warm baseline)", model, warmBase, warmBase, Double.NaN,
           median(pc[0][0]), -1));
       rows.add(row("cat of the cache files again (hot baseline)", model, hotBase, hotBase, Double.NaN, median(pc[0][1]), -1));
-      String[] names = {"", "passthrough", "daemon path"};
-      for (int mode = 1; mode < 3; mode++) {
-        long opens = mode == 1 ? ptStats.passthroughOpens() : dpStats.passthroughOpens();
+      String[] names = {"", "passthrough", "daemon path, spliced replies", "daemon path, replies copied"};
+      for (int mode = 1; mode < modes; mode++) {
+        long opens = mode == 1 ? ptStats.passthroughOpens() : mode == 2 ? dpStats.passthroughOpens() : cpStats.passthroughOpens();
         rows.add(row(names[mode] + ": mount 1, page cache dropped (warm)", model, median(sec[mode][0]), warmBase,
             median(cpu[mode][0]), median(pc[mode][0]), opens));
         rows.add(row(names[mode] + ": mount 1 again (hot)", model, median(sec[mode][1]), hotBase, median(cpu[mode][1]),
@@ -118,6 +132,10 @@ public final class PassthroughProbe {
       }
       m3.close();
       m4.close();
+      m5.close();
+      m6.close();
+      System.out.printf(Locale.ROOT, "spliced READ replies over all runs: daemon path %d, replies copied %d%n",
+          spliced[2], spliced[3]);
       System.out.println("| step | GB/s | ratio to baseline | daemon CPU-s/GiB | page cache added | passthrough opens |");
       System.out.println("|---|---|---|---|---|---|");
       rows.forEach(System.out::println);
