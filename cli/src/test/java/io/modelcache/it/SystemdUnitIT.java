@@ -95,5 +95,7 @@ class SystemdUnitIT {
     assertTrue(unit.contains("LimitNOFILE="));
     assertTrue(unit.contains("DeviceAllow=/dev/fuse rw"));
     assertTrue(unit.contains("CapabilityBoundingSet=CAP_SYS_ADMIN"));
+    // 2 MiB pipes for spliced 1 MiB READ replies (SpliceReply): above pipe-max-size without it.
+    assertTrue(unit.lines().anyMatch(l -> l.startsWith("CapabilityBoundingSet=") && l.contains(" CAP_SYS_RESOURCE")), unit);
   }
 }
