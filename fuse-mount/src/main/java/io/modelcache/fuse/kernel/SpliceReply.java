@@ -39,6 +39,8 @@ public final class SpliceReply {
    * copy costs (the saving was measured on 1 MiB replies; this bound is a judgement, not a measurement).
    */
   static final int MIN_SPLICE = 32 * 1024;
+  /** A thread that could not make its pipe tries again after this many replies (about 4 GiB of 1 MiB reads). */
+  static final int RETRY_AFTER = 4096;
   private static final LongAdder SENT = new LongAdder();
   private static final AtomicBoolean LOGGED_SMALL = new AtomicBoolean();
   private static final AtomicBoolean LOGGED_NONE = new AtomicBoolean();
@@ -47,6 +49,8 @@ public final class SpliceReply {
   private int writeEnd = -1;
   /** Pipe buffers (pages) of this thread's pipe; 0 before it is made, -1 when it cannot be. */
   private int slots;
+  /** Replies left to copy before a thread without a pipe tries to make one again. */
+  private int retryIn;
 
   private SpliceReply() {}
 
@@ -68,8 +72,11 @@ public final class SpliceReply {
     if (range.length() < MIN_SPLICE) {
       return false;
     }
+    if (slots < 0 && --retryIn <= 0) {
+      slots = 0; // the failure may have passed (descriptors or pipe pages freed): try again
+    }
     if (slots == 0 && !open()) {
-      slots = -1; // none for this thread: copy from now on
+      noPipe();
     }
     long first = range.fdOffset() / Sys.PAGE_SIZE;
     long last = (range.fdOffset() + range.length() - 1) / Sys.PAGE_SIZE;
@@ -89,7 +96,7 @@ public final class SpliceReply {
     int head = KernelFs.OUT_SIZE;
     long total = head + (long) range.length();
     if (readEnd < 0 && !open()) {
-      slots = -1;
+      noPipe();
       return copied(devFd, header, range);
     }
     long w = Sys.write(writeEnd, header, head);
@@ -160,6 +167,12 @@ public final class SpliceReply {
   private static long failed(int devFd, MemorySegment header) {
     Wire.header(header, KernelFs.OUT_SIZE, -Errno.EIO, Wire.u64(header, FuseAbi.off(FuseAbi.OUT_HEADER, "unique")));
     return Sys.write(devFd, header, KernelFs.OUT_SIZE);
+  }
+
+  /** No pipe for this thread: its replies are copied, and it tries again after {@link #RETRY_AFTER} of them. */
+  private void noPipe() {
+    slots = -1;
+    retryIn = RETRY_AFTER;
   }
 
   private boolean open() {
