@@ -473,16 +473,8 @@ class ChunkCacheTest {
   void uncleanRestartDropsCorruptChunkAndRefetchesIt() throws IOException {
     byte[] data = random(SIZE, 16);
     BlobSpec spec = BlobSpec.raw(Digest.of(data), data.length);
-    ChunkCache cache = open(direct());
-    try (BlobHandle h = cache.open(spec, new FakeFetcher(data))) {
-      readAll(h, 100_000);
-    }
-    close(cache);
-    // simulate a crash: no clean marker, and chunk 3's bytes damaged on disk
-    Files.delete(dir.resolve("CLEAN"));
-    try (FileChannel ch = FileChannel.open(dir.resolve("blobs").resolve(spec.key()), StandardOpenOption.WRITE)) {
-      ch.write(ByteBuffer.wrap(new byte[] {1, 2, 3, 4}), 3L * CS + 100);
-    }
+    cacheThenCrash(spec, data);
+    damage(spec, 3L * CS + 100, new byte[] {1, 2, 3, 4}); // chunk 3's bytes damaged on disk
     FakeFetcher up = new FakeFetcher(data);
     ChunkCache again = open(direct());
     assertEquals(SIZE - CS, again.usedBytes());
@@ -502,19 +494,12 @@ class ChunkCacheTest {
     int size = 3 * CS + 12_345;
     byte[] data = random(size, 17);
     BlobSpec spec = BlobSpec.raw(Digest.of(data), data.length);
-    ChunkCache cache = open(direct());
-    try (BlobHandle h = cache.open(spec, new FakeFetcher(data))) {
-      readAll(h, 100_000);
-    }
-    close(cache);
-    Files.delete(dir.resolve("CLEAN"));
+    cacheThenCrash(spec, data);
     ChunkCache intact = open(direct());
     assertEquals(size, intact.usedBytes(), "an intact short last chunk passes its check");
     close(intact);
     Files.delete(dir.resolve("CLEAN"));
-    try (FileChannel ch = FileChannel.open(dir.resolve("blobs").resolve(spec.key()), StandardOpenOption.WRITE)) {
-      ch.write(ByteBuffer.wrap(new byte[] {9, 9, 9}), 3L * CS + 12_000);
-    }
+    damage(spec, 3L * CS + 12_000, new byte[] {9, 9, 9});
     FakeFetcher up = new FakeFetcher(data);
     ChunkCache again = open(direct());
     assertEquals(3 * CS, again.usedBytes());
@@ -522,6 +507,23 @@ class ChunkCacheTest {
       assertArrayEquals(data, readAll(h, 100_000));
       assertEquals(1, up.opens.get());
       assertArrayEquals(new long[] {3L * CS, 12_345}, up.ranges.get(0));
+    }
+  }
+
+  /** Caches all of {@code data}, closes the cache, then removes the clean marker: as after a crash. */
+  private void cacheThenCrash(BlobSpec spec, byte[] data) throws IOException {
+    ChunkCache cache = open(direct());
+    try (BlobHandle h = cache.open(spec, new FakeFetcher(data))) {
+      readAll(h, 100_000);
+    }
+    close(cache);
+    Files.delete(dir.resolve("CLEAN"));
+  }
+
+  /** Overwrites bytes of the blob's cache file at {@code offset}. */
+  private void damage(BlobSpec spec, long offset, byte[] bytes) throws IOException {
+    try (FileChannel ch = FileChannel.open(dir.resolve("blobs").resolve(spec.key()), StandardOpenOption.WRITE)) {
+      ch.write(ByteBuffer.wrap(bytes), offset);
     }
   }
 

@@ -105,37 +105,7 @@ public final class SpliceCpuMain {
 
   /** "/" and "/big", the backing file's bytes. */
   private static ReadOnlyTree tree(Path backing, boolean splice) {
-    NodeAttributes root = NodeAttributes.directory(0755, 1_700_000_000L);
-    NodeAttributes big = new NodeAttributes(false, SIZE, 0444, 0, 0, 1_700_000_000L, 0);
-    return new ReadOnlyTree() {
-      @Override
-      public NodeAttributes stat(String path) {
-        return path.equals("/") ? root : path.equals("/big") ? big : null;
-      }
-
-      @Override
-      public List<String> list(String path) {
-        return path.equals("/") ? List.of("big") : null;
-      }
-
-      @Override
-      public FileReader open(String path) throws IOException {
-        if (!path.equals("/big")) {
-          throw new java.nio.file.NoSuchFileException(path);
-        }
-        return new DiskReader(backing, splice);
-      }
-
-      @Override
-      public java.util.Map<String, byte[]> xattrs(String path) {
-        return java.util.Map.of();
-      }
-
-      @Override
-      public long totalBytes() {
-        return SIZE;
-      }
-    };
+    return new OneFileTree(SIZE, () -> new DiskReader(backing, splice));
   }
 
   /**

@@ -20,9 +20,9 @@ import org.slf4j.LoggerFactory;
  * <p><b>Pipe size.</b> One pipe per serving thread, made at its first spliced reply. The header takes
  * one pipe buffer and the range one per page it spans, and the whole reply must fit: a 1 MiB read
  * needs 257 buffers, so the pipe is asked for 2 MiB. Beyond /proc/sys/fs/pipe-max-size (1 MiB by
- * default) that needs CAP_SYS_RESOURCE (a root daemon under systemd has it); without it the pipe is
- * as large as the system allows, replies that do not fit ({@link #fits}) are copied as before, and
- * that is said once per process. Past the per-user pipe page limit a thread gets no pipe and copies.
+ * default) that needs CAP_SYS_RESOURCE (the shipped systemd unit keeps it in its bounding set);
+ * without it the pipe is as large as the system allows, replies that do not fit ({@link #fits}) are
+ * copied as before, and that is said once per process. Past the per-user pipe page limit a thread gets no pipe and copies.
  *
  * <p>Threading: {@link #forThread()} gives each thread its own; instances are not shared. The
  * counter of spliced replies is process-wide.

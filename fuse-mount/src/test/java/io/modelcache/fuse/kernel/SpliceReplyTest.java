@@ -13,6 +13,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.HexFormat;
 import java.util.Random;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -22,16 +24,31 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class SpliceReplyTest {
   @TempDir Path dir;
+  /** 300,000 random bytes in a file, open read-only as {@link #fd}. */
+  private byte[] file;
+  private int fd = -1;
+  /** The "device": a pipe of 1 MiB whose read end shows what a reply wrote. */
+  private final int[] dev = {-1, -1};
+
+  @BeforeEach
+  void setUp() throws IOException {
+    file = new byte[300_000];
+    new Random(3).nextBytes(file);
+    Path f = Files.write(dir.resolve("blob"), file);
+    fd = Sys.open(f.toString(), Sys.O_RDONLY | Sys.O_CLOEXEC);
+    assertEquals(0, Sys.pipe2(dev, Sys.O_CLOEXEC | Sys.O_NONBLOCK));
+    assertTrue(Sys.fcntl(dev[1], Sys.F_SETPIPE_SZ, 1 << 20) >= 1 << 20);
+  }
+
+  @AfterEach
+  void tearDown() {
+    Sys.close(fd);
+    Sys.close(dev[0]);
+    Sys.close(dev[1]);
+  }
 
   @Test
   void theHeaderThenTheFileRangeReachTheDeviceInOneReply() throws IOException {
-    byte[] file = new byte[200_000];
-    new Random(3).nextBytes(file);
-    Path f = Files.write(dir.resolve("blob"), file);
-    int fd = Sys.open(f.toString(), Sys.O_RDONLY | Sys.O_CLOEXEC);
-    int[] dev = new int[2];
-    assertEquals(0, Sys.pipe2(dev, Sys.O_CLOEXEC | Sys.O_NONBLOCK));
-    assertTrue(Sys.fcntl(dev[1], Sys.F_SETPIPE_SZ, 1 << 20) >= 1 << 20);
     try (Arena a = Arena.ofConfined()) {
       int len = 100_000;
       long unique = 0x0102030405060708L;
@@ -49,10 +66,6 @@ class SpliceReplyTest {
       MemorySegment.copy(file, 4097, want, ValueLayout.JAVA_BYTE, 16, len);
       assertEquals(HexFormat.of().formatHex(want.toArray(ValueLayout.JAVA_BYTE)),
           HexFormat.of().formatHex(got.asSlice(0, r).toArray(ValueLayout.JAVA_BYTE)));
-    } finally {
-      Sys.close(fd);
-      Sys.close(dev[0]);
-      Sys.close(dev[1]);
     }
   }
 
@@ -70,13 +83,6 @@ class SpliceReplyTest {
 
   @Test
   void aReplyThePipeCannotHoldIsReadIntoTheReplyBufferAndWrittenAndAShortFileAnswersEio() throws IOException {
-    byte[] file = new byte[300_000];
-    new Random(5).nextBytes(file);
-    Path f = Files.write(dir.resolve("blob"), file);
-    int fd = Sys.open(f.toString(), Sys.O_RDONLY | Sys.O_CLOEXEC);
-    int[] dev = new int[2];
-    assertEquals(0, Sys.pipe2(dev, Sys.O_CLOEXEC | Sys.O_NONBLOCK));
-    assertTrue(Sys.fcntl(dev[1], Sys.F_SETPIPE_SZ, 1 << 20) >= 1 << 20);
     try (Arena a = Arena.ofConfined()) {
       int len = 250_000;
       long unique = 77;
@@ -99,10 +105,6 @@ class SpliceReplyTest {
       assertEquals(16, got.get(ValueLayout.JAVA_INT_UNALIGNED, 0), "len");
       assertEquals(-io.modelcache.fuse.Errno.EIO, got.get(ValueLayout.JAVA_INT_UNALIGNED, 4), "error");
       assertEquals(unique + 1, got.get(ValueLayout.JAVA_LONG_UNALIGNED, 8));
-    } finally {
-      Sys.close(fd);
-      Sys.close(dev[0]);
-      Sys.close(dev[1]);
     }
   }
 

@@ -13,7 +13,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import io.modelcache.fuse.BackingFile;
 import io.modelcache.fuse.CallWrapper;
-import io.modelcache.fuse.NodeAttributes;
+import io.modelcache.fuse.OneFileTree;
 import io.modelcache.fuse.ReadOnlyTree;
 import io.modelcache.fuse.kernel.KernelFsTest.Le;
 import io.modelcache.fuse.kernel.sys.FuseAbi;
@@ -24,12 +24,10 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Map;
 import java.util.Optional;
 import java.util.Random;
 import java.util.concurrent.CopyOnWriteArrayList;
@@ -73,76 +71,46 @@ class SplicedReadTest {
   }
 
   private ReadOnlyTree tree() {
-    NodeAttributes root = NodeAttributes.directory(0755, 1_700_000_000L);
-    NodeAttributes big = new NodeAttributes(false, SIZE, 0444, 0, 0, 1_700_000_000L, 0);
-    return new ReadOnlyTree() {
+    return new OneFileTree(SIZE, () -> new ReadOnlyTree.FileReader() {
       @Override
-      public NodeAttributes stat(String path) {
-        return path.equals("/") ? root : path.equals("/big") ? big : null;
+      public int read(long offset, ByteBuffer dst) {
+        int n = (int) Math.max(0, Math.min(dst.remaining(), SIZE - offset));
+        dst.put(content, (int) offset, n);
+        return n;
       }
 
       @Override
-      public List<String> list(String path) {
-        return path.equals("/") ? List.of("big") : null;
-      }
+      public Optional<BackingFile> backing() {
+        backingAsked.incrementAndGet();
+        backingOpen.incrementAndGet();
+        return Optional.of(new BackingFile() {
+          private boolean closed;
 
-      @Override
-      public FileReader open(String path) throws IOException {
-        if (!path.equals("/big")) {
-          throw new NoSuchFileException(path);
-        }
-        return new FileReader() {
           @Override
-          public int read(long offset, ByteBuffer dst) {
-            int n = (int) Math.max(0, Math.min(dst.remaining(), SIZE - offset));
-            dst.put(content, (int) offset, n);
-            return n;
+          public Path path() {
+            return file;
           }
 
           @Override
-          public Optional<BackingFile> backing() {
-            backingAsked.incrementAndGet();
-            backingOpen.incrementAndGet();
-            return Optional.of(new BackingFile() {
-              private boolean closed;
-
-              @Override
-              public Path path() {
-                return file;
-              }
-
-              @Override
-              public long length() {
-                return SIZE;
-              }
-
-              @Override
-              public synchronized void close() {
-                if (!closed) {
-                  closed = true;
-                  backingOpen.decrementAndGet();
-                }
-              }
-            });
+          public long length() {
+            return SIZE;
           }
 
           @Override
-          public void servedInPlace(long offset, int len) {
-            servedInPlace.add(offset + "+" + len);
+          public synchronized void close() {
+            if (!closed) {
+              closed = true;
+              backingOpen.decrementAndGet();
+            }
           }
-        };
+        });
       }
 
       @Override
-      public Map<String, byte[]> xattrs(String path) {
-        return Map.of();
+      public void servedInPlace(long offset, int len) {
+        servedInPlace.add(offset + "+" + len);
       }
-
-      @Override
-      public long totalBytes() {
-        return SIZE;
-      }
-    };
+    });
   }
 
   private KernelFs fs(InitConfig config, OpenHook hook) {
