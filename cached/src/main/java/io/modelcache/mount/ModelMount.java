@@ -6,12 +6,9 @@ import io.modelcache.cache.BlobSpec;
 import io.modelcache.cache.ChunkCache;
 import io.modelcache.cache.ChunkDigests;
 import io.modelcache.cache.Encoding;
-import io.modelcache.cache.HeldBytes;
 import io.modelcache.fetch.MountPrefetcher;
 import io.modelcache.fetch.PrefetchObserver;
 import io.modelcache.fetch.ReadAheadOptions;
-import io.modelcache.fuse.BackingFile;
-import io.modelcache.fuse.Loan;
 import io.modelcache.fuse.NodeAttributes;
 import io.modelcache.fuse.ReadOnlyTree;
 import io.modelcache.modelpack.ModelArtifact;
@@ -21,14 +18,12 @@ import io.modelcache.oci.Digest;
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.NoSuchFileException;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -224,124 +219,27 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
       throw new NoSuchFileException(path);
     }
     MountPrefetcher.Tracker tracker = prefetcher == null ? null : prefetcher.open(f.file().path());
-    return new Reader(f.handle(), tracker);
+    return new MountReader(this, f.handle(), tracker);
   }
 
   /** Whether readers may be lent the cache's memory ({@link FileReader#lend}); off only to measure the copy. */
   static final boolean LEND = Boolean.parseBoolean(System.getProperty("modelcache.mount.lend", "true"));
 
-  /** An open file of the mount: reads through the cache, and its cache file once complete. */
-  private final class Reader implements FileReader {
-    private final BlobHandle h;
-    private final MountPrefetcher.Tracker tracker;
+  /** Whether the mount is reading itself (its own check at mount): such reads are not a reader's. */
+  boolean warming() {
+    return warming;
+  }
 
-    Reader(BlobHandle h, MountPrefetcher.Tracker tracker) {
-      this.h = h;
-      this.tracker = tracker;
+  /** A reader of this mount was served {@code n} bytes of {@code h}: byte counters, first byte, read-ahead use. */
+  void served(BlobHandle h, boolean tracked, int n) {
+    if (n > 0 && bytesRead.getAndAdd(n) == 0 && firstByteNanos < 0) {
+      firstByteNanos = System.nanoTime();
     }
-
-    @Override
-    public int read(long offset, ByteBuffer dst) throws IOException {
-      if (warming) {
-        return h.read(offset, dst); // the mount's own check: not a reader (no read-ahead, counters, profile)
+    if (tracked) {
+      long used = h.takePrefetchUsed();
+      if (used > 0) {
+        prefetchObserver.used(used);
       }
-      if (tracker != null) {
-        tracker.onRead(offset, dst.remaining()); // queue read-ahead before blocking on this read
-      }
-      int n = h.read(offset, dst);
-      served(n);
-      return n;
-    }
-
-    /**
-     * The bytes as the cache's memory when it holds them now (chunks just fetched, typically by
-     * read-ahead): the kernel transport writes its reply from there instead of copying. The same
-     * reader bookkeeping as {@link #read}; when this returns null, read() is called and does it.
-     */
-    @Override
-    public Loan lend(long offset, int len) throws IOException {
-      if (warming || !LEND) {
-        return null;
-      }
-      HeldBytes held = h.lend(offset, len); // does not block: null unless every chunk is here
-      if (held == null) {
-        return null;
-      }
-      if (tracker != null) {
-        tracker.onRead(offset, len);
-      }
-      served(held.length());
-      return new Loan() {
-        @Override
-        public ByteBuffer[] parts() {
-          return held.parts();
-        }
-
-        @Override
-        public int length() {
-          return held.length();
-        }
-
-        @Override
-        public void close() {
-          held.close();
-        }
-      };
-    }
-
-    /** Bytes the kernel transport spliced from the pinned cache file: the same bookkeeping as a read. */
-    @Override
-    public void servedInPlace(long offset, int len) {
-      if (warming) {
-        return;
-      }
-      if (tracker != null) {
-        tracker.onRead(offset, len);
-      }
-      h.servedInPlace(offset, len);
-      served(len);
-    }
-
-    private void served(int n) {
-      if (n > 0 && bytesRead.getAndAdd(n) == 0 && firstByteNanos < 0) {
-        firstByteNanos = System.nanoTime();
-      }
-      if (tracker != null) {
-        long used = h.takePrefetchUsed();
-        if (used > 0) {
-          prefetchObserver.used(used);
-        }
-      }
-    }
-
-    /** Verified bytes only once the blob is complete: before that the kernel must not keep pages across opens. */
-    @Override
-    public boolean contentFinal() {
-      return h.isComplete();
-    }
-
-    /**
-     * The blob's cache file, pinned, when the blob is complete and verified now (the cache decides:
-     * see {@link BlobHandle#pinFile()}); a file still streaming in is served by {@link #read}.
-     */
-    @Override
-    public Optional<BackingFile> backing() {
-      return h.pinFile().map(p -> new BackingFile() {
-        @Override
-        public java.nio.file.Path path() {
-          return p.path();
-        }
-
-        @Override
-        public long length() {
-          return p.length();
-        }
-
-        @Override
-        public void close() {
-          p.close();
-        }
-      });
     }
   }
 
