@@ -166,7 +166,7 @@ final class ResendChild {
     public static void main(String[] args) throws Exception {
       String mp = args[1];
       PassthroughHook.Stats stats = new PassthroughHook.Stats();
-      KernelTransport.configureDefault(true, stats);
+      KernelTransport.configureDefault(true, true, stats);
       KernelTransport.configureDefaultHandover(0, mountpoint -> Path.of(args[3]));
       HolderKeeper k = new HolderKeeper(Path.of(args[0]), Duration.ofSeconds(60));
       LiveConnection conn = KernelChild.takeBack(k, mp);

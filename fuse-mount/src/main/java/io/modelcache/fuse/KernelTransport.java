@@ -77,15 +77,9 @@ public final class KernelTransport implements FuseTransport {
   /**
    * Makes mounts of {@link FuseTransport#kernel()} behave as {@link #withPassthrough} from now on;
    * a daemon calls it once at start with its {@code fuse.passthrough} setting (mounts made before
-   * keep what they had). Until then, every file is served by the daemon.
-   */
-  public static void configureDefault(boolean passthrough, PassthroughHook.Stats stats) {
-    configureDefault(passthrough, true, stats);
-  }
-
-  /**
-   * As {@link #configureDefault(boolean, PassthroughHook.Stats)}, and whether READs of files served
-   * by the daemon that have a backing file are answered by splicing from it ({@code fuse.spliceReplies}).
+   * keep what they had). Until then, every file is served by the daemon. {@code spliceReplies}
+   * ({@code fuse.spliceReplies}): READs of daemon-served files that have a backing file are answered
+   * by splicing from it.
    */
   public static void configureDefault(boolean passthrough, boolean spliceReplies, PassthroughHook.Stats stats) {
     defaultStats = stats;
