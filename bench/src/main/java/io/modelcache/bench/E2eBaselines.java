@@ -106,7 +106,12 @@ final class E2eBaselines {
       deleteTree(curled);
       Files.createDirectories(curled);
       bench.dropCaches();
+      double reg0 = cpuSeconds(bench.registry.pid());
       Procs.Result res = Procs.bash(bench.timeout(), toFiles.toString());
+      // The registry shares these 2 vCPUs and reads its blobs from the same page cache: a client that
+      // fills fresh page-cache pages meanwhile makes the registry's reads dearer (performance.md).
+      bench.sample("net.files.cpu.registry",
+          (cpuSeconds(bench.registry.pid()) - reg0) / (bench.shardBytes / (double) (1L << 30)));
       long got = bench.sourceShards.stream().mapToLong(p -> sizeOf(curled.resolve(p.getFileName()))).sum();
       check(got == bench.shardBytes, "curl into files got " + got + " bytes of " + bench.shardBytes);
       bench.sample("net.files", bench.shardBytes / res.seconds() / E2eBench.GB);

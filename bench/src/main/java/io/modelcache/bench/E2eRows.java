@@ -58,6 +58,9 @@ final class E2eRows {
         null);
     rp.add("pull/push", "registry CPU per GiB: modelcache pull", s("pull.cpu.registry"), "s/GiB", "curl GETs",
         med("pull.cpu.registry") / med("net.cpu.registry"), null, null);
+    rp.add("pull/push", "registry CPU per GiB: curl into files + sync (a client filling the page cache)",
+        s("net.files.cpu.registry"), "s/GiB", "curl GETs", ratio("net.files.cpu.registry", "net.cpu.registry"), null,
+        null);
     rp.add("status quo", "then load_safetensors.py --all on the pulled files", s("pull.load"), "s", null, null, null, null);
     rp.add("status quo", "load_safetensors.py --all on the same files in the page cache (local load)", s("load.hot"), "s",
         null, null, null, null);
