@@ -19,6 +19,12 @@ public record Reference(String registry, String repository, Path layout, String 
     if (s == null || s.isBlank()) {
       throw usage(s, "empty reference");
     }
+    int firstSlash = s.indexOf('/');
+    String first = firstSlash < 0 ? s : s.substring(0, firstSlash);
+    if (!s.startsWith("oci:") && first.indexOf('@') >= 0) {
+      // user:password@host/...: never echo what may be a password back to the terminal or a log.
+      throw usage(redacted(s), "credentials do not belong in a reference; use 'modelcache login' or the Docker config");
+    }
     String rest = s;
     Digest digest = null;
     int at = rest.lastIndexOf('@');
@@ -70,10 +76,24 @@ public record Reference(String registry, String repository, Path layout, String 
     if (!host.matches("[A-Za-z0-9.-]+(:[0-9]{1,5})?|\\[[0-9A-Fa-f:]+\\](:[0-9]{1,5})?")) {
       throw usage(s, "invalid registry host '" + host + "'");
     }
+    int portColon = host.lastIndexOf(':');
+    if (portColon > host.lastIndexOf(']')) {
+      int port = Integer.parseInt(host.substring(portColon + 1));
+      if (port < 1 || port > 65535) {
+        throw usage(s, "invalid registry port " + port + " (1-65535)");
+      }
+    }
     if (tag == null && digest == null) {
       tag = DEFAULT_TAG;
     }
     return new Reference(host, path, null, tag, digest);
+  }
+
+  /** {@code ref} with everything before the '@' of its host part masked. */
+  private static String redacted(String ref) {
+    int slash = ref.indexOf('/');
+    int at = (slash < 0 ? ref : ref.substring(0, slash)).lastIndexOf('@');
+    return "***" + ref.substring(at);
   }
 
   private static ModelCacheException usage(String ref, String why) {
