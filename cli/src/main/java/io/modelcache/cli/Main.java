@@ -1,6 +1,5 @@
 package io.modelcache.cli;
 
-import io.modelcache.error.ModelCacheException;
 import java.io.PrintWriter;
 import java.util.List;
 import picocli.CommandLine;
@@ -57,19 +56,12 @@ public final class Main implements Runnable {
     cl.setOut(out);
     cl.setErr(err);
     cl.setExecutionExceptionHandler((ex, line, parsed) -> {
-      Throwable t = ex;
-      while (!(t instanceof ModelCacheException) && t.getCause() != null && t.getCause() != t) {
-        t = t.getCause();
-      }
-      if (t instanceof ModelCacheException mce) {
-        err.println("modelcache: " + mce.getMessage());
-        return mce.kind().exitCode;
-      }
-      err.println("modelcache: internal error: " + ex);
-      if (System.getenv("MODELCACHE_DEBUG") != null) {
+      FailureLine f = FailureLine.of(ex);
+      err.println(f.line());
+      if (f.internal() && System.getenv("MODELCACHE_DEBUG") != null) {
         ex.printStackTrace(err);
       }
-      return 1;
+      return f.exitCode();
     });
     return cl.execute(args);
   }
