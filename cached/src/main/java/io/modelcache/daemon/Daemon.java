@@ -26,11 +26,11 @@ import java.io.Closeable;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.time.Duration;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -51,6 +51,7 @@ public final class Daemon implements Closeable {
 
   private final DaemonConfig config;
   private final ChunkCache cache;
+  private final HomeLock lock;
   private final DaemonMetrics metrics;
   private final MetricsServer metricsServer;
   private final Map<Path, ActiveMount> mounts = new LinkedHashMap<>();
@@ -76,8 +77,9 @@ public final class Daemon implements Closeable {
   private volatile boolean unmountOnClose;
 
   private Daemon(DaemonConfig config, ChunkCache cache, DaemonMetrics metrics, MetricsServer metricsServer,
-      AccessPolicy policy, FuseTransport transport) throws IOException {
+      AccessPolicy policy, FuseTransport transport, HomeLock lock) throws IOException {
     this.config = config;
+    this.lock = lock;
     this.mountsDir = new MountsDir(MountsDir.dirs(config.settings()));
     this.table = new MountTable(config.stateDir().resolve("mounts.json"));
     this.transport = transport;
@@ -199,6 +201,17 @@ public final class Daemon implements Closeable {
     } catch (IOException e) {
       throw new ModelCacheException(Kind.IO, "cannot create daemon home " + config.home() + ": " + e.getMessage());
     }
+    // Before anything of the home is opened: a second daemon here must not touch the live cache index.
+    HomeLock lock = HomeLock.acquire(config.home(), Duration.ofSeconds(5));
+    try {
+      return start(config, lock);
+    } catch (IOException | RuntimeException e) {
+      lock.close();
+      throw e;
+    }
+  }
+
+  private static Daemon start(DaemonConfig config, HomeLock lock) throws IOException {
     Settings s = config.settings();
     // One line per missing FUSE piece, once: the daemon still starts (status, cache and profile
     // commands work without FUSE), and each mount checks again and fails with the same line.
@@ -224,7 +237,7 @@ public final class Daemon implements Closeable {
       if (!s.metricsAddress().isEmpty()) {
         server = MetricsServer.start(s.metricsAddress(), metrics.registry());
       }
-      Daemon d = new Daemon(config, cache, metrics, server, Access.policy(config), transport);
+      Daemon d = new Daemon(config, cache, metrics, server, Access.policy(config), transport, lock);
       // After start, not during it: on 2 vCPUs, running it beside the cache's opening delayed "ready".
       FirstMountPrep.start(config.registryOptions(), JSON, transport);
       return d;
@@ -419,6 +432,7 @@ public final class Daemon implements Closeable {
       } catch (IOException e) {
         LOG.warn("closing cache: {}", e.toString());
       }
+      lock.close(); // last: the next daemon on this home may start now
     }
     stopped.countDown();
   }
