@@ -89,6 +89,27 @@ public record Reference(String registry, String repository, Path layout, String 
     return new Reference(host, path, null, tag, digest);
   }
 
+  /**
+   * Checks a registry given on its own ({@code host[:port]}, as {@code modelcache login} takes it)
+   * and returns it; a usage error names it otherwise, with what it looks like instead.
+   */
+  public static String parseRegistry(String s) throws ModelCacheException {
+    String why = s == null || s.isBlank() ? "empty"
+        : s.indexOf('@') >= 0 ? "credentials do not belong here"
+        : s.indexOf('/') >= 0 ? "that is a reference; give only its registry, '" + s.substring(0, s.indexOf('/')) + "'"
+        : null;
+    if (why == null) {
+      try {
+        return parse(s + "/x").registry();
+      } catch (ModelCacheException e) {
+        int port = e.getMessage().indexOf("invalid registry port");
+        why = port >= 0 ? e.getMessage().substring(port + "invalid registry ".length()) : "expected host[:port]";
+      }
+    }
+    String shown = s == null ? "" : s.indexOf('@') >= 0 ? redacted(s) : s;
+    throw new ModelCacheException(ModelCacheException.Kind.USAGE, "invalid registry '" + shown + "': " + why);
+  }
+
   /** {@code ref} with everything before the '@' of its host part masked. */
   private static String redacted(String ref) {
     int slash = ref.indexOf('/');

@@ -179,9 +179,24 @@ public final class DockerConfig {
       Files.createDirectories(parent);
       trySetMode(parent, "rwx------");
     }
+    if (Files.isDirectory(configFile)) {
+      throw new ModelCacheException(ModelCacheException.Kind.USAGE, configFile + ": is a directory, not a Docker config file");
+    }
     ObjectNode root;
     if (Files.isRegularFile(configFile)) {
-      JsonNode n = JSON.readTree(Files.readAllBytes(configFile));
+      // Never replace a file this cannot read as a Docker config: it may hold the user's other settings.
+      JsonNode n;
+      try {
+        n = JSON.readTree(Files.readAllBytes(configFile));
+      } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+        var at = e.getLocation();
+        throw new ModelCacheException(ModelCacheException.Kind.USAGE, configFile + ": not a Docker config (invalid JSON"
+            + (at == null ? "" : " at line " + at.getLineNr() + ", column " + at.getColumnNr()) + "); nothing written");
+      }
+      if (n != null && !n.isObject()) {
+        throw new ModelCacheException(ModelCacheException.Kind.USAGE,
+            configFile + ": not a Docker config (not a JSON object); nothing written");
+      }
       root = n instanceof ObjectNode o ? o : JSON.createObjectNode();
     } else {
       root = JSON.createObjectNode();

@@ -46,4 +46,20 @@ class ReferenceTest {
     assertEquals("invalid reference '[::1]:70000/m': invalid registry port 70000 (1-65535)",
         refused("[::1]:70000/m").getMessage());
   }
+
+  @Test
+  void aRegistryOnItsOwnIsHostAndPortOnly() throws Exception {
+    assertEquals("127.0.0.1:5078", Reference.parseRegistry("127.0.0.1:5078"));
+    assertEquals("[::1]:5000", Reference.parseRegistry("[::1]:5000"));
+    assertEquals("invalid registry '127.0.0.1:5078/qa/m:v1': that is a reference; give only its registry, '127.0.0.1:5078'",
+        assertThrows(ModelCacheException.class, () -> Reference.parseRegistry("127.0.0.1:5078/qa/m:v1")).getMessage());
+    assertEquals("invalid registry '': empty",
+        assertThrows(ModelCacheException.class, () -> Reference.parseRegistry("")).getMessage());
+    assertEquals("invalid registry 'h:99999': port 99999 (1-65535)",
+        assertThrows(ModelCacheException.class, () -> Reference.parseRegistry("h:99999")).getMessage());
+    assertEquals("invalid registry 'bad host': expected host[:port]",
+        assertThrows(ModelCacheException.class, () -> Reference.parseRegistry("bad host")).getMessage());
+    assertEquals("invalid registry '***@h:1': credentials do not belong here",
+        assertThrows(ModelCacheException.class, () -> Reference.parseRegistry("alice:pw@h:1")).getMessage());
+  }
 }

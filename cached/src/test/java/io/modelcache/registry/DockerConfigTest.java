@@ -61,6 +61,26 @@ class DockerConfigTest {
   }
 
   @Test
+  void storeNeverReplacesAFileItCannotReadAsADockerConfig() throws Exception {
+    Path yaml = dir.resolve("config.yaml");
+    Files.writeString(yaml, "cache:\n  size: 1G\n");
+    ModelCacheException e = org.junit.jupiter.api.Assertions.assertThrows(ModelCacheException.class,
+        () -> DockerConfig.store(yaml, "h:1", "u", "p"));
+    assertEquals(ModelCacheException.Kind.USAGE, e.kind());
+    assertEquals(yaml + ": not a Docker config (invalid JSON at line 1, column 1); nothing written", e.getMessage());
+    assertEquals("cache:\n  size: 1G\n", Files.readString(yaml));
+    Path array = dir.resolve("array.json");
+    Files.writeString(array, "[1, 2]");
+    assertEquals(array + ": not a Docker config (not a JSON object); nothing written",
+        org.junit.jupiter.api.Assertions.assertThrows(ModelCacheException.class,
+            () -> DockerConfig.store(array, "h:1", "u", "p")).getMessage());
+    assertEquals("[1, 2]", Files.readString(array));
+    assertEquals(dir + ": is a directory, not a Docker config file",
+        org.junit.jupiter.api.Assertions.assertThrows(ModelCacheException.class,
+            () -> DockerConfig.store(dir, "h:1", "u", "p")).getMessage());
+  }
+
+  @Test
   void credentialsHidePassword() {
     Credentials c = new Credentials("alice", "hunter2");
     assertFalse(c.toString().contains("hunter2"));

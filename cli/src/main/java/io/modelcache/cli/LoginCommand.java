@@ -29,12 +29,21 @@ final class LoginCommand implements Callable<Integer> {
   @Option(names = "--password-stdin", description = "Read the password from standard input.")
   boolean passwordStdin;
 
+  /** Taken only to refuse it: as an unknown option, picocli would print the password back. */
+  @Option(names = {"-p", "--password"}, hidden = true, paramLabel = "PASSWORD")
+  String passwordOnCommandLine;
+
   @Option(names = "--docker-config", paramLabel = "FILE",
       description = "Docker config file to store into (default: the config's credentials, $DOCKER_CONFIG/config.json or ~/.docker/config.json).")
   Path config;
 
   @Override
   public Integer call() throws Exception {
+    if (passwordOnCommandLine != null) {
+      throw new ModelCacheException(ModelCacheException.Kind.USAGE,
+          "-p/--password would leave the password in the shell history and the process list; pipe it to --password-stdin");
+    }
+    host = io.modelcache.oci.Reference.parseRegistry(host);
     var options = registry.options(); // a bad config file fails before the password prompt
     String password;
     if (passwordStdin) {
