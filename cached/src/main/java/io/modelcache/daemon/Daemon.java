@@ -52,9 +52,13 @@ public final class Daemon implements Closeable {
   private final DaemonConfig config;
   private final ChunkCache cache;
   private final HomeLock lock;
+  /** How long a stop waits for mount requests in progress (their registry may be slow). */
+  private static final long PENDING_MOUNTS_WAIT_MS = 30_000;
   private final DaemonMetrics metrics;
   private final MetricsServer metricsServer;
   private final Map<Path, ActiveMount> mounts = new LinkedHashMap<>();
+  /** Mountpoints of mount requests in progress (made without this daemon's lock); guarded by this. */
+  private final java.util.Set<Path> pending = new java.util.HashSet<>();
   private final ControlServer control;
   private final ScheduledExecutorService reconciler;
   /** What mounts.d declares, read at every reconcile. */
@@ -299,24 +303,45 @@ public final class Daemon implements Closeable {
    * Mounts {@code ref} at {@code dir} for {@code caller} if the access policy allows it (a user's
    * mount belongs to her: see {@link AccessPolicy#mountMode}); returns once it is live.
    */
-  public synchronized ObjectNode mount(String refText, Path dir, Boolean plainHttp, Caller caller) throws IOException {
-    if (closed) {
-      throw new ModelCacheException(Kind.DAEMON, "daemon is shutting down");
-    }
+  public ObjectNode mount(String refText, Path dir, Boolean plainHttp, Caller caller) throws IOException {
     Path mp = dir.toAbsolutePath().normalize();
-    if (!caller.isRoot()) {
-      Access.check(policy.mount(caller, refText, plainHttp, Access.inspect(mp)));
+    Reference ref;
+    MountRecord rec;
+    synchronized (this) {
+      if (closed) {
+        throw new ModelCacheException(Kind.DAEMON, "daemon is shutting down");
+      }
+      if (!caller.isRoot()) {
+        Access.check(policy.mount(caller, refText, plainHttp, Access.inspect(mp)));
+      }
+      ref = Reference.parse(refText);
+      checkMountpoint(mp);
+      MountMode mode = policy.mountMode(caller);
+      Integer uid = mode.isRoot() ? null : mode.ownerUid();
+      Integer gid = mode.isRoot() ? null : mode.ownerGid();
+      rec = new MountRecord(refText, null, mp.toString(), plainHttp, null, uid, gid);
+      pending.add(mp); // the mountpoint is this request's until it ends, either way
+      handover.prepare(); // the holder's JVM starts while the manifest is fetched and the mount made
     }
-    Reference ref = Reference.parse(refText);
-    checkMountpoint(mp);
-    MountMode mode = policy.mountMode(caller);
-    handover.prepare(); // the holder's JVM starts while the manifest is fetched and the mount made
-    Integer uid = mode.isRoot() ? null : mode.ownerUid();
-    Integer gid = mode.isRoot() ? null : mode.ownerGid();
-    ActiveMount a = maker.mount(new MountRecord(refText, null, mp.toString(), plainHttp, null, uid, gid), ref, null);
-    LOG.info("mount of {} at {} for {}", refText, mp, caller.describe());
-    persist();
-    return a.describe(JSON, handover.survives(Path.of(a.record().mountpoint())));
+    try {
+      // Without the daemon's lock: the manifest, the trust check, the index and the wait for the
+      // headers may take seconds (minutes against a registry that does not answer), and other
+      // mounts, ls and status must not wait for them.
+      ActiveMount a = maker.mount(rec, ref, null);
+      synchronized (this) {
+        if (closed) {
+          throw new ModelCacheException(Kind.DAEMON, "daemon is shutting down"); // close() unmounts it
+        }
+        LOG.info("mount of {} at {} for {}", refText, mp, caller.describe());
+        persist();
+        return a.describe(JSON, handover.survives(Path.of(a.record().mountpoint())));
+      }
+    } finally {
+      synchronized (this) {
+        pending.remove(mp);
+        notifyAll();
+      }
+    }
   }
 
   private Path checkMountpoint(Path dir) throws ModelCacheException {
@@ -326,12 +351,18 @@ public final class Daemon implements Closeable {
       throw new ModelCacheException(Kind.USAGE,
           "mountpoint " + mp + " is already mounted (" + existing.record().reference() + ")");
     }
+    if (pending.contains(mp)) {
+      throw new ModelCacheException(Kind.USAGE, "mountpoint " + mp + " is being mounted by another request");
+    }
     Mountpoint.checkFree(mp);
     return mp;
   }
 
-  /** A mount the moment it is live: one of this daemon's, its connection kept where mounts outlive it. */
-  private void live(Path mp, ActiveMount a) {
+  /**
+   * A mount the moment it is live: one of this daemon's, its connection kept where mounts outlive it.
+   * Also after {@link #close} began: close waits for mounts in progress and then unmounts them too.
+   */
+  private synchronized void live(Path mp, ActiveMount a) {
     mounts.put(mp, a);
     handover.keep(mp, a.fuse());
   }
@@ -387,6 +418,27 @@ public final class Daemon implements Closeable {
     table.write(recs);
   }
 
+  /**
+   * Waits (releasing this lock, so that they can go live) for mount requests in progress to end, at
+   * most {@code ms}: a mount that ends later is left to the next start's clean-up of stale mounts.
+   */
+  private synchronized void awaitPendingMounts(long ms) {
+    long deadline = System.nanoTime() + ms * 1_000_000L;
+    while (!pending.isEmpty()) {
+      long left = (deadline - System.nanoTime()) / 1_000_000L;
+      if (left <= 0) {
+        LOG.warn("stopping with {} mount request(s) still in progress: {}", pending.size(), pending);
+        return;
+      }
+      try {
+        wait(left);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return;
+      }
+    }
+  }
+
   /** Restores the mount table ({@link MountRestore}) and saves what came back. */
   private synchronized void restoreMounts() throws IOException {
     List<MountRecord> recs = table.read();
@@ -421,6 +473,7 @@ public final class Daemon implements Closeable {
       } catch (IOException e) {
         LOG.debug("closing control socket: {}", e.toString());
       }
+      awaitPendingMounts(PENDING_MOUNTS_WAIT_MS);
       teardown.stop(mounts.values(), () -> unmountOnClose);
       mounts.clear();
       handover.close();

@@ -88,6 +88,9 @@ final class DaemonCommand implements Callable<Integer> {
       }
     });
     RegistryOptions ro = Artifacts.configure(RegistryOptions.defaults(), s);
+    // fetch.timeout is how long the daemon waits for a registry that stopped answering; a shorter
+    // one (a node that must fail over quickly) also bounds each attempt's wait for the first byte.
+    ro = ro.withTimeouts(ro.connectTimeout(), min(ro.firstByteTimeout(), s.fetchTimeout()), ro.idleTimeout());
     Daemon d = Daemon.start(new DaemonConfig(s, ro));
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       tellServiceManager("STOPPING=1\n");
@@ -152,5 +155,9 @@ final class DaemonCommand implements Callable<Integer> {
         System.err.println("modelcache: cannot notify the service manager at " + n.socket() + ": " + e.getMessage());
       }
     });
+  }
+
+  private static java.time.Duration min(java.time.Duration a, java.time.Duration b) {
+    return a.compareTo(b) <= 0 ? a : b;
   }
 }
