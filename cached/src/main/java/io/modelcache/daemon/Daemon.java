@@ -199,6 +199,12 @@ public final class Daemon implements Closeable {
 
   /** Starts the daemon: opens the cache, restores persisted mounts, then listens on the socket. */
   public static Daemon start(DaemonConfig config) throws IOException {
+    String sock = ControlServer.socketPath(config.home()).toString();
+    int len = sock.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
+    if (len > 107) { // sun_path: 108 bytes with the NUL
+      throw new ModelCacheException(Kind.USAGE, "daemon home " + config.home() + " is too long for its sockets ("
+          + sock + " would be " + len + " bytes; a unix socket path has at most 107)");
+    }
     try {
       Files.createDirectories(config.home());
       Files.createDirectories(config.stateDir());

@@ -5,6 +5,7 @@ import io.modelcache.config.Settings;
 import io.modelcache.config.Sizes;
 import io.modelcache.daemon.Daemon;
 import io.modelcache.daemon.DaemonConfig;
+import io.modelcache.error.ModelCacheException;
 import io.modelcache.handover.SdNotify;
 import io.modelcache.registry.RegistryOptions;
 import io.modelcache.source.Artifacts;
@@ -75,10 +76,10 @@ final class DaemonCommand implements Callable<Integer> {
         b.fetchTimeout = Durations.parse("fetch timeout", fetchTimeout);
       }
       if (fetchConcurrency != null) {
-        b.fetchConcurrency = fetchConcurrency;
+        b.fetchConcurrency = positive("--fetch-concurrency", fetchConcurrency);
       }
       if (readAheadKb != null) {
-        b.readAheadKb = readAheadKb;
+        b.readAheadKb = positive("--read-ahead-kb", readAheadKb);
       }
       if (metricsAddress != null) {
         b.metricsAddress = Settings.address(metricsAddress);
@@ -159,5 +160,13 @@ final class DaemonCommand implements Callable<Integer> {
 
   private static java.time.Duration min(java.time.Duration a, java.time.Duration b) {
     return a.compareTo(b) <= 0 ? a : b;
+  }
+
+  /** The value of a count option, which must be at least 1 (as the config file's keys must). */
+  private static int positive(String option, int v) throws ModelCacheException {
+    if (v < 1) {
+      throw new ModelCacheException(ModelCacheException.Kind.USAGE, option + ": must be at least 1, got " + v);
+    }
+    return v;
   }
 }
