@@ -81,6 +81,8 @@ public record Settings(
       return base.apply(YamlTree.parse(file.toString(), Files.readString(file)));
     } catch (ModelCacheException e) {
       throw e;
+    } catch (java.nio.charset.CharacterCodingException e) {
+      throw new ModelCacheException(ModelCacheException.Kind.USAGE, "config file " + file + ": not UTF-8 text");
     } catch (java.io.IOException e) {
       throw new ModelCacheException(ModelCacheException.Kind.USAGE, "config file " + file + ": " + e.getMessage());
     }
@@ -123,7 +125,7 @@ public record Settings(
         continue;
       }
       if (!SCALAR_KEYS.contains(key)) {
-        throw t.error(key, "unknown key");
+        throw unknownKey(t, key);
       }
       if (v.value() instanceof List<?>) {
         throw t.error(key, "expected a single value, not a list");
@@ -151,7 +153,7 @@ public record Settings(
           case "verify.unindexed" -> s.with(h -> h.unindexedVerification = verifyMode(x));
           case "fuse.transport" -> s.with(h -> h.fuseTransport = transport(x));
           case "fuse.spliceReplies" -> s.with(h -> h.fuseSpliceReplies = bool(t, key, v));
-          default -> throw t.error(key, "unknown key");
+          default -> throw unknownKey(t, key);
         };
       } catch (ModelCacheException ex) {
         if (ex.getMessage().startsWith(t.source())) {
@@ -251,6 +253,25 @@ public record Settings(
       case "false", "no", "off" -> false;
       default -> throw t.error(key, "expected true or false, got '" + v.text() + "'");
     };
+  }
+
+  /**
+   * The error for a key this file does not know: a known section given the wrong shape (a scalar
+   * where a mapping belongs, a mapping where a list of entries belongs) says what it expected.
+   */
+  private static ModelCacheException unknownKey(YamlTree t, String key) {
+    String top = key.contains(".") ? key.substring(0, key.indexOf('.')) : key;
+    if (top.equals("registries") && !key.matches("registries\\.\\d+\\..*")) {
+      return t.error(key, "registries must be a list of entries (- host: ...)");
+    }
+    if (top.equals("trust") && !key.matches("trust\\.\\d+\\..*")) {
+      return t.error(key, "trust must be a list of rules (- scope: ...)");
+    }
+    List<String> under = SCALAR_KEYS.stream().filter(k -> k.startsWith(key + ".")).sorted().toList();
+    if (!under.isEmpty()) {
+      return t.error(key, "expected a mapping of " + String.join(", ", under));
+    }
+    return t.error(key, "unknown key");
   }
 
   private static int positive(String x) throws ModelCacheException {

@@ -112,6 +112,25 @@ class SettingsTest {
   }
 
   @Test
+  void aKnownSectionOfTheWrongShapeSaysWhatItExpected() {
+    assertEquals("config.yaml line 1: cache: expected a mapping of cache.chunkSize, cache.size",
+        assertThrows(ModelCacheException.class, () -> parse("cache: 5\n")).getMessage());
+    assertEquals("config.yaml line 2: registries.host: registries must be a list of entries (- host: ...)",
+        assertThrows(ModelCacheException.class, () -> parse("registries:\n  host: x\n")).getMessage());
+    assertEquals("config.yaml line 1: trust: trust must be a list of rules (- scope: ...)",
+        assertThrows(ModelCacheException.class, () -> parse("trust: yes\n")).getMessage());
+  }
+
+  @Test
+  void aFileThatIsNotUtf8TextIsOneUsageLine(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+    Path f = dir.resolve("binary.yaml");
+    java.nio.file.Files.write(f, new byte[] {0, (byte) 0xff, (byte) 0xfe});
+    ModelCacheException e = assertThrows(ModelCacheException.class, () -> Settings.load(f, true, BASE));
+    assertEquals("config file " + f + ": not UTF-8 text", e.getMessage());
+    assertEquals(ModelCacheException.Kind.USAGE, e.kind());
+  }
+
+  @Test
   void badValuesNameKeyAndLine() {
     assertEquals("config.yaml line 2: cache.size: invalid size 'lots' (expected a number of bytes with an optional K, M, G or T suffix)",
         assertThrows(ModelCacheException.class, () -> parse("cache:\n  size: lots\n")).getMessage());
