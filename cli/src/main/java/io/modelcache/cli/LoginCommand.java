@@ -30,7 +30,8 @@ final class LoginCommand implements Callable<Integer> {
   boolean passwordStdin;
 
   /** Taken only to refuse it: as an unknown option, picocli would print the password back. */
-  @Option(names = {"-p", "--password"}, hidden = true, paramLabel = "PASSWORD")
+  @Option(names = {"-p", "--password"}, hidden = true, paramLabel = "PASSWORD",
+      description = "Refused: it would leave the password in the shell history; use --password-stdin.")
   String passwordOnCommandLine;
 
   @Option(names = "--docker-config", paramLabel = "FILE",
