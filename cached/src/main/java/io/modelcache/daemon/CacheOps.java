@@ -228,16 +228,35 @@ final class CacheOps {
   }
 
   /** Cached blobs named directly: a cache key, a digest ("sha256:hex") or its hex. */
-  private List<String> blobKeys(String text) {
-    String hex = text.startsWith("sha256:") ? text.substring("sha256:".length()) : text;
-    List<String> out = new ArrayList<>();
-    if (!hex.matches("[0-9a-f]{64}(-\\d+)?")) {
-      return out;
+  /**
+   * The cache keys {@code text} names when it is a blob digest: whole ({@code sha256:<64 hex>}, with
+   * or without the prefix) or shortened to at least 12 hex digits as {@code cache ls} prints it, with
+   * the {@code +N} (or {@code -N}) of a tar member's key when given. Empty when {@code text} is not
+   * digest-shaped (then it is a reference); a digest-shaped text that matches nothing is NOT_FOUND,
+   * one that matches blobs of two digests a usage error.
+   */
+  private List<String> blobKeys(String text) throws ModelCacheException {
+    boolean prefixed = text.startsWith("sha256:");
+    String body = prefixed ? text.substring("sha256:".length()) : text;
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("([0-9a-f]{12,64})(?:[+-](\\d+))?").matcher(body);
+    if (!m.matches() || (!prefixed && m.group(1).length() < 64)) {
+      return List.of(); // a bare short hex string could be a layout path or a host; only sha256: shortens
     }
+    String hex = m.group(1);
+    String member = m.group(2);
+    List<String> out = new ArrayList<>();
+    Set<String> digests = new java.util.TreeSet<>();
     for (CachedBlobInfo b : cache.list()) {
-      if (b.key().equals(hex) || b.digest().hex().equals(hex)) {
+      if (b.digest().hex().startsWith(hex) && (member == null || b.key().endsWith("-" + member))) {
         out.add(b.key());
+        digests.add(b.digest().hex());
       }
+    }
+    if (out.isEmpty()) {
+      throw new ModelCacheException(Kind.NOT_FOUND, "no cached blob matches " + text + " (see 'modelcache cache ls')");
+    }
+    if (digests.size() > 1) {
+      throw new ModelCacheException(Kind.USAGE, text + " matches " + digests.size() + " cached blobs; give more of its digest");
     }
     return out;
   }

@@ -53,8 +53,25 @@ public final class Main implements Runnable {
       cl.addSubcommand(c);
     }
     addHelpOptions(cl);
+    // An empty path argument is a mistake, not the current directory (Path.of("") would be).
+    cl.registerConverter(java.nio.file.Path.class, v -> {
+      if (v.isBlank()) {
+        throw new CommandLine.TypeConversionException("an empty path");
+      }
+      return java.nio.file.Path.of(v);
+    });
     cl.setOut(out);
     cl.setErr(err);
+    // A usage mistake is one line that says what is wrong and where the help is, not the whole help.
+    cl.setParameterExceptionHandler((ex, given) -> {
+      CommandLine c = ex.getCommandLine();
+      String hint = "";
+      if (ex instanceof CommandLine.UnmatchedArgumentException u && !u.getSuggestions().isEmpty()) {
+        hint = "; did you mean " + u.getSuggestions().get(0) + "?"; // the closest
+      }
+      c.getErr().println("modelcache: " + ex.getMessage() + hint + " (see '" + c.getCommandSpec().qualifiedName() + " --help')");
+      return c.getCommandSpec().exitCodeOnInvalidInput();
+    });
     cl.setExecutionExceptionHandler((ex, line, parsed) -> {
       FailureLine f = FailureLine.of(ex);
       err.println(f.line());

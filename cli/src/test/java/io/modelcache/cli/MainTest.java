@@ -43,18 +43,26 @@ class MainTest {
   }
 
   @Test
-  void unknownCommandAndMissingArgumentsKeepPicocliMessages() {
+  void usageMistakesAreOneLineWithPicocliMessagesAndTheHelpToSee() {
     StringWriter err = new StringWriter();
     PrintWriter e = new PrintWriter(err, true);
     PrintWriter o = new PrintWriter(new StringWriter(), true);
     assertEquals(2, Main.run(new String[] {"mnt"}, o, e));
-    assertTrue(err.toString().startsWith("Unmatched argument at index 0: 'mnt'"), err.toString());
+    assertEquals("modelcache: Unmatched argument at index 0: 'mnt'; did you mean mount? (see 'modelcache --help')\n",
+        err.toString());
     err.getBuffer().setLength(0);
     assertEquals(2, Main.run(new String[] {"mount", "only-ref"}, o, e));
-    assertTrue(err.toString().startsWith("Missing required parameter: 'DIR'"), err.toString());
+    assertEquals("modelcache: Missing required parameter: 'DIR' (see 'modelcache mount --help')\n", err.toString());
     err.getBuffer().setLength(0);
     assertEquals(2, Main.run(new String[] {"unmount"}, o, e));
-    assertTrue(err.toString().startsWith("Missing required parameter: 'DIR'\nUsage: modelcache umount"), err.toString());
+    assertEquals("modelcache: Missing required parameter: 'DIR' (see 'modelcache umount --help')\n", err.toString());
+    err.getBuffer().setLength(0);
+    assertEquals(2, Main.run(new String[] {}, o, e));
+    assertEquals("modelcache: missing command (see 'modelcache --help')\n", err.toString());
+    err.getBuffer().setLength(0);
+    assertEquals(2, Main.run(new String[] {"umount", ""}, o, e));
+    assertEquals("modelcache: Invalid value for positional parameter at index 0 (DIR): an empty path"
+        + " (see 'modelcache umount --help')\n", err.toString());
   }
 
   @Test

@@ -299,6 +299,15 @@ class OperatorIT {
         assertEquals(sha256(tmp.resolve("src-11").resolve(f.path())), sha256(mp.resolve(f.path())), f.path());
       }
       Cli.ok("umount", "--home", home(d), mp.toString());
+      // A blob by the short digest 'cache ls' prints (sha256: and 12 hex digits), and one that is not there.
+      ModelFile first = artA.files().get(0);
+      String shortDigest = first.layer().digest().toString().substring(0, 19);
+      Cli.Result ev = Cli.ok("cache", "evict", "--home", home(d), shortDigest);
+      assertTrue(ev.out().startsWith("evicted " + shortDigest), ev.out());
+      assertFalse(cachedKeys(d).contains(first.layer().digest().hex()), ev.out());
+      Cli.Result none = Cli.run(60, "cache", "evict", "--home", home(d), "sha256:000000000000");
+      assertEquals(3, none.exit(), none.err());
+      assertEquals("modelcache: no cached blob matches sha256:000000000000 (see 'modelcache cache ls')", none.errLine());
     }
   }
 
