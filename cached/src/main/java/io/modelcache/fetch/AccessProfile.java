@@ -104,8 +104,8 @@ public record AccessProfile(Digest manifest, int chunkSize, List<Entry> entries)
     } catch (NumberFormatException e) {
       cs = -1;
     }
-    if (cs <= 0) {
-      throw usage(name, "malformed access profile: line 3: invalid chunk size '" + c + "' (expected a positive byte count)");
+    if (cs <= 0 || (cs & (cs - 1)) != 0) { // cache chunk sizes are powers of two
+      throw usage(name, "malformed access profile: line 3: invalid chunk size '" + c + "' (expected a power-of-two byte count)");
     }
     List<Entry> es = new ArrayList<>(lines.length - 3);
     for (int i = 3; i < lines.length; i++) {

@@ -17,7 +17,7 @@ class AccessProfileTest {
 
   @Test
   void roundTripsAndMergesAdjacentChunksIntoRanges() throws Exception {
-    AccessProfile p = new AccessProfile(D, 100, List.of(
+    AccessProfile p = new AccessProfile(D, 128, List.of(
         new AccessProfile.Entry("a/b c.safetensors", 0),
         new AccessProfile.Entry("a/b c.safetensors", 1),
         new AccessProfile.Entry("a/b c.safetensors", 2),
@@ -28,10 +28,10 @@ class AccessProfileTest {
     assertEquals(D.hex() + ".profile", f.getFileName().toString());
     assertEquals(p, AccessProfile.read(f));
     assertEquals(List.of(
-        new ReadPlan.Segment("a/b c.safetensors", 0, 200, 0),
-        new ReadPlan.Segment("a/b c.safetensors", 200, 300, 0),
-        new ReadPlan.Segment("x", 700, 800, 0),
-        new ReadPlan.Segment("a/b c.safetensors", 300, 400, 0)), p.ranges(200));
+        new ReadPlan.Segment("a/b c.safetensors", 0, 256, 0),
+        new ReadPlan.Segment("a/b c.safetensors", 256, 384, 0),
+        new ReadPlan.Segment("x", 896, 1024, 0),
+        new ReadPlan.Segment("a/b c.safetensors", 384, 512, 0)), p.ranges(256));
   }
 
   @Test
@@ -60,10 +60,12 @@ class AccessProfileTest {
         + " 'chunk <bytes>' lines", bad(AccessProfile.MAGIC + "\n"));
     assertEquals("f: malformed access profile: line 2: invalid manifest digest 'sha256:beef' (expected sha256:<64 hex>)",
         bad(AccessProfile.MAGIC + "\nmanifest sha256:beef\nchunk 4096\n0\ta\n"));
-    assertEquals("f: malformed access profile: line 3: invalid chunk size '0' (expected a positive byte count)",
+    assertEquals("f: malformed access profile: line 3: invalid chunk size '0' (expected a power-of-two byte count)",
         bad(AccessProfile.MAGIC + "\nmanifest " + D + "\nchunk 0\n0\ta\n"));
-    assertEquals("f: malformed access profile: line 3: invalid chunk size 'x' (expected a positive byte count)",
+    assertEquals("f: malformed access profile: line 3: invalid chunk size 'x' (expected a power-of-two byte count)",
         bad(AccessProfile.MAGIC + "\nmanifest " + D + "\nchunk x\n0\ta\n"));
+    assertEquals("f: malformed access profile: line 3: invalid chunk size '3' (expected a power-of-two byte count)",
+        bad(AccessProfile.MAGIC + "\nmanifest " + D + "\nchunk 3\n0\ta\n"));
     assertEquals("f: access profile has no entries", bad(head));
     assertEquals("f: malformed access profile: line 5: expected '<chunk index>\\t<file path>', got '-1\ta'",
         bad(head + "0\ta\n-1\ta\n"));

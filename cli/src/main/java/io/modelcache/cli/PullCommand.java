@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.modelcache.config.Durations;
 import io.modelcache.config.Sizes;
 import io.modelcache.control.ControlClient;
+import io.modelcache.error.ModelCacheException;
 import io.modelcache.modelpack.ModelArtifact;
 import io.modelcache.modelpack.ModelPuller;
 import io.modelcache.modelpack.ModelReader;
@@ -55,6 +56,9 @@ final class PullCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     PageCacheMode mode = PageCacheMode.parse(pageCache);
+    if (parallel < 1) {
+      throw new ModelCacheException(ModelCacheException.Kind.USAGE, "-j/--parallel: must be at least 1, got " + parallel);
+    }
     if (dir == null) {
       return warm();
     }

@@ -45,11 +45,17 @@ final class PushCommand implements Callable<Integer> {
     if (r.tag() == null) {
       throw new ModelCacheException(ModelCacheException.Kind.USAGE, "push needs a tag: " + ref);
     }
+    if (parallel < 1) {
+      throw new ModelCacheException(ModelCacheException.Kind.USAGE, "-j/--parallel: must be at least 1, got " + parallel);
+    }
+    if (!Files.exists(dir)) {
+      throw new ModelCacheException(ModelCacheException.Kind.USAGE, dir + ": no such directory");
+    }
     if (!Files.isDirectory(dir)) {
       throw new ModelCacheException(ModelCacheException.Kind.USAGE, dir + ": not a directory");
     }
     try (ArtifactSink sink = registry.openSink(r)) {
-      Digest d = ModelPusher.push(dir, sink, r.tag(), new PushOptions(tar, Math.max(1, parallel), name).withHashFirst(hashFirst));
+      Digest d = ModelPusher.push(dir, sink, r.tag(), new PushOptions(tar, parallel, name).withHashFirst(hashFirst));
       System.out.println(d);
     }
     return 0;

@@ -73,4 +73,19 @@ class MainTest {
     assertEquals(2, Main.run(new String[] {"pull", "--page-cache", "fast", "oci:/nonexistent/layout:v1", "/tmp/x"}, o, e));
     assertEquals("modelcache: --page-cache: 'fast' is not one of auto, keep, bypass\n", err.toString());
   }
+
+  @Test
+  void parallelismBelowOneIsOneUsageLine() {
+    StringWriter err = new StringWriter();
+    PrintWriter e = new PrintWriter(err, true);
+    PrintWriter o = new PrintWriter(new StringWriter(), true);
+    assertEquals(2, Main.run(new String[] {"push", "-j", "0", "/nonexistent/model", "oci:/nonexistent/layout:v1"}, o, e));
+    assertEquals("modelcache: -j/--parallel: must be at least 1, got 0\n", err.toString());
+    err.getBuffer().setLength(0);
+    assertEquals(2, Main.run(new String[] {"pull", "-j", "-1", "oci:/nonexistent/layout:v1", "/tmp/x"}, o, e));
+    assertEquals("modelcache: -j/--parallel: must be at least 1, got -1\n", err.toString());
+    err.getBuffer().setLength(0);
+    assertEquals(2, Main.run(new String[] {"push", "/nonexistent/model", "oci:/nonexistent/layout:v1"}, o, e));
+    assertEquals("modelcache: /nonexistent/model: no such directory\n", err.toString());
+  }
 }
