@@ -186,7 +186,7 @@ final class OperatorOps {
 
   ObjectNode status() {
     ObjectNode out = JSON.objectNode();
-    String v = Daemon.class.getPackage().getImplementationVersion();
+    String v = System.getProperty("modelcache.version", Daemon.class.getPackage().getImplementationVersion());
     int port = metricsPort.getAsInt();
     String addr = config.settings().metricsAddress();
     out.put("pid", ProcessHandle.current().pid())

@@ -58,6 +58,11 @@ final class DaemonCommand implements Callable<Integer> {
   @Override
   public Integer call() throws Exception {
     System.setProperty("org.slf4j.simpleLogger.defaultLogLevel", System.getProperty("modelcache.log", "info"));
+    // What 'status' reports: the version 'modelcache --version' prints (the jar's manifest has none).
+    java.util.Properties build = Main.BuildInfo.load();
+    String commit = build.getProperty("git.commit.id.abbrev");
+    System.setProperty("modelcache.version", build.getProperty("git.build.version", "unknown")
+        + (commit == null ? "" : " (commit " + commit + ")"));
     String envHome = System.getenv("MODELCACHE_HOME");
     Path baseHome = envHome != null && !envHome.isBlank() ? Path.of(envHome) : DaemonConfig.DEFAULT_HOME;
     Settings s = Settings.load(configFile != null ? configFile : Settings.DEFAULT_FILE, configFile != null,

@@ -179,6 +179,9 @@ class OperatorIT {
 
       String text = Cli.ok("status", "--home", home(d)).out();
       assertTrue(text.startsWith("daemon:   pid " + d.pid() + ", up "), text);
+      String version = Cli.ok("--version").out().lines().findFirst().orElseThrow(); // modelcache V (commit C, ...)
+      String v = version.substring("modelcache ".length(), version.indexOf(" (commit "));
+      assertTrue(text.lines().findFirst().orElseThrow().contains(", version " + v + " (commit "), text + "\n" + version);
       assertTrue(text.contains("\nhome:     " + home(d) + "\n"), text);
       assertTrue(text.contains("\nmounts:   1\n"), text);
       String pct = String.format(Locale.ROOT, "%.1f%%", 100.0 * big.size() / artA.totalBytes());
