@@ -134,7 +134,7 @@ public record Settings(
       try {
         s = switch (key) {
           case "home" -> s.with(h -> h.home = Path.of(x));
-          case "cache.size" -> s.with(h -> h.cacheSizeBytes = Sizes.parse("size", x));
+          case "cache.size" -> s.with(h -> h.cacheSizeBytes = budget(Sizes.parse("size", x)));
           case "cache.chunkSize" -> s.with(h -> h.chunkSizeBytes = chunk(x));
           case "fetch.timeout" -> s.with(h -> h.fetchTimeout = Durations.parse("duration", x));
           case "fetch.concurrency" -> s.with(h -> h.fetchConcurrency = positive(x));
@@ -272,6 +272,14 @@ public record Settings(
       return t.error(key, "expected a mapping of " + String.join(", ", under));
     }
     return t.error(key, "unknown key");
+  }
+
+  /** A cache budget: a node cache of 0 bytes could keep nothing it fetched. */
+  public static long budget(long bytes) throws ModelCacheException {
+    if (bytes <= 0) {
+      throw new ModelCacheException(ModelCacheException.Kind.USAGE, "the cache size must be above 0");
+    }
+    return bytes;
   }
 
   private static int positive(String x) throws ModelCacheException {

@@ -112,6 +112,12 @@ class SettingsTest {
   }
 
   @Test
+  void aCacheOfZeroBytesIsRefused() {
+    assertEquals("config.yaml line 2: cache.size: the cache size must be above 0",
+        assertThrows(ModelCacheException.class, () -> parse("cache:\n  size: 0\n")).getMessage());
+  }
+
+  @Test
   void aKnownSectionOfTheWrongShapeSaysWhatItExpected() {
     assertEquals("config.yaml line 1: cache: expected a mapping of cache.chunkSize, cache.size",
         assertThrows(ModelCacheException.class, () -> parse("cache: 5\n")).getMessage());

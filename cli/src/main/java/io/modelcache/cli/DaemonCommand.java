@@ -72,7 +72,7 @@ final class DaemonCommand implements Callable<Integer> {
         b.home = home.toAbsolutePath();
       }
       if (cacheSize != null) {
-        b.cacheSizeBytes = Sizes.parse("cache size", cacheSize);
+        b.cacheSizeBytes = Settings.budget(Sizes.parse("cache size", cacheSize));
       }
       if (chunkSize != null) {
         b.chunkSizeBytes = Settings.chunk(chunkSize);

@@ -42,6 +42,7 @@ class DaemonStartRefusalsIT {
     java.util.Map<List<String>, String> cases = new java.util.LinkedHashMap<>();
     cases.put(List.of("--home", home, "--fetch-concurrency", "0"), "modelcache: --fetch-concurrency: must be at least 1, got 0");
     cases.put(List.of("--home", home, "--read-ahead-kb", "-1"), "modelcache: --read-ahead-kb: must be at least 1, got -1");
+    cases.put(List.of("--home", home, "--cache-size", "0"), "modelcache: the cache size must be above 0");
     cases.put(List.of("--home", longHome), "modelcache: daemon home " + longHome + " is too long for its sockets ("
         + longHome + "/modelcache.sock would be " + (longHome.length() + 16) + " bytes; a unix socket path has at most 107)");
     for (var c : cases.entrySet()) {
