@@ -227,7 +227,6 @@ final class CacheOps {
         "cannot evict " + refText + ": it is mounted at " + a.record().mountpoint() + " (unmount it first)");
   }
 
-  /** Cached blobs named directly: a cache key, a digest ("sha256:hex") or its hex. */
   /**
    * The cache keys {@code text} names when it is a blob digest: whole ({@code sha256:<64 hex>}, with
    * or without the prefix) or shortened to at least 12 hex digits as {@code cache ls} prints it, with
@@ -235,10 +234,13 @@ final class CacheOps {
    * digest-shaped (then it is a reference); a digest-shaped text that matches nothing is NOT_FOUND,
    * one that matches blobs of two digests a usage error.
    */
+  private static final java.util.regex.Pattern BLOB_NAME =
+      java.util.regex.Pattern.compile("([0-9a-f]{12,64})(?:[+-](\\d+))?");
+
   private List<String> blobKeys(String text) throws ModelCacheException {
     boolean prefixed = text.startsWith("sha256:");
     String body = prefixed ? text.substring("sha256:".length()) : text;
-    java.util.regex.Matcher m = java.util.regex.Pattern.compile("([0-9a-f]{12,64})(?:[+-](\\d+))?").matcher(body);
+    java.util.regex.Matcher m = BLOB_NAME.matcher(body);
     if (!m.matches() || (!prefixed && m.group(1).length() < 64)) {
       return List.of(); // a bare short hex string could be a layout path or a host; only sha256: shortens
     }

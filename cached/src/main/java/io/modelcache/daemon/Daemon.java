@@ -21,6 +21,7 @@ import io.modelcache.fuse.FusePrerequisites;
 import io.modelcache.metrics.DaemonMetrics;
 import io.modelcache.metrics.MetricsServer;
 import io.modelcache.oci.Reference;
+import io.modelcache.os.Sockets;
 import io.modelcache.trust.TrustRule;
 import java.io.Closeable;
 import java.io.IOException;
@@ -49,11 +50,12 @@ public final class Daemon implements Closeable {
   private static final Logger LOG = LoggerFactory.getLogger(Daemon.class);
   private static final ObjectMapper JSON = new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT);
 
+  /** How long a stop waits for mount requests in progress (their registry may be slow). */
+  private static final long PENDING_MOUNTS_WAIT_MS = 30_000;
+
   private final DaemonConfig config;
   private final ChunkCache cache;
   private final HomeLock lock;
-  /** How long a stop waits for mount requests in progress (their registry may be slow). */
-  private static final long PENDING_MOUNTS_WAIT_MS = 30_000;
   private final DaemonMetrics metrics;
   private final MetricsServer metricsServer;
   private final Map<Path, ActiveMount> mounts = new LinkedHashMap<>();
@@ -201,9 +203,9 @@ public final class Daemon implements Closeable {
   public static Daemon start(DaemonConfig config) throws IOException {
     String sock = ControlServer.socketPath(config.home()).toString();
     int len = sock.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
-    if (len > 107) { // sun_path: 108 bytes with the NUL
+    if (len > Sockets.MAX_PATH_BYTES) {
       throw new ModelCacheException(Kind.USAGE, "daemon home " + config.home() + " is too long for its sockets ("
-          + sock + " would be " + len + " bytes; a unix socket path has at most 107)");
+          + sock + " would be " + len + " bytes; a unix socket path has at most " + Sockets.MAX_PATH_BYTES + ")");
     }
     try {
       Files.createDirectories(config.home());

@@ -12,6 +12,8 @@ import java.util.regex.Pattern;
 public record Reference(String registry, String repository, Path layout, String tag, Digest digest) {
   private static final Pattern REPO =
       Pattern.compile("[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*");
+  private static final Pattern HOST =
+      Pattern.compile("[A-Za-z0-9.-]+(:[0-9]{1,5})?|\\[[0-9A-Fa-f:]+\\](:[0-9]{1,5})?");
   private static final Pattern TAG = Pattern.compile("[A-Za-z0-9_][A-Za-z0-9._-]{0,127}");
   public static final String DEFAULT_TAG = "latest";
 
@@ -73,15 +75,12 @@ public record Reference(String registry, String repository, Path layout, String 
     if (!REPO.matcher(path).matches()) {
       throw usage(s, "invalid repository name '" + path + "'");
     }
-    if (!host.matches("[A-Za-z0-9.-]+(:[0-9]{1,5})?|\\[[0-9A-Fa-f:]+\\](:[0-9]{1,5})?")) {
+    if (!HOST.matcher(host).matches()) {
       throw usage(s, "invalid registry host '" + host + "'");
     }
-    int portColon = host.lastIndexOf(':');
-    if (portColon > host.lastIndexOf(']')) {
-      int port = Integer.parseInt(host.substring(portColon + 1));
-      if (port < 1 || port > 65535) {
-        throw usage(s, "invalid registry port " + port + " (1-65535)");
-      }
+    String port = portProblem(host);
+    if (port != null) {
+      throw usage(s, "invalid registry " + port);
     }
     if (tag == null && digest == null) {
       tag = DEFAULT_TAG;
@@ -99,15 +98,23 @@ public record Reference(String registry, String repository, Path layout, String 
         : s.indexOf('/') >= 0 ? "that is a reference; give only its registry, '" + s.substring(0, s.indexOf('/')) + "'"
         : null;
     if (why == null) {
-      try {
-        return parse(s + "/x").registry();
-      } catch (ModelCacheException e) {
-        int port = e.getMessage().indexOf("invalid registry port");
-        why = port >= 0 ? e.getMessage().substring(port + "invalid registry ".length()) : "expected host[:port]";
+      why = HOST.matcher(s).matches() ? portProblem(s) : "expected host[:port]";
+      if (why == null) {
+        return s;
       }
     }
     String shown = s == null ? "" : s.indexOf('@') >= 0 ? redacted(s) : s;
     throw new ModelCacheException(ModelCacheException.Kind.USAGE, "invalid registry '" + shown + "': " + why);
+  }
+
+  /** "port N (1-65535)" when {@code host} (matching {@link #HOST}) names a port outside TCP's range, else null. */
+  private static String portProblem(String host) {
+    int colon = host.lastIndexOf(':');
+    if (colon <= host.lastIndexOf(']')) {
+      return null;
+    }
+    int port = Integer.parseInt(host.substring(colon + 1));
+    return port >= 1 && port <= 65535 ? null : "port " + port + " (1-65535)";
   }
 
   /** {@code ref} with everything before the '@' of its host part masked. */

@@ -28,6 +28,8 @@ public final class Sockets {
   private static final int MSG_CTRUNC = 0x8;
   private static final int MSG_CMSG_CLOEXEC = 0x40000000;
   private static final int SUN_PATH_MAX = 108;
+  /** The longest path a unix socket may be bound at, in bytes (sun_path without its NUL). */
+  public static final int MAX_PATH_BYTES = SUN_PATH_MAX - 1;
   private static final int SOCKADDR_UN_SIZE = 2 + SUN_PATH_MAX;
   /** struct msghdr: name 0, namelen 8, iov 16, iovlen 24, control 32, controllen 40, flags 48; 56 bytes. */
   private static final int MSGHDR_SIZE = 56;
