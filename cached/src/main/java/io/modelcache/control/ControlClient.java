@@ -26,6 +26,11 @@ public final class ControlClient {
   private static final ObjectMapper JSON = new ObjectMapper();
   /** A daemon that takes longer than this to answer is treated as hung; mounts answer in seconds. */
   public static final java.time.Duration DEFAULT_TIMEOUT = java.time.Duration.ofSeconds(300);
+  /**
+   * For requests the daemon answers from memory (ls, status): they never wait for a registry or the
+   * cache's disk, so a daemon silent for this long is hung, and the user hears so in half a minute.
+   */
+  public static final java.time.Duration QUICK_TIMEOUT = java.time.Duration.ofSeconds(30);
   private static final java.util.concurrent.ScheduledExecutorService TIMER =
       java.util.concurrent.Executors.newSingleThreadScheduledExecutor(r -> {
         Thread t = new Thread(r, "control-timeout");
@@ -42,6 +47,11 @@ public final class ControlClient {
   public ControlClient(Path home, java.time.Duration timeout) {
     this.home = home;
     this.timeout = timeout;
+  }
+
+  /** A client for a request the daemon answers from memory ({@link #QUICK_TIMEOUT}). */
+  public static ControlClient quick(Path home) {
+    return new ControlClient(home, QUICK_TIMEOUT);
   }
 
   public static ObjectNode request(String op) {

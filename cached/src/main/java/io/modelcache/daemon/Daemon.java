@@ -22,7 +22,6 @@ import io.modelcache.metrics.DaemonMetrics;
 import io.modelcache.metrics.MetricsServer;
 import io.modelcache.oci.Reference;
 import io.modelcache.os.Sockets;
-import io.modelcache.trust.TrustRule;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -119,17 +118,7 @@ public final class Daemon implements Closeable {
 
   /** Mounts served without a chunk index look again: one may have been pushed since (modelcache index). */
   private void recheckIndexes() {
-    for (ActiveMount a : activeMounts()) {
-      if (!closed && !a.model().verification().equals("chunks")) {
-        TrustRule rule;
-        try {
-          rule = config.settings().trustPolicy().ruleFor(Reference.parse(a.record().reference()));
-        } catch (ModelCacheException e) {
-          continue; // parsed when it was mounted; nothing to look again for
-        }
-        IndexLookup.attachLate(a.record().mountpoint(), a.model().artifact(), a.source(), rule, a.model());
-      }
-    }
+    IndexLookup.recheck(activeMounts(), config.settings().trustPolicy(), () -> !closed);
   }
 
   /** How often mounts.d is compared with the live mounts: ConfigMap updates arrive as file swaps. */
@@ -147,59 +136,65 @@ public final class Daemon implements Closeable {
    * Makes the declared mounts match the files in mounts.d: mounts what a new file declares, unmounts
    * what a removed file declared, replaces a mount whose file changed. Mounts made by hand are left
    * alone. A file that cannot be read or mounted is reported once per distinct error and retried.
+   * The plan and the unmounts run under the daemon's lock; each mount runs outside it, its
+   * mountpoint reserved, like a mount by hand (a slow registry must not stall ls and status).
    */
-  synchronized void reconcile() {
-    if (closed) {
-      return;
-    }
-    Map<Path, DeclaredMount> desired = mountsDir.declared();
-    Map<Path, DeclaredMount> current = new LinkedHashMap<>();
-    for (ActiveMount a : mounts.values()) {
-      MountRecord r = a.record();
-      if (r.declaredBy() != null) {
-        current.put(Path.of(r.mountpoint()),
-            new DeclaredMount(r.declaredBy(), r.reference(), Path.of(r.mountpoint()), r.plainHttp()));
-      }
-    }
-    MountPlan plan = MountPlan.between(current, desired);
+  void reconcile() {
+    Map<DeclaredMount, Reference> toMount = new LinkedHashMap<>();
     boolean changed = false;
-    for (DeclaredMount m : plan.unmount()) {
-      ActiveMount a = mounts.remove(m.mountpoint());
-      if (a != null) {
-        LOG.info("{} no longer declares {}: unmounting", m.file(), m.mountpoint());
-        teardown.release(a);
-        changed = true;
+    synchronized (this) {
+      if (closed) {
+        return;
+      }
+      MountPlan plan = MountPlan.between(MountPlan.declaredIn(mounts.values().stream().map(ActiveMount::record).toList()),
+          mountsDir.declared());
+      for (DeclaredMount m : plan.unmount()) {
+        ActiveMount a = mounts.remove(m.mountpoint());
+        if (a != null) {
+          LOG.info("{} no longer declares {}: unmounting", m.file(), m.mountpoint());
+          teardown.release(a);
+          changed = true;
+        }
+      }
+      for (DeclaredMount m : plan.mount()) {
+        try {
+          Reference ref = Reference.parse(m.reference()); // before the mountpoint is created
+          Files.createDirectories(m.mountpoint());
+          checkMountpoint(m.mountpoint());
+          pending.add(m.mountpoint());
+          toMount.put(m, ref);
+        } catch (IOException | RuntimeException e) {
+          mountsDir.reportOnce(m.file(), m.file() + ": cannot mount " + m.reference() + " at " + m.mountpoint() + ": " + e.getMessage());
+        }
       }
     }
-    for (DeclaredMount m : plan.mount()) {
-      ActiveMount existing = mounts.get(m.mountpoint());
-      if (existing != null) {
-        mountsDir.reportOnce(m.file(), m.file() + ": mountpoint " + m.mountpoint() + " is already mounted by hand ("
-            + existing.record().reference() + ")");
-        continue;
-      }
+    for (var e : toMount.entrySet()) {
+      DeclaredMount m = e.getKey();
       try {
-        Files.createDirectories(m.mountpoint());
-        Reference ref = Reference.parse(m.reference());
-        checkMountpoint(m.mountpoint());
+        if (closed) {
+          throw new ModelCacheException(Kind.DAEMON, "daemon is shutting down");
+        }
         handover.prepare();
-        maker.mount(new MountRecord(m.reference(), null, m.mountpoint().toString(), m.plainHttp(), m.file()), ref, null);
+        maker.mount(new MountRecord(m.reference(), null, m.mountpoint().toString(), m.plainHttp(), m.file()), e.getValue(), null);
         mountsDir.resolved(m.file());
         changed = true;
-      } catch (IOException | RuntimeException e) {
-        mountsDir.reportOnce(m.file(), m.file() + ": cannot mount " + m.reference() + " at " + m.mountpoint() + ": " + e.getMessage());
+      } catch (IOException | RuntimeException ex) {
+        mountsDir.reportOnce(m.file(), m.file() + ": cannot mount " + m.reference() + " at " + m.mountpoint() + ": " + ex.getMessage());
+      } finally {
+        release(m.mountpoint());
       }
     }
     if (changed) {
-      try {
-        persist();
-      } catch (IOException e) {
-        LOG.error("cannot save the mount table: {}", e.toString());
+      synchronized (this) {
+        try {
+          persist();
+        } catch (IOException e) {
+          LOG.error("cannot save the mount table: {}", e.toString());
+        }
       }
     }
   }
 
-  /** Starts the daemon: opens the cache, restores persisted mounts, then listens on the socket. */
   public static Daemon start(DaemonConfig config) throws IOException {
     String sock = ControlServer.socketPath(config.home()).toString();
     int len = sock.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;
@@ -345,11 +340,14 @@ public final class Daemon implements Closeable {
         return a.describe(JSON, handover.survives(Path.of(a.record().mountpoint())));
       }
     } finally {
-      synchronized (this) {
-        pending.remove(mp);
-        notifyAll();
-      }
+      release(mp);
     }
+  }
+
+  /** Ends a mount request's hold on its mountpoint (a stop may be waiting for it). */
+  private synchronized void release(Path mp) {
+    pending.remove(mp);
+    notifyAll();
   }
 
   private Path checkMountpoint(Path dir) throws ModelCacheException {

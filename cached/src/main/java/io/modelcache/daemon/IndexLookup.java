@@ -69,4 +69,19 @@ final class IndexLookup {
     mount.verifyWith(byPath);
     return true;
   }
+
+  /** Mounts served without a chunk index look again, while {@code open}: one may have been pushed since. */
+  static void recheck(Iterable<ActiveMount> mounts, io.modelcache.trust.TrustPolicy trust, java.util.function.BooleanSupplier open) {
+    for (ActiveMount a : mounts) {
+      if (open.getAsBoolean() && !a.model().verification().equals("chunks")) {
+        TrustRule rule;
+        try {
+          rule = trust.ruleFor(io.modelcache.oci.Reference.parse(a.record().reference()));
+        } catch (io.modelcache.error.ModelCacheException e) {
+          continue; // parsed when it was mounted; nothing to look again for
+        }
+        attachLate(a.record().mountpoint(), a.model().artifact(), a.source(), rule, a.model());
+      }
+    }
+  }
 }

@@ -29,6 +29,17 @@ public record MountPlan(List<DeclaredMount> unmount, List<DeclaredMount> mount) 
     return new MountPlan(List.copyOf(un), List.copyOf(mo));
   }
 
+  /** The declared mounts among live mounts' records (mounts by hand have no declaring file). */
+  public static Map<Path, DeclaredMount> declaredIn(Iterable<MountRecord> live) {
+    Map<Path, DeclaredMount> current = new java.util.LinkedHashMap<>();
+    for (MountRecord r : live) {
+      if (r.declaredBy() != null) {
+        current.put(Path.of(r.mountpoint()), new DeclaredMount(r.declaredBy(), r.reference(), Path.of(r.mountpoint()), r.plainHttp()));
+      }
+    }
+    return current;
+  }
+
   public boolean isEmpty() {
     return unmount.isEmpty() && mount.isEmpty();
   }

@@ -18,7 +18,7 @@ final class LsCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    JsonNode resp = new ControlClient(home.resolve()).call(ControlClient.request("ls"));
+    JsonNode resp = ControlClient.quick(home.resolve()).call(ControlClient.request("ls"));
     if (json) {
       System.out.println(resp.toPrettyString());
       return 0;

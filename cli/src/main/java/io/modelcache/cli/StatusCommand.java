@@ -20,7 +20,7 @@ final class StatusCommand implements Callable<Integer> {
 
   @Override
   public Integer call() throws Exception {
-    JsonNode s = new ControlClient(home.resolve()).call(ControlClient.request("status"));
+    JsonNode s = ControlClient.quick(home.resolve()).call(ControlClient.request("status"));
     ((ObjectNode) s).remove("ok");
     if (json) {
       System.out.println(s.toPrettyString());
