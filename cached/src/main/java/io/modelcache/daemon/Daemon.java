@@ -164,7 +164,7 @@ public final class Daemon implements Closeable {
           pending.add(m.mountpoint());
           toMount.put(m, ref);
         } catch (IOException | RuntimeException e) {
-          mountsDir.reportOnce(m.file(), m.file() + ": cannot mount " + m.reference() + " at " + m.mountpoint() + ": " + e.getMessage());
+          mountsDir.cannotMount(m, e);
         }
       }
     }
@@ -172,14 +172,14 @@ public final class Daemon implements Closeable {
       DeclaredMount m = e.getKey();
       try {
         if (closed) {
-          throw new ModelCacheException(Kind.DAEMON, "daemon is shutting down");
+          continue; // the stop unmounts what is live; the rest waits for the next start
         }
         handover.prepare();
         maker.mount(new MountRecord(m.reference(), null, m.mountpoint().toString(), m.plainHttp(), m.file()), e.getValue(), null);
         mountsDir.resolved(m.file());
         changed = true;
       } catch (IOException | RuntimeException ex) {
-        mountsDir.reportOnce(m.file(), m.file() + ": cannot mount " + m.reference() + " at " + m.mountpoint() + ": " + ex.getMessage());
+        mountsDir.cannotMount(m, ex);
       } finally {
         release(m.mountpoint());
       }
@@ -195,6 +195,7 @@ public final class Daemon implements Closeable {
     }
   }
 
+  /** Starts the daemon: opens the cache, restores persisted mounts, then listens on the socket. */
   public static Daemon start(DaemonConfig config) throws IOException {
     String sock = ControlServer.socketPath(config.home()).toString();
     int len = sock.getBytes(java.nio.charset.StandardCharsets.UTF_8).length;

@@ -2,15 +2,19 @@ package io.modelcache.daemon;
 
 import io.modelcache.cache.ChunkDigests;
 import io.modelcache.chunkindex.IndexStore;
+import io.modelcache.error.ModelCacheException;
 import io.modelcache.modelpack.ModelArtifact;
 import io.modelcache.modelpack.ModelIndexer;
 import io.modelcache.mount.ModelMount;
 import io.modelcache.oci.ArtifactSource;
+import io.modelcache.oci.Reference;
 import io.modelcache.trust.TrustGate;
+import io.modelcache.trust.TrustPolicy;
 import io.modelcache.trust.TrustRule;
 import io.modelcache.trust.TrustVerdict;
 import java.io.IOException;
 import java.util.Map;
+import java.util.function.BooleanSupplier;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -71,13 +75,13 @@ final class IndexLookup {
   }
 
   /** Mounts served without a chunk index look again, while {@code open}: one may have been pushed since. */
-  static void recheck(Iterable<ActiveMount> mounts, io.modelcache.trust.TrustPolicy trust, java.util.function.BooleanSupplier open) {
+  static void recheck(Iterable<ActiveMount> mounts, TrustPolicy trust, BooleanSupplier open) {
     for (ActiveMount a : mounts) {
       if (open.getAsBoolean() && !a.model().verification().equals("chunks")) {
         TrustRule rule;
         try {
-          rule = trust.ruleFor(io.modelcache.oci.Reference.parse(a.record().reference()));
-        } catch (io.modelcache.error.ModelCacheException e) {
+          rule = trust.ruleFor(Reference.parse(a.record().reference()));
+        } catch (ModelCacheException e) {
           continue; // parsed when it was mounted; nothing to look again for
         }
         attachLate(a.record().mountpoint(), a.model().artifact(), a.source(), rule, a.model());

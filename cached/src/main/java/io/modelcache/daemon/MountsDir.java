@@ -41,6 +41,11 @@ final class MountsDir {
     return dirs;
   }
 
+  /** Reports, once per distinct error, that {@code m} could not be mounted (it is retried). */
+  void cannotMount(DeclaredMount m, Exception e) {
+    reportOnce(m.file(), m.file() + ": cannot mount " + m.reference() + " at " + m.mountpoint() + ": " + e.getMessage());
+  }
+
   /** The mounts the files declare now, by mountpoint (the first file to declare one wins). */
   Map<Path, DeclaredMount> declared() {
     Map<Path, DeclaredMount> desired = new LinkedHashMap<>();
