@@ -144,7 +144,7 @@ final class HttpTransport implements AutoCloseable {
   }
 
   /** See {@link ProxyRouting#fallBackToDirect}. */
-  boolean fallBackToDirect(URI target, String cause) throws IOException {
+  ProxyRouting.Fallback fallBackToDirect(URI target, String cause) throws IOException {
     return proxies.fallBackToDirect(target, cause);
   }
 

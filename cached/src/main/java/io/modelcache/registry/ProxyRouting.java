@@ -1,12 +1,11 @@
 package io.modelcache.registry;
 
+import io.modelcache.error.ModelCacheException;
 import java.io.IOException;
 import java.net.URI;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * Which proxy a client's requests go through: the registry's explicit one (even for loopback), else
@@ -14,7 +13,6 @@ import org.slf4j.LoggerFactory;
  * from the injected clock. Thread-safe.
  */
 final class ProxyRouting {
-  private static final Logger LOG = LoggerFactory.getLogger(ProxyRouting.class);
   /** How long requests go direct after the proxy failed a whole retry budget. */
   static final Duration BYPASS = Duration.ofSeconds(60);
 
@@ -44,25 +42,44 @@ final class ProxyRouting {
   }
 
   /**
-   * Called when a whole retry budget failed: true when requests to {@code target} go through a proxy,
-   * which is then bypassed for {@link #BYPASS} (counted and logged once per switch) so that the caller
-   * retries directly.
+   * A switch to going direct: the proxy that used up a retry budget and why. {@code announce} is true
+   * for the one caller that made the switch; it says so once its direct budget has an outcome, so that a
+   * command whose registry is unreachable both ways prints one line, not a warning and then an error.
    */
-  boolean fallBackToDirect(URI target, String cause) throws IOException {
+  record Fallback(String registry, String proxy, String cause, boolean announce) {
+    /** The daemon log's line for a switch that worked. */
+    String warning() {
+      return registry + ": proxy " + proxy + " failed (" + cause + "); going to the registry directly for "
+          + BYPASS.toSeconds() + " s";
+    }
+
+    /** {@code direct}'s error when going direct failed too, naming the proxy that failed first. */
+    ModelCacheException failedToo(ModelCacheException direct) {
+      return new ModelCacheException(direct.kind(),
+          direct.getMessage() + ", and proxy " + proxy + " failed first (" + cause + ")", direct.getCause());
+    }
+  }
+
+  /**
+   * Called when a whole retry budget failed: a {@link Fallback} when requests to {@code target} go
+   * through a proxy, which is then bypassed for {@link #BYPASS} (counted once per switch) so that the
+   * caller retries directly; null when they went direct already.
+   */
+  Fallback fallBackToDirect(URI target, String cause) throws IOException {
     URI proxy = configured(target.getHost(), RedirectPolicy.port(target), "https".equalsIgnoreCase(target.getScheme()));
     if (proxy == null) {
-      return false;
+      return null;
     }
+    String p = proxy.getHost() + ":" + proxy.getPort();
+    String why = cause.startsWith("proxy " + p + ": ") ? cause.substring(p.length() + 8) : cause;
     synchronized (this) {
       Instant now = clock.instant();
-      if (!now.isBefore(bypassUntil)) {
+      boolean switched = !now.isBefore(bypassUntil);
+      if (switched) {
         bypassUntil = now.plus(BYPASS);
         RegistryStats.proxyFallback();
-        String p = proxy.getHost() + ":" + proxy.getPort();
-        LOG.warn("{}: proxy {} failed ({}); going to the registry directly for {} s", registry, p,
-            cause.startsWith("proxy " + p + ": ") ? cause.substring(p.length() + 8) : cause, BYPASS.toSeconds());
       }
+      return new Fallback(registry, p, why, switched);
     }
-    return true;
   }
 }

@@ -17,8 +17,6 @@ import java.io.InputStream;
 import java.net.URI;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
-import java.time.Duration;
-import java.util.concurrent.ThreadLocalRandom;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -41,6 +39,7 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
   private final RegistryOptions opts;
   private final HttpTransport http;
   private final RegistryAuth auth;
+  private final Retries retries;
 
   /** The docker config (and its credential helpers) read again on each call. */
   @FunctionalInterface
@@ -58,6 +57,7 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
     this.base = URI.create((plain ? "http://" : "https://") + host + "/");
     this.http = new HttpTransport(opts, host);
     this.auth = new RegistryAuth(host, repo, http, creds, source, opts.clock());
+    this.retries = new Retries(host, base, opts, http);
   }
 
   /** A client for {@code ref}'s repository, with credentials from the docker config, if any. */
@@ -384,46 +384,13 @@ public final class RegistryClient implements ArtifactSource, ArtifactSink {
 
   // ---------------------------------------------------------------- auth, redirects, retries
 
-  private interface Op<T> {
-    T run() throws IOException;
-  }
-
-  /** Runs {@code op}, retrying network failures and 5xx with capped exponential backoff. */
-  private <T> T retrying(Op<T> op) throws IOException {
-    int attempt = 0;
-    boolean direct = false;
-    while (true) {
-      attempt++;
-      try {
-        return op.run();
-      } catch (TransportException e) {
-        if (attempt >= opts.maxAttempts()) {
-          if (!direct && http.fallBackToDirect(base, e.shortCause())) {
-            direct = true; // the proxy used up the budget: one more budget straight to the registry
-            attempt = 0;
-            continue;
-          }
-          throw userError(e);
-        }
-        RegistryStats.retried(Transient.reason(e));
-        Duration d = opts.backoff().delay(attempt, ThreadLocalRandom.current().nextDouble());
-        LOG.debug("{}: attempt {} failed ({}), retrying in {} ms", host, attempt, e.shortCause(), d.toMillis());
-        try {
-          opts.sleeper().sleep(d);
-        } catch (InterruptedException ie) {
-          Thread.currentThread().interrupt();
-          throw new java.io.InterruptedIOException("interrupted while retrying " + host);
-        }
-      }
-    }
+  /** Runs {@code op} with {@link Retries}' retries and proxy fallback. */
+  private <T> T retrying(Retries.Op<T> op) throws IOException {
+    return retries.run(op);
   }
 
   ModelCacheException userError(TransportException e) {
-    return switch (e.kind()) {
-      case TIMEOUT -> new ModelCacheException(Kind.UNREACHABLE, host + ": registry timed out (" + e.shortCause() + ")", e);
-      case SERVER -> new ModelCacheException(Kind.UNREACHABLE, host + ": registry error (" + e.shortCause() + ")", e);
-      default -> new ModelCacheException(Kind.UNREACHABLE, host + ": registry unreachable (" + e.shortCause() + ")", e);
-    };
+    return retries.userError(e);
   }
 
   private HttpReply call(HttpCall call, Access access) throws IOException {

@@ -100,6 +100,9 @@ class RegistryFaultsIT {
       ModelCacheException e = assertThrows(ModelCacheException.class, () -> c.fetchManifest("v1"));
       assertEquals(ModelCacheException.Kind.UNREACHABLE, e.kind());
       assertEquals(s.hostPort() + ": registry timed out (no response within 400ms)", e.getMessage());
+      // each timeout costs the whole first-byte timeout: tried twice, not maxAttempts (3) times
+      assertEquals(Retries.MAX_TIMEOUTS, s.requests.size());
+      assertEquals(1, sleeps.size());
     }
   }
 

@@ -103,4 +103,23 @@ class ProxyIT {
       assertTrue(proxy.requests().contains(manifest), manifest + " not in " + proxy.requests());
     }
   }
+
+  private static int deadPort() throws java.io.IOException {
+    try (var s = new java.net.ServerSocket(0, 1, java.net.InetAddress.getLoopbackAddress())) {
+      return s.getLocalPort();
+    }
+  }
+
+  @Test
+  void aClientCommandWhoseProxyAndRegistryBothRefusePrintsOneLineNamingBoth() throws Exception {
+    String registryAt = "127.0.0.1:" + deadPort();
+    String proxyAt = "127.0.0.1:" + deadPort();
+    Path cfg = tmp.resolve("dead.yaml");
+    Files.writeString(cfg, "registries:\n  - host: " + registryAt + "\n    proxy: http://" + proxyAt + "\n");
+    Cli.Result r = Cli.run(120, "inspect", "--config", cfg.toString(), registryAt + "/models/x:v1");
+    assertEquals(5, r.exit(), r.err());
+    // one line: no proxy warning before the error (the switch is only announced once going direct worked)
+    assertEquals("modelcache: " + registryAt + ": registry unreachable (connection refused), and proxy " + proxyAt
+        + " failed first (connection refused)\n", r.err());
+  }
 }
