@@ -34,7 +34,7 @@ final class E2eRestartStall {
     // daemon at all; the daemon path (a file still streaming in) is the stall to measure.
     Files.writeString(cfg, "restart:\n  keepMounts: true\nfuse:\n  passthrough: false\n");
     Path mnt = bench.work.resolve("mnt-restart");
-    BenchDaemon first = BenchDaemon.start(bench.launcher, home, 2 * bench.modelBytes + (1L << 30), "--config",
+    BenchDaemon first = BenchDaemon.start(bench.launcher, home, 2 * bench.modelBytes + (1L << 30), bench.daemonEnv, "--config",
         cfg.toString());
     bench.open.push(first);
     first.mount(bench.ref, mnt);
@@ -52,7 +52,7 @@ final class E2eRestartStall {
       current.kill();
       bench.open.remove(current);
       long t0 = System.nanoTime();
-      current = BenchDaemon.start(bench.launcher, home, 2 * bench.modelBytes + (1L << 30), "--config", cfg.toString());
+      current = BenchDaemon.start(bench.launcher, home, 2 * bench.modelBytes + (1L << 30), bench.daemonEnv, "--config", cfg.toString());
       bench.sample("restart.start", (System.nanoTime() - t0) / 1e9);
       bench.open.push(current);
       current.adopt(mnt);
