@@ -106,6 +106,7 @@ final class E2eColdStart {
         double mountS = d.mount(bench.ref, mnt);
         List<double[]> trace = bench.load(mnt, t0);
         cpu.sample("load", bench.shardBytes);
+        bench.sample("load.passthrough", BenchDaemon.sum(d.metrics(), "modelcache_fuse_passthrough_opens_total", ""));
         double total = trace.get(trace.size() - 1)[0];
         bench.sample("load.cold", total);
         if (r == 0) {

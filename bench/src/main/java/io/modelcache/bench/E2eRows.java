@@ -98,7 +98,11 @@ final class E2eRows {
         null);
     rp.add("cold: why", "whole machine busy during the cold sequential read", s("cold.cpu.busy"), "CPUs of "
         + Runtime.getRuntime().availableProcessors(), null, null, null, null);
+    parts(rp, "cold: why", "cold sequential", "cold");
     rp.add("cold: why", "daemon CPU per GiB, loader pattern", s("load.cpu.daemon"), "s/GiB", null, null, null, null);
+    parts(rp, "cold: why", "loader pattern", "load");
+    rp.add("cold: why", "passthrough opens during the loader pattern (shards the fill completed before the loader opened them)",
+        s("load.passthrough"), "opens", null, null, null, null);
     rp.add("cold: why", "whole machine busy during the loader pattern", s("load.cpu.busy"), "CPUs of "
         + Runtime.getRuntime().availableProcessors(), null, null, null, null);
     rp.add("cold: why", "FUSE read requests: mean size", s("diag.fuse.size"), "KiB", null, null, null, null);
@@ -138,6 +142,7 @@ final class E2eRows {
           "× model", null, null, null, null);
       rp.add("transport", "jnr: daemon CPU per GiB, cold sequential", s("jnr.cold.cpu.daemon"), "s/GiB", null, null,
           null, null);
+      parts(rp, "transport", "jnr, cold sequential", "jnr.cold");
       rp.add("transport", "jnr: daemon CPU per GiB, warm read", s("jnr.warm.cpu.daemon"), "s/GiB", null, null, null,
           null);
       rp.add("transport", "jnr: daemon CPU per GiB, hot read", s("jnr.hot.cpu.daemon"), "s/GiB", null, null, null,
@@ -170,6 +175,14 @@ final class E2eRows {
         null);
     if (!s("tx.kernel.cpu").isEmpty()) {
       TransportBench.addRows(rp, this::s);
+    }
+  }
+
+  /** The daemon's CPU per GiB of step {@code key} split by its threads' jobs ({@link CpuUse#PARTS}). */
+  private void parts(Report rp, String section, String stepName, String key) {
+    for (CpuUse.Part p : CpuUse.PARTS) {
+      rp.add(section, "daemon CPU per GiB, " + stepName + ": " + p.what(), s(key + ".cpu.daemon." + p.key()), "s/GiB",
+          null, null, null, null);
     }
   }
 }
