@@ -112,6 +112,7 @@ public final class Daemon implements Closeable {
     reconciler.scheduleWithFixedDelay(this::recheckIndexes, IndexLookup.RECHECK_SECONDS, IndexLookup.RECHECK_SECONDS,
         TimeUnit.SECONDS);
     if (handover.enabled()) {
+      handover.prepare(); // the holder's JVM starts with the daemon, not in its first mount's time
       reconciler.scheduleWithFixedDelay(handover::check, 5, 5, TimeUnit.SECONDS);
     }
   }

@@ -267,6 +267,38 @@ class RestartHandoverIT {
   }
 
   /**
+   * The holder's JVM starts with the daemon (kept mounts, no systemd), so a fresh daemon's first
+   * mount does not wait for it; the first mount's connection is kept in that holder, and when the
+   * daemon stops holding nothing the holder exits.
+   */
+  @org.junit.jupiter.api.Test
+  void theHolderStartsWithTheDaemonAndEndsWithIt() throws Exception {
+    Path home = tmp.resolve("home-early-holder");
+    Path mp = Files.createDirectories(tmp.resolve("mnt-early-holder"));
+    ProcessHandle holder;
+    try (DaemonProcess d = new DaemonProcess(home).keepingMounts().start()) {
+      holder = awaitHolder(home); // before any mount
+      Cli.ok("mount", "--home", home.toString(), model.ref(), mp.toString());
+      assertEquals(holder.pid(), holderOf(home).orElseThrow().pid(), "the first mount kept its connection in it");
+      assertEquals(1, d.log().lines().filter(l -> l.contains("started a holder for FUSE connections")).count(), d.log());
+      assertKept("holder", d, home);
+      Cli.ok("umount", "--home", home.toString(), mp.toString());
+    }
+    holder.onExit().get(30, TimeUnit.SECONDS); // the daemon stopped and the holder holds nothing
+  }
+
+  private static ProcessHandle awaitHolder(Path home) throws InterruptedException {
+    for (int i = 0; i < 300; i++) {
+      Optional<ProcessHandle> h = holderOf(home);
+      if (h.isPresent()) {
+        return h.get();
+      }
+      Thread.sleep(100);
+    }
+    throw new AssertionError("no holder for " + home + " 30 s after the daemon was ready");
+  }
+
+  /**
    * Nothing waits forever (issue 13: "a daemon that does not come back: readers get an error within
    * the grace period plus 30 s, nothing hangs, and the next start cleans the mountpoint up"): with no
    * daemon coming back, the holder aborts the connection after restart.grace (5 s here), the reader
