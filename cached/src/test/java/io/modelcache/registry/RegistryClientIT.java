@@ -227,8 +227,18 @@ class RegistryClientIT {
       assertEquals(10, in.readNBytes(10).length);
       Thread.sleep(1000);
       // With backpressure the registry cannot have finished writing the blob into socket buffers.
-      assertEquals(0, wholeGets.getAsLong(), size + " bytes");
+      assertEquals(0, wholeGets.getAsLong(), () -> size + " bytes; tcp_rmem " + sysctl("net/ipv4/tcp_rmem") + ", tcp_wmem "
+          + sysctl("net/ipv4/tcp_wmem"));
       assertEquals(Digest.of(Arrays.copyOfRange(blob, 10, blob.length)), Digest.of(in.readAllBytes()));
+    }
+  }
+
+  /** A sysctl's text, for a failure message. */
+  private static String sysctl(String name) {
+    try {
+      return Files.readString(Path.of("/proc/sys/" + name)).trim();
+    } catch (IOException e) {
+      return e.toString();
     }
   }
 
