@@ -1,9 +1,9 @@
 package io.modelcache.cache;
 
-import static io.modelcache.cache.ChunkCacheTest.random;
-import static io.modelcache.cache.ChunkCacheTest.read;
-import static io.modelcache.cache.ChunkCacheTest.readAll;
-import static io.modelcache.cache.ChunkCacheTest.slice;
+import static io.modelcache.cache.ChunkCacheFixture.random;
+import static io.modelcache.cache.ChunkCacheFixture.read;
+import static io.modelcache.cache.ChunkCacheFixture.readAll;
+import static io.modelcache.cache.ChunkCacheFixture.slice;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -340,7 +340,7 @@ class CancelMidStreamTest {
     try (BlobHandle again = cache.open(spec, up)) {
       assertEquals(kept, again.cachedBytes());
       assertArrayEquals(file, readAll(again, 3 * CS + 1));
-      ChunkCacheTest.awaitState(cache, spec.key(), BlobState.COMPLETE); // the stream verifies after the last chunk
+      ChunkCacheFixture.awaitState(cache, spec.key(), BlobState.COMPLETE); // the stream verifies after the last chunk
     }
   }
 }

@@ -25,11 +25,11 @@ class ChunkCacheCrashIT {
   static final int CS = 64 << 10;
 
   static byte[] blobA() {
-    return ChunkCacheTest.random(40L * CS + 999, 31);
+    return ChunkCacheFixture.random(40L * CS + 999, 31);
   }
 
   static byte[] blobB() {
-    return ChunkCacheTest.random(60L * CS + 7, 32);
+    return ChunkCacheFixture.random(60L * CS + 7, 32);
   }
 
   static CacheConfig config(Path dir) {
@@ -84,11 +84,11 @@ class ChunkCacheCrashIT {
     try (ChunkCache cache = opening.get(120, TimeUnit.SECONDS)) {
       FakeFetcher upA = new FakeFetcher(a);
       try (BlobHandle h = cache.open(BlobSpec.raw(Digest.of(a), a.length), upA)) {
-        assertArrayEquals(a, ChunkCacheTest.readAll(h, 1 << 20));
+        assertArrayEquals(a, ChunkCacheFixture.readAll(h, 1 << 20));
       }
       FakeFetcher upB = new FakeFetcher(b);
       try (BlobHandle h = cache.open(BlobSpec.raw(Digest.of(b), b.length), upB)) {
-        assertArrayEquals(b, ChunkCacheTest.readAll(h, 1 << 20));
+        assertArrayEquals(b, ChunkCacheFixture.readAll(h, 1 << 20));
       }
       assertTrue(cache.usedBytes() <= cache.budgetBytes());
       long listed = cache.list().stream().mapToLong(CachedBlobInfo::cachedBytes).sum();

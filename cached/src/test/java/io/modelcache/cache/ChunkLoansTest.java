@@ -49,7 +49,7 @@ class ChunkLoansTest {
 
   @Test
   void aRangeNotInTheCacheIsNotLentAndNothingIsFetchedForIt() throws IOException {
-    byte[] data = ChunkCacheTest.random(SIZE, 7);
+    byte[] data = ChunkCacheFixture.random(SIZE, 7);
     FakeFetcher up = new FakeFetcher(data);
     try (BlobHandle h = open().open(BlobSpec.raw(Digest.of(data), data.length), up)) {
       assertNull(h.lend(CS - 10, 100));
@@ -61,7 +61,7 @@ class ChunkLoansTest {
 
   @Test
   void fetchedChunksAreLentExactlyAcrossAChunkBoundaryAndStayPinnedUntilClosed() throws IOException {
-    byte[] data = ChunkCacheTest.random(SIZE, 8);
+    byte[] data = ChunkCacheFixture.random(SIZE, 8);
     FakeFetcher up = new FakeFetcher(data);
     ChunkCache c = open();
     try (BlobHandle h = c.open(BlobSpec.raw(Digest.of(data), data.length), up)) {
@@ -74,7 +74,7 @@ class ChunkLoansTest {
       assertNotNull(held);
       assertEquals(2, held.parts().length, "one part per chunk");
       assertEquals(100, held.length());
-      assertArrayEquals(ChunkCacheTest.slice(data, CS - 10, 100), bytes(held));
+      assertArrayEquals(ChunkCacheFixture.slice(data, CS - 10, 100), bytes(held));
       assertEquals(fetched, up.ranges.size(), "served from memory, no fetch");
       assertEquals(1, b.pins.get(0), "chunk 0 pinned while lent");
       assertEquals(1, b.pins.get(1));
@@ -84,18 +84,18 @@ class ChunkLoansTest {
       assertEquals(0, b.pins.get(1));
       // a whole chunk lent and given back counts as served: its memory goes, its bytes stay cached
       try (HeldBytes whole = h.lend(2L * CS, CS)) {
-        assertArrayEquals(ChunkCacheTest.slice(data, 2L * CS, CS), bytes(whole));
+        assertArrayEquals(ChunkCacheFixture.slice(data, 2L * CS, CS), bytes(whole));
       }
       assertTrue(c.hot.bytes() <= hotBefore - CS, "served chunk left memory: " + c.hot.bytes());
       // cached but no longer in memory: not lent, and the read that serves it counts its hit once
       long hits = c.stats().hits();
       assertNull(h.lend(2L * CS, CS));
       assertEquals(hits, c.stats().hits(), "a declined lend counts no hit");
-      assertArrayEquals(ChunkCacheTest.slice(data, 2L * CS, CS), ChunkCacheTest.read(h, 2L * CS, CS));
+      assertArrayEquals(ChunkCacheFixture.slice(data, 2L * CS, CS), ChunkCacheFixture.read(h, 2L * CS, CS));
       // the end of the file: shorter, one part
       assertNull(h.lend(SIZE - 500, 1000), "the last chunk is not fetched yet");
-      ChunkCacheTest.read(h, SIZE - 500, 500);
-      assertEquals(Digest.of(data), Digest.of(ChunkCacheTest.readAll(h, 100_000)));
+      ChunkCacheFixture.read(h, SIZE - 500, 500);
+      assertEquals(Digest.of(data), Digest.of(ChunkCacheFixture.readAll(h, 100_000)));
     }
   }
 }

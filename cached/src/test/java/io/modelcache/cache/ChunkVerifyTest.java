@@ -72,7 +72,7 @@ class ChunkVerifyTest {
   }
 
   private static byte[] readAll(BlobHandle h) throws IOException {
-    return ChunkCacheTest.readAll(h, 100_000);
+    return ChunkCacheFixture.readAll(h, 100_000);
   }
 
   @Test
@@ -113,7 +113,7 @@ class ChunkVerifyTest {
       assertEquals("chunk 3 (65536 bytes) of blob " + Digest.of(data) + " failed verification against its chunk index "
           + CheckedIngest.MAX_ATTEMPTS + " times", e.getMessage());
       assertEquals(CheckedIngest.MAX_ATTEMPTS + 1, up.opens.get(), "bounded attempts, and one whole-blob check");
-      assertArrayEquals(ChunkCacheTest.slice(data, 4L * CS, 3 * CS), ChunkCacheTest.read(h, 4L * CS, 3 * CS),
+      assertArrayEquals(ChunkCacheFixture.slice(data, 4L * CS, 3 * CS), ChunkCacheFixture.read(h, 4L * CS, 3 * CS),
           "other chunks are served");
       lie[0] = false;
       assertArrayEquals(data, readAll(h), "the next read tries again");
@@ -149,7 +149,7 @@ class ChunkVerifyTest {
     try (BlobHandle h = cache.open(BlobSpec.raw(Digest.of(data), data.length), up)) {
       h.verifyWith(ChunkVerifierTest.digestsOf(data, 4 * CS));
       for (long off = 0; off < data.length; off += 4096) { // page by page, as a kernel reader does
-        assertArrayEquals(ChunkCacheTest.slice(data, off, 4096), ChunkCacheTest.read(h, off, 4096));
+        assertArrayEquals(ChunkCacheFixture.slice(data, off, 4096), ChunkCacheFixture.read(h, off, 4096));
       }
       assertTrue(h.isComplete());
     }

@@ -16,7 +16,7 @@ public final class CrashChild {
     byte[] b = ChunkCacheCrashIT.blobB();
     ChunkCache cache = ChunkCache.open(ChunkCacheCrashIT.config(dir));
     BlobHandle ha = cache.open(BlobSpec.raw(Digest.of(a), a.length), new FakeFetcher(a));
-    ChunkCacheTest.readAll(ha, 1 << 20);
+    ChunkCacheFixture.readAll(ha, 1 << 20);
     BlobHandle hb = cache.open(BlobSpec.raw(Digest.of(b), b.length), new FakeFetcher(b));
     System.out.println("READY");
     System.out.flush();

@@ -1,8 +1,8 @@
 package io.modelcache.cache;
 
-import static io.modelcache.cache.ChunkCacheTest.random;
-import static io.modelcache.cache.ChunkCacheTest.read;
-import static io.modelcache.cache.ChunkCacheTest.readAll;
+import static io.modelcache.cache.ChunkCacheFixture.random;
+import static io.modelcache.cache.ChunkCacheFixture.read;
+import static io.modelcache.cache.ChunkCacheFixture.readAll;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -97,8 +97,8 @@ class PinnedFileTest {
       assertEquals("blob " + spec.digest() + " failed verification",
           assertThrows(IOException.class, () -> readAll(h, 100_000)).getMessage());
       assertTrue(h.pinFile().isEmpty(), "dropped, being fetched again");
-      // The refetch brings the same wrong bytes: FAILED (see ChunkCacheTest), and still never pinned.
-      ChunkCacheTest.awaitState(cache, spec.key(), BlobState.FAILED);
+      // The refetch brings the same wrong bytes: FAILED (see ChunkCacheIntegrityTest), and still never pinned.
+      ChunkCacheFixture.awaitState(cache, spec.key(), BlobState.FAILED);
       assertTrue(h.pinFile().isEmpty());
       assertEquals(0, cache.pinnedFiles());
     }
@@ -107,7 +107,7 @@ class PinnedFileTest {
   @Test
   void allChunksPresentButNotYetVerifiedIsNotPinnedUntilVerified() throws IOException {
     byte[] member = random(SIZE, 3);
-    byte[] blob = ChunkCacheTest.tarLike(member, 512, 1536);
+    byte[] blob = ChunkCacheFixture.tarLike(member, 512, 1536);
     BlobSpec spec = BlobSpec.of(Digest.of(blob), blob.length, Encoding.RAW, 512, member.length);
     FakeFetcher up = new FakeFetcher(blob);
     BlobFetcher noHeader = new BlobFetcher() { // the tar header cannot be fetched: the member stays unverified
@@ -160,7 +160,7 @@ class PinnedFileTest {
   @Test
   void aDecompressedLayerFileIsPinnedAsTheFile() throws IOException {
     byte[] member = random(SIZE, 6);
-    byte[] blob = ChunkCacheTest.gzip(ChunkCacheTest.tarLike(member, 512, 1024));
+    byte[] blob = ChunkCacheFixture.gzip(ChunkCacheFixture.tarLike(member, 512, 1024));
     BlobSpec spec = BlobSpec.of(Digest.of(blob), blob.length, Encoding.GZIP, 512, member.length);
     ChunkCache cache = open(1L << 30);
     try (BlobHandle h = cache.open(spec, new FakeFetcher(blob))) {
