@@ -1,10 +1,10 @@
 package io.modelcache.fuse.kernel;
 
-import static io.modelcache.fuse.kernel.KernelFsTest.error;
-import static io.modelcache.fuse.kernel.KernelFsTest.hex;
-import static io.modelcache.fuse.kernel.KernelFsTest.ok;
-import static io.modelcache.fuse.kernel.KernelFsTest.readIn;
-import static io.modelcache.fuse.kernel.KernelFsTest.request;
+import static io.modelcache.fuse.kernel.KernelFsFixture.error;
+import static io.modelcache.fuse.kernel.KernelFsFixture.hex;
+import static io.modelcache.fuse.kernel.KernelFsFixture.ok;
+import static io.modelcache.fuse.kernel.KernelFsFixture.readIn;
+import static io.modelcache.fuse.kernel.KernelFsFixture.request;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -15,7 +15,7 @@ import io.modelcache.fuse.BackingFile;
 import io.modelcache.fuse.CallWrapper;
 import io.modelcache.fuse.OneFileTree;
 import io.modelcache.fuse.ReadOnlyTree;
-import io.modelcache.fuse.kernel.KernelFsTest.Le;
+import io.modelcache.fuse.kernel.KernelFsFixture.Le;
 import io.modelcache.fuse.kernel.sys.FuseAbi;
 import io.modelcache.fuse.kernel.sys.Sys;
 import java.io.IOException;
