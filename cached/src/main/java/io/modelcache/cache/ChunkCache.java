@@ -77,6 +77,11 @@ public final class ChunkCache implements Closeable {
   final LongAdder chunkRefetches = new LongAdder();
   /** Blobs for which the chunk index proved wrong. */
   final LongAdder indexRejections = new LongAdder();
+  /**
+   * Cached chunks found damaged at rest (their CRC32C no longer matched when read back by
+   * {@code cache verify} or the check after an unclean stop) and dropped.
+   */
+  final LongAdder corruptChunks = new LongAdder();
   /** Blobs dropped after a failed whole-blob verification and fetched again. */
   final LongAdder blobRefetches = new LongAdder();
   /** Fetches cancelled because the last handle on their blob closed ({@link FetchCancelled}). */
@@ -280,6 +285,11 @@ public final class ChunkCache implements Closeable {
   /** Blobs dropped after a failed whole-blob verification and fetched again (before any is marked FAILED). */
   public long blobRefetches() {
     return blobRefetches.sum();
+  }
+
+  /** Cached chunks found damaged on disk and dropped (they are fetched again when read). */
+  public long corruptChunks() {
+    return corruptChunks.sum();
   }
 
   /** Bytes served by lending the cache's memory ({@link BlobHandle#lend}) instead of copying them. */

@@ -428,6 +428,7 @@ final class Verifier {
         if (got != n || (int) c.getValue() != b.crc[i]) {
           if (cache.eviction.dropChunk(b, i, false)) {
             dropped++;
+            cache.corruptChunks.increment();
           }
         }
       }

@@ -210,6 +210,7 @@ final class OperatorOps {
         .put("evictedBytes", s.evictedBytes())
         .put("verifyFailures", s.verifyFailures())
         .put("blobRefetches", cache.blobRefetches())
+        .put("corruptChunks", cache.corruptChunks())
         .put("chunkVerifyFailures", cache.chunkChecks().failures())
         .put("chunkRefetches", cache.chunkChecks().refetches())
         .put("chunkIndexRejected", cache.chunkChecks().indexRejected())

@@ -296,6 +296,7 @@ class ChunkCacheIntegrityTest extends ChunkCacheFixture {
       assertEquals(before + 1, up.opens.get());
       assertTrue(h.isComplete());
       assertEquals(0, cache.stats().verifyFailures());
+      assertEquals(1, cache.corruptChunks());
     }
   }
 

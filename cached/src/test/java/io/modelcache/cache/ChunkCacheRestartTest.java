@@ -50,6 +50,7 @@ class ChunkCacheRestartTest extends ChunkCacheFixture {
     FakeFetcher up = new FakeFetcher(data);
     ChunkCache again = open(direct());
     assertEquals(SIZE - CS, again.usedBytes());
+    assertEquals(1, again.corruptChunks());
     try (BlobHandle h = again.open(spec, up)) {
       assertFalse(h.isComplete());
       assertArrayEquals(data, readAll(h, 100_000));

@@ -44,6 +44,10 @@ final class StatusCommand implements Callable<Integer> {
         "          %d hits, %d misses, %s fetched, %d evictions, %d verify failures%n",
         c.path("hits").asLong(), c.path("misses").asLong(), Sizes.format(c.path("bytesFetched").asLong()),
         c.path("evictions").asLong(), c.path("verifyFailures").asLong()));
+    if (c.path("corruptChunks").asLong() > 0) {
+      b.append(String.format(Locale.ROOT, "          %d cached chunk(s) found damaged on disk and dropped (fetched again when read)%n",
+          c.path("corruptChunks").asLong()));
+    }
     JsonNode mounts = s.path("mounts");
     b.append("mounts:   ").append(mounts.size()).append('\n');
     if (!mounts.isEmpty()) {

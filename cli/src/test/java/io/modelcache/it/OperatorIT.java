@@ -261,6 +261,11 @@ class OperatorIT {
       String row = bad.out().lines().filter(l -> l.startsWith("FAILED")).findFirst().orElseThrow();
       assertTrue(row.contains(big.layer().digest().toString().substring(0, 19)) && row.contains("INCOMPLETE")
           && row.contains("dropped 1 corrupt chunk(s)"), row);
+      // What an operator's alert sees: the damaged chunk, counted, in the metrics and in status.
+      assertEquals(1.0, Scrape.of(d.metricsPort()).value("modelcache_cache_corrupt_chunks_total"));
+      assertEquals(1, json(Cli.ok("status", "--json", "--home", home(d))).path("cache").path("corruptChunks").asLong());
+      assertTrue(Cli.ok("status", "--home", home(d)).out()
+          .contains("1 cached chunk(s) found damaged on disk and dropped (fetched again when read)"));
     }
   }
 
