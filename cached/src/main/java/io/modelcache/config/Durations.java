@@ -37,4 +37,14 @@ public final class Durations {
           "invalid " + what + " '" + text + "' (expected e.g. 500ms, 30s, 2m)");
     }
   }
+
+  /** As {@link #parse}, for a duration that must be longer than zero (a timeout). */
+  public static Duration parsePositive(String what, String text) throws ModelCacheException {
+    Duration d = parse(what, text);
+    if (d.isZero()) {
+      throw new ModelCacheException(ModelCacheException.Kind.USAGE,
+          "invalid " + what + " '" + text + "': must be longer than 0 (e.g. 30s)");
+    }
+    return d;
+  }
 }

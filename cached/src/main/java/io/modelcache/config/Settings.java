@@ -83,8 +83,11 @@ public record Settings(
       throw e;
     } catch (java.nio.charset.CharacterCodingException e) {
       throw new ModelCacheException(ModelCacheException.Kind.USAGE, "config file " + file + ": not UTF-8 text");
+    } catch (java.nio.file.AccessDeniedException e) {
+      throw new ModelCacheException(ModelCacheException.Kind.USAGE, "config file " + file + ": permission denied");
     } catch (java.io.IOException e) {
-      throw new ModelCacheException(ModelCacheException.Kind.USAGE, "config file " + file + ": " + e.getMessage());
+      String why = e instanceof java.nio.file.FileSystemException f && f.getReason() != null ? f.getReason() : e.getMessage();
+      throw new ModelCacheException(ModelCacheException.Kind.USAGE, "config file " + file + ": " + why);
     }
   }
 
@@ -136,7 +139,7 @@ public record Settings(
           case "home" -> s.with(h -> h.home = Path.of(x));
           case "cache.size" -> s.with(h -> h.cacheSizeBytes = budget(Sizes.parse("size", x)));
           case "cache.chunkSize" -> s.with(h -> h.chunkSizeBytes = chunk(x));
-          case "fetch.timeout" -> s.with(h -> h.fetchTimeout = Durations.parse("duration", x));
+          case "fetch.timeout" -> s.with(h -> h.fetchTimeout = Durations.parsePositive("duration", x));
           case "fetch.concurrency" -> s.with(h -> h.fetchConcurrency = positive(x));
           case "readAhead.kernelKb" -> s.with(h -> h.readAheadKb = positive(x));
           case "readAhead.prefetch" -> s.with(h -> h.prefetch = bool(t, key, v));

@@ -6,6 +6,7 @@ import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import io.modelcache.error.ModelCacheException;
 import java.io.IOException;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -56,9 +57,15 @@ public final class YamlTree {
   }
 
   private static void readObject(JsonParser p, String prefix, Map<String, Value> out, String source) throws IOException {
+    Map<String, Integer> seen = new HashMap<>(); // a key given twice is a mistake, not "the last one wins"
     while (p.nextToken() == JsonToken.FIELD_NAME) {
       String key = prefix + p.currentName();
       int line = p.currentLocation().getLineNr();
+      Integer first = seen.putIfAbsent(p.currentName(), line);
+      if (first != null) {
+        throw new ModelCacheException(ModelCacheException.Kind.USAGE,
+            source + " line " + line + ": " + key + ": given twice (first on line " + first + ")");
+      }
       JsonToken v = p.nextToken();
       if (v == JsonToken.START_OBJECT) {
         readObject(p, key + ".", out, source);

@@ -112,6 +112,21 @@ class SettingsTest {
   }
 
   @Test
+  void aKeyGivenTwiceIsRefusedNotTheLastOneWins() {
+    assertEquals("config.yaml line 3: cache: given twice (first on line 1)",
+        assertThrows(ModelCacheException.class, () -> parse("cache:\n  size: 1G\ncache:\n  size: 2G\n")).getMessage());
+    assertEquals("config.yaml line 3: cache.size: given twice (first on line 2)",
+        assertThrows(ModelCacheException.class, () -> parse("cache:\n  size: 1G\n  size: 2G\n")).getMessage());
+  }
+
+  @Test
+  void aFetchTimeoutOfZeroIsRefused() throws Exception {
+    assertEquals("config.yaml line 2: fetch.timeout: invalid duration '0s': must be longer than 0 (e.g. 30s)",
+        assertThrows(ModelCacheException.class, () -> parse("fetch:\n  timeout: 0s\n")).getMessage());
+    assertEquals(Duration.ofSeconds(45), parse("fetch:\n  timeout: 45\n").fetchTimeout());
+  }
+
+  @Test
   void aCacheOfZeroBytesIsRefused() {
     assertEquals("config.yaml line 2: cache.size: the cache size must be above 0",
         assertThrows(ModelCacheException.class, () -> parse("cache:\n  size: 0\n")).getMessage());

@@ -78,7 +78,7 @@ final class DaemonCommand implements Callable<Integer> {
         b.chunkSizeBytes = Settings.chunk(chunkSize);
       }
       if (fetchTimeout != null) {
-        b.fetchTimeout = Durations.parse("fetch timeout", fetchTimeout);
+        b.fetchTimeout = Durations.parsePositive("--fetch-timeout", fetchTimeout);
       }
       if (fetchConcurrency != null) {
         b.fetchConcurrency = positive("--fetch-concurrency", fetchConcurrency);
