@@ -309,7 +309,7 @@ public final class Daemon implements Closeable {
    * mount belongs to her: see {@link AccessPolicy#mountMode}); returns once it is live.
    */
   public ObjectNode mount(String refText, Path dir, Boolean plainHttp, Caller caller) throws IOException {
-    Path mp = dir.toAbsolutePath().normalize();
+    Path mp = caller.isRoot() ? Mountpoint.real(dir) : dir.toAbsolutePath().normalize(); // a user's is checked as given
     Reference ref;
     MountRecord rec;
     synchronized (this) {
@@ -362,7 +362,7 @@ public final class Daemon implements Closeable {
     if (pending.contains(mp)) {
       throw new ModelCacheException(Kind.USAGE, "mountpoint " + mp + " is being mounted by another request");
     }
-    Mountpoint.checkFree(mp);
+    Mountpoint.checkFree(mp, config.home());
     return mp;
   }
 
@@ -386,7 +386,7 @@ public final class Daemon implements Closeable {
 
   /** Unmounts the mount at {@code dir} if {@code caller} is root or the user who mounted it. */
   public synchronized ObjectNode umount(Path dir, Caller caller) throws IOException {
-    Path mp = dir.toAbsolutePath().normalize();
+    Path mp = Mountpoint.lookup(mounts.keySet(), dir);
     ActiveMount a = mounts.get(mp);
     if (a == null) {
       throw new ModelCacheException(Kind.USAGE, mp + " is not a ModelCache mount");

@@ -12,10 +12,39 @@ final class Mountpoint {
   private Mountpoint() {}
 
   /**
-   * Fails with a usage error (exit 2) when {@code mp} is busy (a mount is there, a stale FUSE mount
-   * included), missing, not a directory, not empty or unreadable.
+   * {@code dir} as the kernel names a mount made there: links resolved (a mount through a symlink
+   * is listed by its target, so it is recorded, listed and unmounted by it); as given when it cannot
+   * be resolved (missing, or a stale mount whose stat fails).
    */
-  static void checkFree(Path mp) throws ModelCacheException {
+  static Path real(Path dir) {
+    Path p = dir.toAbsolutePath().normalize();
+    try {
+      return p.toRealPath();
+    } catch (IOException | SecurityException e) {
+      return p;
+    }
+  }
+
+  /**
+   * The key of the mount {@code dir} names among {@code mounted}: the path as given when a mount is
+   * recorded there (no stat of it, which would reach the mount itself), else its real path.
+   */
+  static Path lookup(java.util.Set<Path> mounted, Path dir) {
+    Path given = dir.toAbsolutePath().normalize();
+    return mounted.contains(given) ? given : real(given);
+  }
+
+  /**
+   * Fails with a usage error (exit 2) when {@code mp} is busy (a mount is there, a stale FUSE mount
+   * included), missing, not a directory, not empty or unreadable, and as an unsafe path (exit 7) when
+   * it lies inside the daemon's {@code home} (a mount there would cover the cache or state).
+   */
+  static void checkFree(Path mp, Path home) throws ModelCacheException {
+    Path realHome = real(home);
+    if (mp.startsWith(realHome) || mp.startsWith(home.toAbsolutePath().normalize())) {
+      throw ModelCacheException.unsafePath("mountpoint " + mp + " is inside the daemon's home " + realHome
+          + " (its cache, state and sockets); mount outside it");
+    }
     // A mount is there: judged from mountinfo first, since a stat of a stale FUSE mount fails
     // (ENOTCONN) and would read as "does not exist".
     String busy = FuseMount.mountedType(mp);

@@ -395,6 +395,12 @@ final class OperatorOps {
         return a;
       }
     }
+    String real = Mountpoint.real(dir).toString(); // only now: a stat of a mount reaches the mount
+    for (ActiveMount a : mounts.get()) {
+      if (a.record().mountpoint().equals(real)) {
+        return a; // named through a link
+      }
+    }
     throw new ModelCacheException(Kind.USAGE, mp + " is not a ModelCache mount");
   }
 

@@ -307,6 +307,13 @@ class LazyMountIT {
       assertEquals(2, r.exit());
       assertEquals("modelcache: " + tmp + " is not a ModelCache mount", r.errLine());
 
+      // Inside the daemon's own home a mount would cover its cache or state: an unsafe path.
+      Path inHome = Files.createDirectories(Path.of(home).resolve("cache/over-the-cache"));
+      r = Cli.run(60, "mount", "--home", home, ref, inHome.toString());
+      assertEquals(7, r.exit(), r.err());
+      assertEquals("modelcache: mountpoint " + inHome + " is inside the daemon's home " + Path.of(home).toRealPath()
+          + " (its cache, state and sockets); mount outside it", r.errLine());
+
       mount(d, "mnt-bad");
       try {
         r = Cli.run(60, "mount", "--home", home, ref, mp.toString());
@@ -315,6 +322,15 @@ class LazyMountIT {
       } finally {
         umount(d, mp);
       }
+
+      // A mount made through a link is the kernel's mount of its target: listed and unmounted by it.
+      Path target = Files.createDirectories(tmp.resolve("link-target"));
+      Path link = Files.createSymbolicLink(tmp.resolve("link-to-target"), target);
+      Cli.ok("mount", "--home", home, ref, link.toString());
+      String listed = Cli.ok("ls", "--json", "--home", home).out();
+      assertTrue(listed.contains("\"" + target.toRealPath() + "\""), listed);
+      Cli.Result off = Cli.ok("umount", "--home", home, target.toString());
+      assertEquals("unmounted " + target, off.out().strip());
     }
   }
 
