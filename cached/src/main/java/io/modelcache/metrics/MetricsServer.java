@@ -68,8 +68,10 @@ public final class MetricsServer implements Closeable {
       return new MetricsServer(group, ch);
     } catch (Exception e) {
       group.shutdownGracefully();
-      throw new ModelCacheException(ModelCacheException.Kind.IO,
-          "cannot serve metrics on " + address + ": " + (e.getMessage() == null ? e : e.getMessage()));
+      String why = e instanceof java.nio.channels.UnresolvedAddressException
+          ? "cannot resolve host " + host
+          : e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+      throw new ModelCacheException(ModelCacheException.Kind.IO, "cannot serve metrics on " + address + ": " + why);
     }
   }
 

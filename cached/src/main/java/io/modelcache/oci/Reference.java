@@ -23,7 +23,7 @@ public record Reference(String registry, String repository, Path layout, String 
     }
     int firstSlash = s.indexOf('/');
     String first = firstSlash < 0 ? s : s.substring(0, firstSlash);
-    if (!s.startsWith("oci:") && first.indexOf('@') >= 0) {
+    if (!s.startsWith("oci:") && looksLikeUserinfo(first)) {
       // user:password@host/...: never echo what may be a password back to the terminal or a log.
       throw usage(redacted(s), "credentials do not belong in a reference; use 'modelcache login' or the Docker config");
     }
@@ -86,6 +86,22 @@ public record Reference(String registry, String repository, Path layout, String 
       tag = DEFAULT_TAG;
     }
     return new Reference(host, path, null, tag, digest);
+  }
+
+  /**
+   * Whether the part before the first slash is {@code user[:password]@host}: a colon before the
+   * {@code @} (a password), or a host after it. {@code model@sha256:...} without a registry, or a
+   * stray {@code @}, is a mistake of another kind and gets its own message.
+   */
+  private static boolean looksLikeUserinfo(String first) {
+    int at = first.indexOf('@');
+    if (at < 0) {
+      return false;
+    }
+    String after = first.substring(at + 1);
+    int nextAt = after.indexOf('@');
+    String host = nextAt < 0 ? after : after.substring(0, nextAt);
+    return first.substring(0, at).indexOf(':') >= 0 || (!host.isEmpty() && HOST.matcher(host).matches());
   }
 
   /**

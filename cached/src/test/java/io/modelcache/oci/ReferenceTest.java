@@ -33,6 +33,13 @@ class ReferenceTest {
   }
 
   @Test
+  void aStrayAtSignIsNotTakenForCredentials() {
+    assertEquals("invalid reference 'garbage@@': invalid digest '' (expected sha256:<64 hex>)", refused("garbage@@").getMessage());
+    String hex = "b".repeat(64);
+    assertFalse(refused("model@sha256:" + hex).getMessage().contains("credentials"));
+  }
+
+  @Test
   void aDigestAfterTheRepositoryIsStillADigest() throws Exception {
     String hex = "a".repeat(64);
     assertEquals(hex, Reference.parse("host:5000/m@sha256:" + hex).digest().hex());
