@@ -136,18 +136,18 @@ public record Settings(
       String x = v.text();
       try {
         s = switch (key) {
-          case "home" -> s.with(h -> h.home = Path.of(x));
+          case "home" -> s.with(h -> h.home = absolute(x));
           case "cache.size" -> s.with(h -> h.cacheSizeBytes = budget(Sizes.parse("size", x)));
           case "cache.chunkSize" -> s.with(h -> h.chunkSizeBytes = chunk(x));
           case "fetch.timeout" -> s.with(h -> h.fetchTimeout = Durations.parsePositive("duration", x));
           case "fetch.concurrency" -> s.with(h -> h.fetchConcurrency = positive(x));
-          case "readAhead.kernelKb" -> s.with(h -> h.readAheadKb = positive(x));
+          case "readAhead.kernelKb" -> s.with(h -> h.readAheadKb = readAheadKb(positive(x)));
           case "readAhead.prefetch" -> s.with(h -> h.prefetch = bool(t, key, v));
           case "readAhead.backgroundFill" -> s.with(h -> h.backgroundFill = bool(t, key, v));
           case "mounts.allowOther" -> s.with(h -> h.allowOther = bool(t, key, v));
-          case "mounts.dir" -> s.with(h -> h.mountsDir = Path.of(x));
+          case "mounts.dir" -> s.with(h -> h.mountsDir = absolute(x));
           case "metrics.address" -> s.with(h -> h.metricsAddress = address(x));
-          case "credentials" -> s.with(h -> h.credentials = Path.of(x));
+          case "credentials" -> s.with(h -> h.credentials = absolute(x));
           case "control.group" -> s.with(h -> h.controlGroup = groupName(x));
           case "control.adminGroup" -> s.with(h -> h.controlAdminGroup = groupName(x));
           case "restart.grace" -> s.with(h -> h.restartGrace = Durations.parse("duration", x));
@@ -283,6 +283,36 @@ public record Settings(
       throw new ModelCacheException(ModelCacheException.Kind.USAGE, "the cache size must be above 0");
     }
     return bytes;
+  }
+
+  /**
+   * A path in the config file: absolute, since a relative one would depend on the daemon's working
+   * directory (under systemd, {@code /}).
+   */
+  private static Path absolute(String x) throws ModelCacheException {
+    Path p;
+    try {
+      p = Path.of(x.trim());
+    } catch (java.nio.file.InvalidPathException e) {
+      throw new ModelCacheException(ModelCacheException.Kind.USAGE, "not a path: '" + x + "'");
+    }
+    if (!p.isAbsolute()) {
+      throw new ModelCacheException(ModelCacheException.Kind.USAGE,
+          "'" + x + "' is not an absolute path (a relative one would depend on the daemon's working directory)");
+    }
+    return p;
+  }
+
+  /** The most kernel read-ahead a mount may ask for: 1 GiB, far past what a request (1 MiB) or a file needs. */
+  public static final int MAX_READ_AHEAD_KB = 1 << 20;
+
+  /** A mount's kernel read-ahead in KiB: 1 to {@link #MAX_READ_AHEAD_KB}. */
+  public static int readAheadKb(int kb) throws ModelCacheException {
+    if (kb < 1 || kb > MAX_READ_AHEAD_KB) {
+      throw new ModelCacheException(ModelCacheException.Kind.USAGE,
+          "read-ahead must be 1 to " + MAX_READ_AHEAD_KB + " KiB (1 GiB), got " + kb);
+    }
+    return kb;
   }
 
   private static int positive(String x) throws ModelCacheException {

@@ -120,6 +120,21 @@ class SettingsTest {
   }
 
   @Test
+  void kernelReadAheadIsBoundedByAGibibyte() throws Exception {
+    assertEquals(1 << 20, parse("readAhead:\n  kernelKb: 1048576\n").readAheadKb());
+    assertEquals("config.yaml line 2: readAhead.kernelKb: read-ahead must be 1 to 1048576 KiB (1 GiB), got 99999999",
+        assertThrows(ModelCacheException.class, () -> parse("readAhead:\n  kernelKb: 99999999\n")).getMessage());
+  }
+
+  @Test
+  void pathsInTheFileMustBeAbsolute() {
+    assertEquals("config.yaml line 1: home: '5' is not an absolute path (a relative one would depend on the daemon's working directory)",
+        assertThrows(ModelCacheException.class, () -> parse("home: 5\n")).getMessage());
+    assertEquals("config.yaml line 2: mounts.dir: 'mounts.d' is not an absolute path (a relative one would depend on the daemon's working directory)",
+        assertThrows(ModelCacheException.class, () -> parse("mounts:\n  dir: mounts.d\n")).getMessage());
+  }
+
+  @Test
   void aFetchTimeoutOfZeroIsRefused() throws Exception {
     assertEquals("config.yaml line 2: fetch.timeout: invalid duration '0s': must be longer than 0 (e.g. 30s)",
         assertThrows(ModelCacheException.class, () -> parse("fetch:\n  timeout: 0s\n")).getMessage());

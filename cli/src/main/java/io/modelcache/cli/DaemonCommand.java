@@ -85,6 +85,10 @@ final class DaemonCommand implements Callable<Integer> {
       }
       if (readAheadKb != null) {
         b.readAheadKb = positive("--read-ahead-kb", readAheadKb);
+        if (readAheadKb > io.modelcache.config.Settings.MAX_READ_AHEAD_KB) {
+          throw new ModelCacheException(ModelCacheException.Kind.USAGE, "--read-ahead-kb: must be at most "
+              + io.modelcache.config.Settings.MAX_READ_AHEAD_KB + " (1 GiB), got " + readAheadKb);
+        }
       }
       if (metricsAddress != null) {
         b.metricsAddress = Settings.address(metricsAddress);
