@@ -11,6 +11,7 @@ import java.util.Locale;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code modelcache cache ls|verify|evict|gc}: the node cache's blobs, as the daemon sees them. */
@@ -72,6 +73,17 @@ final class CacheCommand implements Runnable {
   static final class Verify extends Base implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "REF", arity = "0..1", description = "Only this model's blobs.")
     String ref;
+
+    // Verification reads every cached byte back: a TB-sized cache takes longer than the 5 minutes
+    // after which other commands call a daemon hung.
+    @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "6h",
+        description = "How long to wait for the daemon to finish (default: ${DEFAULT-VALUE}).")
+    String timeout;
+
+    @Override
+    java.time.Duration timeout() throws ModelCacheException {
+      return io.modelcache.config.Durations.parsePositive("--timeout", timeout);
+    }
 
     @Override
     public Integer call() throws Exception {

@@ -14,9 +14,14 @@ abstract class ControlCommand {
   @Option(names = "--json", description = "Print JSON.")
   boolean json;
 
+  /** How long the daemon may take to answer; a command whose work scales with the cache says more. */
+  java.time.Duration timeout() throws ModelCacheException {
+    return ControlClient.DEFAULT_TIMEOUT;
+  }
+
   /** The daemon's reply to {@code req}, without its {@code ok} field. */
   JsonNode call(ObjectNode req) throws ModelCacheException {
-    JsonNode r = new ControlClient(home.resolve()).call(req);
+    JsonNode r = new ControlClient(home.resolve(), timeout()).call(req);
     ((ObjectNode) r).remove("ok");
     return r;
   }

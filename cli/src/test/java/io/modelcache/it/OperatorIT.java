@@ -244,8 +244,11 @@ class OperatorIT {
       assertEquals(before, served(artB), "a mount of a warmed model fetched from the registry");
       Cli.ok("umount", "--home", home(d), mp.toString());
 
-      Cli.Result ok = Cli.ok("cache", "verify", "--home", home(d));
+      Cli.Result ok = Cli.ok("cache", "verify", "--home", home(d), "--timeout", "10m");
       assertTrue(ok.out().endsWith(artB.files().size() + " blobs checked, 0 failed\n"), ok.out());
+      Cli.Result zero = Cli.run(60, "cache", "verify", "--home", home(d), "--timeout", "0");
+      assertEquals(2, zero.exit());
+      assertEquals("modelcache: invalid --timeout '0': must be longer than 0 (e.g. 30s)", zero.errLine());
 
       ModelFile big = artB.files().stream().max(Comparator.comparingLong(ModelFile::size)).orElseThrow();
       Path file = d.home.resolve("cache/blobs/" + big.layer().digest().hex());

@@ -43,6 +43,26 @@ class SystemdUnitIT {
     assertEquals("", r.output().strip(), "systemd-analyze verify printed warnings");
   }
 
+  /** The weekly check of the cache's bytes at rest: the timer and its service next to the daemon's unit. */
+  @Test
+  void theVerifyTimerAndItsServicePassVerifyAndAreLockedDown(@TempDir Path dir) throws Exception {
+    unitForThisBuild(dir); // the daemon's unit, which the verify service requires
+    for (String name : new String[] {"modelcache-verify.service", "modelcache-verify.timer"}) {
+      Files.writeString(dir.resolve(name), Files.readString(UNIT.resolveSibling(name))
+          .replace("/usr/local/bin/modelcache", Cli.launcher().toAbsolutePath().toString()));
+    }
+    String service = Files.readString(dir.resolve("modelcache-verify.service"));
+    assertTrue(service.contains(" cache verify --home /var/lib/modelcache --timeout 12h\n"), service);
+    Run r = run("systemd-analyze", "verify", dir.resolve("modelcache-verify.timer").toString(),
+        dir.resolve("modelcache-verify.service").toString());
+    assertEquals(0, r.exit(), r.output());
+    assertEquals("", r.output().strip(), "systemd-analyze verify printed warnings");
+    Run s = run("systemd-analyze", "security", "--offline=true", "--no-pager", dir.resolve("modelcache-verify.service").toString());
+    Matcher m = Pattern.compile("Overall exposure level for modelcache-verify.service: ([0-9.]+)").matcher(s.output());
+    assertTrue(m.find(), s.output());
+    assertTrue(Double.parseDouble(m.group(1)) <= 3.0, s.output()); // a socket client needs no capability
+  }
+
   @Test
   void hardeningKeepsExposureLow(@TempDir Path dir) throws Exception {
     Run r = run("systemd-analyze", "security", "--offline=true", "--no-pager", unitForThisBuild(dir).toString());
