@@ -9,6 +9,9 @@ import java.nio.file.Path;
 
 /** Whether a directory can take a mount: one line naming it and what is wrong when it cannot. */
 final class Mountpoint {
+  /** What the daemon keeps in its home, which no mount may cover. */
+  private static final java.util.Set<String> OWN_ENTRIES = java.util.Set.of("cache", "state", "profiles", "mounts.d");
+
   private Mountpoint() {}
 
   /**
@@ -37,13 +40,16 @@ final class Mountpoint {
   /**
    * Fails with a usage error (exit 2) when {@code mp} is busy (a mount is there, a stale FUSE mount
    * included), missing, not a directory, not empty or unreadable, and as an unsafe path (exit 7) when
-   * it lies inside the daemon's {@code home} (a mount there would cover the cache or state).
+   * it would cover the daemon's own files: its {@code home}, or its cache, state, profiles or
+   * mounts.d there. Elsewhere under the home is fine ({@code <home>/mounts/...}, as the Kubernetes
+   * manifests use).
    */
   static void checkFree(Path mp, Path home) throws ModelCacheException {
-    Path realHome = real(home);
-    if (mp.startsWith(realHome) || mp.startsWith(home.toAbsolutePath().normalize())) {
-      throw ModelCacheException.unsafePath("mountpoint " + mp + " is inside the daemon's home " + realHome
-          + " (its cache, state and sockets); mount outside it");
+    for (Path h : java.util.stream.Stream.of(real(home), home.toAbsolutePath().normalize()).distinct().toList()) {
+      if (mp.equals(h) || (mp.startsWith(h) && OWN_ENTRIES.contains(h.relativize(mp).getName(0).toString()))) {
+        throw ModelCacheException.unsafePath("mountpoint " + mp + " would cover the daemon's own files in "
+            + h + " (cache, state, profiles, mounts.d); mount elsewhere, for example under " + h.resolve("mounts"));
+      }
     }
     // A mount is there: judged from mountinfo first, since a stat of a stale FUSE mount fails
     // (ENOTCONN) and would read as "does not exist".

@@ -307,12 +307,18 @@ class LazyMountIT {
       assertEquals(2, r.exit());
       assertEquals("modelcache: " + tmp + " is not a ModelCache mount", r.errLine());
 
-      // Inside the daemon's own home a mount would cover its cache or state: an unsafe path.
+      // Over the daemon's own files (its cache, its state) a mount would hide them: an unsafe path.
+      Path realHome = Path.of(home).toRealPath();
       Path inHome = Files.createDirectories(Path.of(home).resolve("cache/over-the-cache"));
       r = Cli.run(60, "mount", "--home", home, ref, inHome.toString());
       assertEquals(7, r.exit(), r.err());
-      assertEquals("modelcache: mountpoint " + inHome + " is inside the daemon's home " + Path.of(home).toRealPath()
-          + " (its cache, state and sockets); mount outside it", r.errLine());
+      assertEquals("modelcache: mountpoint " + inHome + " would cover the daemon's own files in " + realHome
+          + " (cache, state, profiles, mounts.d); mount elsewhere, for example under " + realHome.resolve("mounts"),
+          r.errLine());
+      // Elsewhere under the home is fine: the Kubernetes manifests mount under <home>/mounts/.
+      Path underMounts = Files.createDirectories(Path.of(home).resolve("mounts/inside-home"));
+      Cli.ok("mount", "--home", home, ref, underMounts.toString());
+      Cli.ok("umount", "--home", home, underMounts.toString());
 
       mount(d, "mnt-bad");
       try {
