@@ -12,7 +12,11 @@ public final class Durations {
     String s = text == null ? "" : text.trim().toLowerCase(Locale.ROOT);
     try {
       if (s.endsWith("ms")) {
-        return Duration.ofMillis(Long.parseLong(s.substring(0, s.length() - 2)));
+        long ms = Long.parseLong(s.substring(0, s.length() - 2));
+        if (ms < 0) {
+          throw new NumberFormatException();
+        }
+        return Duration.ofMillis(ms);
       }
       long n;
       char unit = s.isEmpty() ? ' ' : s.charAt(s.length() - 1);

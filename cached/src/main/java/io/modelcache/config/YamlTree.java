@@ -33,6 +33,14 @@ public final class YamlTree {
   }
 
   public static YamlTree parse(String source, String yaml) throws ModelCacheException {
+    return parse(source, yaml, true);
+  }
+
+  /**
+   * As {@link #parse(String, String)}; {@code strictKeys} false lets a key given twice keep its last
+   * value (mounts.d files, which parsed so before: refusing one now would unmount a live mount).
+   */
+  public static YamlTree parse(String source, String yaml, boolean strictKeys) throws ModelCacheException {
     Map<String, Value> out = new LinkedHashMap<>();
     try (JsonParser p = new YAMLFactory().createParser(yaml)) {
       JsonToken t = p.nextToken();
@@ -43,7 +51,7 @@ public final class YamlTree {
         throw new ModelCacheException(ModelCacheException.Kind.USAGE,
             source + " line " + p.currentLocation().getLineNr() + ": expected a mapping of keys to values");
       }
-      readObject(p, "", out, source);
+      readObject(p, "", out, source, strictKeys);
     } catch (ModelCacheException e) {
       throw e;
     } catch (IOException e) {
@@ -56,19 +64,20 @@ public final class YamlTree {
     return new YamlTree(source, out);
   }
 
-  private static void readObject(JsonParser p, String prefix, Map<String, Value> out, String source) throws IOException {
+  private static void readObject(JsonParser p, String prefix, Map<String, Value> out, String source, boolean strict)
+      throws IOException {
     Map<String, Integer> seen = new HashMap<>(); // a key given twice is a mistake, not "the last one wins"
     while (p.nextToken() == JsonToken.FIELD_NAME) {
       String key = prefix + p.currentName();
       int line = p.currentLocation().getLineNr();
       Integer first = seen.putIfAbsent(p.currentName(), line);
-      if (first != null) {
+      if (first != null && strict) {
         throw new ModelCacheException(ModelCacheException.Kind.USAGE,
             source + " line " + line + ": " + key + ": given twice (first on line " + first + ")");
       }
       JsonToken v = p.nextToken();
       if (v == JsonToken.START_OBJECT) {
-        readObject(p, key + ".", out, source);
+        readObject(p, key + ".", out, source, strict);
       } else if (v == JsonToken.START_ARRAY) {
         List<String> scalars = new ArrayList<>();
         boolean mappings = false;
@@ -77,7 +86,7 @@ public final class YamlTree {
         while ((e = p.nextToken()) != JsonToken.END_ARRAY) {
           if (e == JsonToken.START_OBJECT) {
             mappings = true;
-            readObject(p, key + "." + i + ".", out, source);
+            readObject(p, key + "." + i + ".", out, source, strict);
           } else if (e == JsonToken.START_ARRAY) {
             throw new ModelCacheException(ModelCacheException.Kind.USAGE,
                 source + " line " + p.currentLocation().getLineNr() + ": " + key + ": nested lists are not supported");

@@ -15,7 +15,7 @@ import java.nio.file.Path;
 public record DeclaredMount(String file, String reference, Path mountpoint, Boolean plainHttp) {
 
   public static DeclaredMount parse(String file, String yaml) throws ModelCacheException {
-    YamlTree t = YamlTree.parse(file, yaml);
+    YamlTree t = YamlTree.parse(file, yaml, false);
     String ref = null;
     String mp = null;
     Boolean plain = null;

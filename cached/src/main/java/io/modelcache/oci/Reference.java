@@ -89,20 +89,16 @@ public record Reference(String registry, String repository, Path layout, String 
   }
 
   /**
-   * Whether the part before the first slash is {@code user[:password]@host}: a colon before the
-   * {@code @} (a password), or a host after it. {@code model@sha256:...} without a registry, or a
-   * stray {@code @}, is a mistake of another kind and gets its own message.
+   * Whether the part before the first slash may be {@code user[:password]@host}: any {@code @}
+   * there, except one followed by a valid digest ({@code model@sha256:...} without a registry, a
+   * mistake of another kind that gets its own message).
    */
   private static boolean looksLikeUserinfo(String first) {
     int at = first.indexOf('@');
-    if (at < 0) {
-      return false;
-    }
-    String after = first.substring(at + 1);
-    int nextAt = after.indexOf('@');
-    String host = nextAt < 0 ? after : after.substring(0, nextAt);
-    return first.substring(0, at).indexOf(':') >= 0 || (!host.isEmpty() && HOST.matcher(host).matches());
+    // Anything else with an @ before the first slash may hold a token: never echoed.
+    return at >= 0 && !(first.indexOf('@', at + 1) < 0 && Digest.isValid(first.substring(at + 1)));
   }
+
 
   /**
    * Checks a registry given on its own ({@code host[:port]}, as {@code modelcache login} takes it)

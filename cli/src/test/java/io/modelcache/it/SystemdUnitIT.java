@@ -52,7 +52,7 @@ class SystemdUnitIT {
           .replace("/usr/local/bin/modelcache", Cli.launcher().toAbsolutePath().toString()));
     }
     String service = Files.readString(dir.resolve("modelcache-verify.service"));
-    assertTrue(service.contains(" cache verify --home /var/lib/modelcache --timeout 12h\n"), service);
+    assertTrue(service.contains(" cache verify --home ${MODELCACHE_HOME} --timeout 12h\n"), service);
     Run r = run("systemd-analyze", "verify", dir.resolve("modelcache-verify.timer").toString(),
         dir.resolve("modelcache-verify.service").toString());
     assertEquals(0, r.exit(), r.output());
