@@ -43,6 +43,21 @@ final class Blob {
   final AtomicLong cachedBytes = new AtomicLong();
   /** Chunks read from disk into memory at least once (later misses of them use the page cache). */
   final AtomicLongArray diskLoaded;
+  /**
+   * Chunks whose bytes in the cache file this process has vouched for: it wrote them (from memory
+   * that passed the checks), or read them back and they matched their CRC32C. A chunk restored from
+   * the index at start has no bit until it is read back. Never cleared: a chunk that leaves comes
+   * back only through a write, which sets it again. Passthrough needs every chunk's bit.
+   */
+  final AtomicLongArray checked;
+  final AtomicInteger checkedCount = new AtomicInteger();
+  /** A read-back of the unchecked chunks is queued or running (one at a time per blob). */
+  final AtomicBoolean checking = new AtomicBoolean();
+  /**
+   * Bumped before a chunk found damaged on disk is punched out, even under a reader's pin: a read
+   * that straddles it may have copied the damage or the hole, and reads again.
+   */
+  final AtomicInteger damage = new AtomicInteger();
   final ReentrantReadWriteLock rw = new ReentrantReadWriteLock();
   final ConcurrentHashMap<Integer, Pending> inflight = new ConcurrentHashMap<>();
   final AtomicBoolean verifying = new AtomicBoolean();
@@ -101,6 +116,7 @@ final class Blob {
     this.crc = new int[nChunks];
     this.prefetched = new AtomicLongArray((nChunks + 63) >>> 6);
     this.diskLoaded = new AtomicLongArray((nChunks + 63) >>> 6);
+    this.checked = new AtomicLongArray((nChunks + 63) >>> 6);
     this.indexVerified = new AtomicLongArray((nChunks + 63) >>> 6);
     this.pins = new AtomicIntegerArray(nChunks);
     this.access = new AtomicLongArray(nChunks);
@@ -187,6 +203,22 @@ final class Blob {
   void markDiskLoaded(int i) {
     long bit = 1L << i;
     diskLoaded.getAndUpdate(i >>> 6, v -> v | bit);
+  }
+
+  boolean isChecked(int i) {
+    return (checked.get(i >>> 6) & (1L << i)) != 0;
+  }
+
+  void setChecked(int i) {
+    long bit = 1L << i;
+    if ((checked.get(i >>> 6) & bit) == 0 && (checked.getAndUpdate(i >>> 6, v -> v | bit) & bit) == 0) {
+      checkedCount.incrementAndGet();
+    }
+  }
+
+  /** Every chunk's bytes on disk were written or read back by this process (see {@link #checked}). */
+  boolean allChecked() {
+    return checkedCount.get() == nChunks;
   }
 
   void setPrefetched(int i) {

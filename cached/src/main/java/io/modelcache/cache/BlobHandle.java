@@ -70,9 +70,18 @@ public interface BlobHandle extends Closeable {
    * bytes. Chunks are stored in file coordinates, so this holds for raw layers, tar members and
    * decompressed layers alike. While the pin is open, eviction skips the blob (counted), and the
    * blob's bytes count as pinned. Empty when the blob is partial, failed, unverified or empty, or
-   * this handle is closed.
+   * this handle is closed; empty too while some of the file's bytes on disk were not yet read back
+   * against their checksums since the daemon started (the read-back then starts in the background,
+   * and a later call gets the pin): see {@code AtRest}.
    */
   java.util.Optional<PinnedFile> pinFile();
+
+  /**
+   * As {@link #pinFile()}, for a file the kernel reads in passthrough already (an open handle taken
+   * over from a previous daemon): not refused while the read-back is still to come, since the pin
+   * only keeps eviction away from what the kernel reads anyway.
+   */
+  java.util.Optional<PinnedFile> pinFileInUse();
 
   /**
    * {@code len} bytes at {@code fileOffset} were read from the {@link #pinFile()} file without this

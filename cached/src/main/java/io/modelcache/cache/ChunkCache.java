@@ -37,8 +37,9 @@ import java.util.concurrent.atomic.LongAdder;
  * memory tier, counters, executor) and the public API; each concern lives in its own part with its
  * share of this essay: {@link ReadPath} (the lock-free hit path, reads from memory and disk),
  * {@link Ingest} (misses, single flight, ranged fetches), {@link ChunkStore} (storing a chunk),
- * {@link StreamIngest} (compressed layers), {@link Verifier} (whole-blob digests), {@link Eviction}
- * (LRU, pins, holes) and {@link Recovery} (persistence, CRC32C, restart after a crash). The parts
+ * {@link StreamIngest} (compressed layers), {@link Verifier} (whole-blob digests), {@link AtRest}
+ * (bytes at rest read back), {@link Eviction} (LRU, pins, holes) and {@link Recovery}
+ * (persistence, CRC32C, restart after a crash). The parts
  * copy the shared final state at construction and call each other through this object.
  *
  * <p>Thread-safe. {@link #open(BlobSpec, BlobFetcher)} handles may be used from any thread.
@@ -78,8 +79,8 @@ public final class ChunkCache implements Closeable {
   /** Blobs for which the chunk index proved wrong. */
   final LongAdder indexRejections = new LongAdder();
   /**
-   * Cached chunks found damaged at rest (their CRC32C no longer matched when read back by
-   * {@code cache verify} or the check after an unclean stop) and dropped.
+   * Cached chunks found damaged at rest (their CRC32C no longer matched when read back: by a read,
+   * by the check before passthrough, by {@code cache verify} or after an unclean stop) and dropped.
    */
   final LongAdder corruptChunks = new LongAdder();
   /** Blobs dropped after a failed whole-blob verification and fetched again. */
@@ -107,6 +108,7 @@ public final class ChunkCache implements Closeable {
   final CheckedIngest checked;
   final StreamIngest streams;
   final Verifier verifier;
+  final AtRest atRest;
   final Eviction eviction;
   /** Nothing is evicted while set (see {@link #open(CacheConfig, boolean)}). */
   volatile boolean evictionHeld;
@@ -145,6 +147,7 @@ public final class ChunkCache implements Closeable {
     this.checked = new CheckedIngest(this);
     this.streams = new StreamIngest(this);
     this.verifier = new Verifier(this);
+    this.atRest = new AtRest(this);
     this.eviction = new Eviction(this);
     this.recovery = new Recovery(this);
   }
@@ -404,7 +407,7 @@ public final class ChunkCache implements Closeable {
           + "; cleared: the next read fetches it again");
     }
     // CRCs first: local damage shows up here and costs a refetch, not a FAILED blob.
-    int dropped = verifier.checkChunks(b);
+    int dropped = atRest.check(b, false);
     String why = dropped == 0 ? "" : "; dropped " + dropped + " corrupt chunk(s)";
     if (!b.allPresent()) {
       return new VerifyResult(key, VerifyResult.Status.INCOMPLETE,

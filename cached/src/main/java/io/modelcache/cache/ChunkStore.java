@@ -123,6 +123,7 @@ final class ChunkStore {
     if (indexVerified) {
       b.setIndexVerified(i);
     }
+    b.setChecked(i); // written just now from memory that passed the checks
     if (b.setPresent(i)) {
       used.addAndGet(n);
       synchronized (policy) {

@@ -13,13 +13,14 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.LongAdder;
+import java.util.zip.CRC32C;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * Warm reads' chunks from the cache files into {@link HotChunks}: one O_DIRECT read of a whole
- * chunk, and {@link #AHEAD} chunks ahead for a reader walking the file (see {@link ReadPath} for
- * why O_DIRECT).
+ * chunk, checked against its CRC32C, and {@link #AHEAD} chunks ahead for a reader walking the file
+ * (see {@link ReadPath} for why O_DIRECT, {@link AtRest} for why the check).
  *
  * <p>Threading: any thread; one load per chunk at a time ({@code loading}); the loads ahead run on
  * the cache's executor.
@@ -54,8 +55,10 @@ final class DiskLoads {
   }
 
   /**
-   * Reads a whole present chunk from disk with O_DIRECT into memory and returns it acquired, or
-   * null (no O_DIRECT, no room, a short read) when the caller should read through the page cache.
+   * Reads a whole present chunk from disk with O_DIRECT into memory, checks it against its CRC32C
+   * (see {@link AtRest}) and returns it acquired, or null (no room in memory) when the caller should
+   * read through the page cache. A chunk that does not match is dropped and {@link DamagedChunk}
+   * thrown: the caller fetches it again.
    * Why: a buffered read would give the cache file its own page-cache pages on top of the mount's,
    * the same cost that O_DIRECT writes avoid on the way in. One load per chunk at a time, and once
    * per chunk: a chunk read from disk before and asked for again (the kernel dropped a few of the
@@ -63,6 +66,11 @@ final class DiskLoads {
    */
   HotChunks.Entry load(Blob b, int i, ChunkRef ref) throws IOException {
     FileChannel d = b.directChannel();
+    int unit = align;
+    if (d == null) {
+      d = b.channel(); // no O_DIRECT here (tmpfs): a buffered load is still checked before it is served
+      unit = 1;
+    }
     if (d == null || hot.capacity() < b.chunkSize) {
       return null;
     }
@@ -77,20 +85,32 @@ final class DiskLoads {
       } catch (ExecutionException | TimeoutException e) {
         return null;
       }
-      return hot.acquire(ref);
+      HotChunks.Entry e = hot.acquire(ref);
+      if (e == null && !b.isPresent(i)) {
+        throw new DamagedChunk(b, i); // the other load found it damaged and dropped it
+      }
+      return e;
     }
     ByteBuffer buf = hot.take();
     try {
       int len = b.chunkLen(i);
-      buf.clear().limit((len + align - 1) / align * align);
+      buf.clear().limit((len + unit - 1) / unit * unit);
       long pos = b.chunkStart(i);
       while (buf.position() < len) {
         int r = d.read(buf, pos + buf.position());
         if (r <= 0) {
-          return null;
+          break; // the file ends early: the CRC below fails
         }
       }
-      buf.flip().limit(len);
+      int got = Math.min(buf.position(), len);
+      buf.flip().limit(got);
+      CRC32C c = new CRC32C();
+      c.update(buf.duplicate());
+      if (got != len || (int) c.getValue() != b.crc[i]) {
+        cache.eviction.dropDamaged(b, i);
+        throw new DamagedChunk(b, i);
+      }
+      b.setChecked(i);
       b.markDiskLoaded(i);
       if (!hot.put(ref, buf, len, false, true)) {
         return null;
@@ -103,6 +123,23 @@ final class DiskLoads {
       loading.remove(ref, mine);
       mine.complete(null);
     }
+  }
+
+  /**
+   * Checks chunk {@code i} on disk without keeping it in memory, for a read that could not load it
+   * ({@link #load} returned null): vouches for it, or drops it and throws {@link DamagedChunk}.
+   */
+  void checkInPlace(Blob b, int i) throws IOException {
+    FileChannel ch = b.channel();
+    if (ch == null) {
+      throw new IOException("cache file " + b.file + " is closed");
+    }
+    if (AtRest.matches(b, i, ch, ByteBuffer.allocateDirect(b.chunkLen(i)), 0)) {
+      b.setChecked(i);
+      return;
+    }
+    cache.eviction.dropDamaged(b, i);
+    throw new DamagedChunk(b, i);
   }
 
   /** Loads the next {@link #AHEAD} present chunks from disk in the background. */

@@ -98,14 +98,37 @@ final class Eviction {
    * persists the change. Returns true if it was removed.
    */
   boolean dropChunk(Blob b, int i, boolean eviction) {
+    return drop(b, i, eviction, false);
+  }
+
+  /**
+   * Removes a chunk whose bytes on disk no longer match its CRC32C, even under readers' pins: what
+   * they would read there is wrong either way. {@link Blob#damage} is bumped before the hole is
+   * punched, so a pinned reader that copied the damage or the hole sees it and reads again (the
+   * chunk is fetched anew). Counts the chunk in {@code corruptChunks}; true if it was removed here.
+   */
+  boolean dropDamaged(Blob b, int i) {
+    if (drop(b, i, false, true)) {
+      cache.corruptChunks.increment();
+      LOG.warn("chunk {} of blob {} no longer matches its checksum in {}: dropped, it is fetched again",
+          i, b.spec.digest(), b.file);
+      return true;
+    }
+    return false;
+  }
+
+  private boolean drop(Blob b, int i, boolean eviction, boolean damaged) {
     b.rw.writeLock().lock();
     try {
       if (!b.clearPresent(i)) {
         return false;
       }
+      if (damaged) {
+        b.damage.incrementAndGet();
+      }
       int n = b.chunkLen(i);
       boolean filePinned = eviction && b.filePins.get() > 0;
-      if (b.pins.get(i) > 0 || filePinned) {
+      if (!damaged && (b.pins.get(i) > 0 || filePinned)) {
         b.setPresent(i);
         if (filePinned) {
           skipped.increment();
@@ -157,12 +180,23 @@ final class Eviction {
 
   /**
    * Pins a complete, verified blob's file for a reader outside the daemon; null when the blob is
-   * not complete and verified now, is empty, or its file is not exactly the file's length.
+   * not complete and verified now, is empty, or its file is not exactly the file's length. Also
+   * null, unless {@code inUse}, while some chunk's bytes on disk were not written or read back by
+   * this process ({@link Blob#checked}): the kernel would serve them unchecked, so the file is
+   * read back in the background first and a later open gets the pin. {@code inUse}: the kernel
+   * reads the file already (a connection taken over from the previous daemon), so the pin only
+   * protects it from eviction; the read-back is started all the same.
    */
-  PinnedFile pinFile(Blob b) {
+  PinnedFile pinFile(Blob b, boolean inUse) {
     long len = b.contentLength();
     if (len == 0 || b.state != BlobState.COMPLETE) {
       return null; // cheap early refusal; the real check is below, after the pin
+    }
+    if (!b.allChecked()) {
+      cache.atRest.checkInBackground(b);
+      if (!inUse) {
+        return null;
+      }
     }
     b.addHandle(); // an explicit evict of the key refuses while the pin is open
     try {

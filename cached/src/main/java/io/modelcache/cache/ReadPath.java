@@ -30,6 +30,8 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Threading: handles are used from any thread; the disk read-ahead ({@link DiskLoads}) runs on the cache's executor.
  */
 final class ReadPath {
+  /** Reads of a range in which chunks were found damaged on disk before the read gives up with EIO. */
+  private static final int DAMAGE_ATTEMPTS = 3;
   private final ChunkCache cache;
   private final CacheConfig cfg;
   private final AtomicLong used;
@@ -89,31 +91,45 @@ final class ReadPath {
       }
       int drops = b.drops.get();
       try {
-        cache.ingest.ensureChunks(b, fetcher, first, last);
-        if (b.state == BlobState.FAILED) {
-          throw Verifier.failure(b);
-        }
-        notePrefetchUse(first, last);
-        int n = (int) (end - fileOffset);
-        int base = dst.position();
-        try {
-          for (long pos = fileOffset; pos < end; ) {
-            int i = (int) (pos >>> b.chunkShift);
-            long stop = Math.min(end, b.chunkStart(i) + b.chunkLen(i));
-            copyChunk(b, i, pos, dst.slice(base + (int) (pos - fileOffset), (int) (stop - pos)));
-            pos = stop;
+        for (int attempt = 1; ; attempt++) {
+          int damage = b.damage.get();
+          cache.ingest.ensureChunks(b, fetcher, first, last);
+          if (b.state == BlobState.FAILED) {
+            throw Verifier.failure(b);
           }
-        } catch (IOException e) {
+          int n = (int) (end - fileOffset);
+          int base = dst.position();
+          try {
+            for (long pos = fileOffset; pos < end; ) {
+              int i = (int) (pos >>> b.chunkShift);
+              long stop = Math.min(end, b.chunkStart(i) + b.chunkLen(i));
+              copyChunk(b, i, pos, dst.slice(base + (int) (pos - fileOffset), (int) (stop - pos)));
+              pos = stop;
+            }
+          } catch (DamagedChunk e) {
+            if (attempt < DAMAGE_ATTEMPTS) {
+              continue; // dropped: ensureChunks fetches it again
+            }
+            throw e;
+          } catch (IOException e) {
+            if (b.state == BlobState.FAILED || b.drops.get() != drops) {
+              throw Verifier.failure(b); // verification failed while we read: the file was dropped under us
+            }
+            throw e;
+          }
           if (b.state == BlobState.FAILED || b.drops.get() != drops) {
-            throw Verifier.failure(b); // verification failed while we read: the file was dropped under us
+            throw Verifier.failure(b); // never hand out bytes of a blob that failed verification meanwhile
           }
-          throw e;
+          if (b.damage.get() != damage) {
+            if (attempt < DAMAGE_ATTEMPTS) {
+              continue; // a chunk found damaged meanwhile may be what we copied: read again
+            }
+            throw new IOException("blob " + b.spec.digest() + ": chunks keep being found damaged in " + b.file);
+          }
+          notePrefetchUse(first, last);
+          dst.position(base + n);
+          return n;
         }
-        if (b.state == BlobState.FAILED || b.drops.get() != drops) {
-          throw Verifier.failure(b); // never hand out bytes of a blob that failed verification meanwhile
-        }
-        dst.position(base + n);
-        return n;
       } finally {
         unpin(first, last);
       }
@@ -283,7 +299,15 @@ final class ReadPath {
       if (closedFlag.get() || cache.closed) {
         return java.util.Optional.empty();
       }
-      return java.util.Optional.ofNullable(cache.eviction.pinFile(b));
+      return java.util.Optional.ofNullable(cache.eviction.pinFile(b, false));
+    }
+
+    @Override
+    public java.util.Optional<PinnedFile> pinFileInUse() {
+      if (closedFlag.get() || cache.closed) {
+        return java.util.Optional.empty();
+      }
+      return java.util.Optional.ofNullable(cache.eviction.pinFile(b, true));
     }
 
     @Override
@@ -394,6 +418,9 @@ final class ReadPath {
     HotChunks.Entry e = hot.acquire(ref);
     if (e == null && !b.wasDiskLoaded(i)) {
       e = disk.load(b, i, ref);
+    }
+    if (e == null && !b.isChecked(i)) {
+      disk.checkInPlace(b, i); // not loaded (no room in memory): the page cache read below must not be the first
     }
     if (e != null) {
       disk.aheadFrom(b, i, e);

@@ -134,7 +134,7 @@ final class Recovery {
       if (verifyChunks || !fileCoversChunks(b)) {
         checkedBytes += b.cachedBytes.get();
         checkedBlobs++;
-        int bad = cache.verifier.checkChunks(b);
+        int bad = cache.atRest.check(b, false);
         droppedChunks += bad;
         if (bad > 0) {
           LOG.warn("blob {}: dropped {} chunk(s) that failed their checksum after an unclean stop", b.key, bad);

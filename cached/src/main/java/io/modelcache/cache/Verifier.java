@@ -8,12 +8,10 @@ import java.io.InputStream;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
-import java.nio.file.StandardOpenOption;
 import java.security.MessageDigest;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.LongAdder;
-import java.util.zip.CRC32C;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -376,67 +374,5 @@ final class Verifier {
     } catch (IOException e) {
       LOG.warn("cannot drop cache file {}: {}", b.file, e.toString());
     }
-  }
-
-  /** Reads back every present chunk and drops those whose CRC32C does not match; returns how many. */
-  int checkChunks(Blob b) throws IOException {
-    int dropped = 0;
-    if (b.presentCount.get() == 0) {
-      return 0;
-    }
-    if (!Files.exists(b.file)) {
-      for (int i = 0; i < b.nChunks; i++) {
-        if (b.isPresent(i) && cache.eviction.dropChunk(b, i, false)) {
-          dropped++;
-        }
-      }
-      return dropped;
-    }
-    // O_DIRECT where the cache writes that way: after a crash the chunks are on disk, not in the page
-    // cache (they were written with O_DIRECT), and a buffered read-back would pay for page-cache pages
-    // and readahead of 128 KiB at a time (1 GiB in 2.4 s here, against the disk's 4 GB/s).
-    int align = cache.directIo ? cache.align : 0;
-    FileChannel opened = null;
-    if (align > 0) {
-      try {
-        opened = FileChannel.open(b.file, StandardOpenOption.READ, com.sun.nio.file.ExtendedOpenOption.DIRECT);
-      } catch (IOException | UnsupportedOperationException e) {
-        align = 0; // read it through the page cache instead
-      }
-    }
-    ByteBuffer buf = align > 0
-        ? ByteBuffer.allocateDirect(b.chunkSize + 2 * align).alignedSlice(align)
-        : ByteBuffer.allocateDirect(b.chunkSize); // direct: a heap buffer is filled through a temporary direct one
-    try (FileChannel ch = opened != null ? opened : FileChannel.open(b.file, StandardOpenOption.READ)) {
-      for (int i = 0; i < b.nChunks; i++) {
-        if (!b.isPresent(i)) {
-          continue;
-        }
-        int n = b.chunkLen(i);
-        long pos = b.chunkStart(i);
-        // A direct read is whole blocks from a block boundary; the last chunk's read stops at the end of file.
-        buf.clear().limit(align > 0 ? (int) Math.min(buf.capacity(), roundUp(n, align)) : n);
-        while (buf.hasRemaining()) {
-          int r = ch.read(buf, pos + buf.position());
-          if (r <= 0 || (align > 0 && buf.position() % align != 0)) {
-            break; // end of file (a short direct read only happens there)
-          }
-        }
-        int got = Math.min(buf.position(), n);
-        CRC32C c = new CRC32C();
-        c.update(buf.flip().limit(got));
-        if (got != n || (int) c.getValue() != b.crc[i]) {
-          if (cache.eviction.dropChunk(b, i, false)) {
-            dropped++;
-            cache.corruptChunks.increment();
-          }
-        }
-      }
-    }
-    return dropped;
-  }
-
-  private static long roundUp(long n, int align) {
-    return (n + align - 1) / align * align;
   }
 }

@@ -106,7 +106,7 @@ public final class DaemonMetrics implements OperationListener {
     counter("modelcache.chunk.refetches", "Chunks fetched again after failing their check", cache,
         c -> c.chunkChecks().refetches());
     counter("modelcache.cache.corrupt.chunks",
-        "Cached chunks found damaged on disk (CRC32C mismatch in cache verify or the check after an unclean stop) and dropped",
+        "Cached chunks found damaged on disk (CRC32C mismatch when read back: by a read, before passthrough, in cache verify or after an unclean stop) and dropped",
         cache, ChunkCache::corruptChunks);
     counter("modelcache.blob.refetches", "Blobs dropped after failing whole-blob verification and fetched again",
         cache, ChunkCache::blobRefetches);

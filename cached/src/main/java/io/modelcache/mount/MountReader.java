@@ -2,6 +2,7 @@ package io.modelcache.mount;
 
 import io.modelcache.cache.BlobHandle;
 import io.modelcache.cache.HeldBytes;
+import io.modelcache.cache.PinnedFile;
 import io.modelcache.fetch.MountPrefetcher;
 import io.modelcache.fuse.BackingFile;
 import io.modelcache.fuse.Loan;
@@ -100,7 +101,17 @@ final class MountReader implements FileReader {
    */
   @Override
   public Optional<BackingFile> backing() {
-    return h.pinFile().map(p -> new BackingFile() {
+    return h.pinFile().map(MountReader::backingOf);
+  }
+
+  /** The same, for a file the kernel reads in passthrough since before a restart. */
+  @Override
+  public Optional<BackingFile> backingInUse() {
+    return h.pinFileInUse().map(MountReader::backingOf);
+  }
+
+  private static BackingFile backingOf(PinnedFile p) {
+    return new BackingFile() {
       @Override
       public java.nio.file.Path path() {
         return p.path();
@@ -115,6 +126,6 @@ final class MountReader implements FileReader {
       public void close() {
         p.close();
       }
-    });
+    };
   }
 }

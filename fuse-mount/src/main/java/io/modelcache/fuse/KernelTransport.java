@@ -238,7 +238,7 @@ public final class KernelTransport implements FuseTransport {
       if (hook instanceof PassthroughHook p) {
         p.resume(log.resumed(), nodes::path, path -> {
           try (ReadOnlyTree.FileReader r = tree.open(path)) {
-            return r.backing(); // the pin outlives the reader
+            return r.backingInUse(); // the pin outlives the reader
           } catch (IOException | RuntimeException e) {
             LOG.warn("cannot open {} to pin its cache file: {}", path, e.toString());
             return java.util.Optional.empty();

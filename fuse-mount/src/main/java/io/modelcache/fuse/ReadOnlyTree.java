@@ -59,6 +59,15 @@ public interface ReadOnlyTree {
     }
 
     /**
+     * As {@link #backing()}, for a file whose backing file the kernel reads already (a passthrough
+     * handle taken over from a previous server): a tree may refuse a new {@link #backing()} for a
+     * check still to come, but must not leave a file in use unpinned for that. The same by default.
+     */
+    default Optional<BackingFile> backingInUse() {
+      return backing();
+    }
+
+    /**
      * The transport served {@code len} bytes at {@code offset} from this reader's {@link #backing()}
      * file itself (a spliced reply) instead of calling {@link #read}: for the reader's bookkeeping
      * (counters, read-ahead, profiles) only. Must not block or throw.

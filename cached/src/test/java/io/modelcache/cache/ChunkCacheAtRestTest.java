@@ -1,0 +1,97 @@
+package io.modelcache.cache;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import io.modelcache.oci.Digest;
+import java.io.IOException;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Bytes at rest after a clean restart (which reads nothing back at start): the first read of a chunk
+ * from disk checks it, and passthrough waits for a read-back of the whole file. The fixture's fetches
+ * and background work run on the calling thread, so the read-back has finished when pinFile returns.
+ */
+class ChunkCacheAtRestTest extends ChunkCacheFixture {
+  private BlobSpec cacheAndStop(byte[] data) throws IOException {
+    BlobSpec spec = BlobSpec.raw(Digest.of(data), data.length);
+    ChunkCache cache = open(direct());
+    try (BlobHandle h = cache.open(spec, new FakeFetcher(data))) {
+      readAll(h, 100_000);
+      assertTrue(h.pinFile().isPresent(), "written by this process: passthrough at once");
+      h.pinFile().get().close();
+    }
+    close(cache);
+    return spec;
+  }
+
+  @Test
+  void aChunkDamagedWhileStoppedIsFoundByTheFirstReadAndFetchedAgain() throws IOException {
+    byte[] data = random(SIZE, 41);
+    BlobSpec spec = cacheAndStop(data);
+    damage(spec, 5L * CS + 7, new byte[] {9, 9, 9});
+    ChunkCache again = open(direct());
+    assertEquals(0, again.corruptChunks(), "a clean start reads nothing back");
+    FakeFetcher up = new FakeFetcher(data);
+    try (BlobHandle h = again.open(spec, up)) {
+      assertArrayEquals(data, readAll(h, 50_000));
+      assertArrayEquals(slice(data, 5L * CS, 300), read(h, 5L * CS, 300), "and again, now from the new copy");
+    }
+    assertEquals(1, again.corruptChunks());
+    assertEquals(1, up.opens.get());
+    assertArrayEquals(new long[] {5L * CS, CS}, up.ranges.get(0), "only the damaged chunk is fetched again");
+  }
+
+  @Test
+  void passthroughWaitsForTheReadBackAfterARestart() throws IOException {
+    byte[] data = random(SIZE, 42);
+    BlobSpec spec = cacheAndStop(data);
+    ChunkCache again = open(direct());
+    FakeFetcher up = new FakeFetcher(data);
+    try (BlobHandle h = again.open(spec, up)) {
+      assertTrue(h.isComplete());
+      assertTrue(h.pinFile().isEmpty(), "not read back since the start: served by the daemon, read-back started");
+      try (PinnedFile p = h.pinFile().orElseThrow()) {
+        assertEquals(SIZE, p.length());
+      }
+    }
+    assertEquals(0, up.opens.get());
+    assertEquals(0, again.corruptChunks());
+  }
+
+  @Test
+  void theReadBackDropsADamagedChunkAndPassthroughComesOnceItIsFetchedAgain() throws IOException {
+    byte[] data = random(SIZE, 43);
+    BlobSpec spec = cacheAndStop(data);
+    damage(spec, SIZE - 10, new byte[] {1}); // the short last chunk
+    ChunkCache again = open(direct());
+    FakeFetcher up = new FakeFetcher(data);
+    try (BlobHandle h = again.open(spec, up)) {
+      assertTrue(h.pinFile().isEmpty());
+      assertEquals(1, again.corruptChunks(), "the read-back found it");
+      assertFalse(h.isComplete());
+      assertTrue(h.pinFile().isEmpty(), "incomplete now");
+      assertArrayEquals(data, readAll(h, 100_000));
+      assertTrue(h.isComplete());
+      try (PinnedFile p = h.pinFile().orElseThrow()) {
+        assertEquals(SIZE, p.length());
+      }
+    }
+    assertEquals(1, up.opens.get());
+    assertArrayEquals(new long[] {17L * CS, SIZE - 17L * CS}, up.ranges.get(0));
+  }
+
+  @Test
+  void aFileTheKernelReadsSinceBeforeTheRestartIsPinnedAtOnce() throws IOException {
+    byte[] data = random(SIZE, 44);
+    BlobSpec spec = cacheAndStop(data);
+    ChunkCache again = open(direct());
+    try (BlobHandle h = again.open(spec, new FakeFetcher(data)); PinnedFile p = h.pinFileInUse().orElseThrow()) {
+      assertEquals(SIZE, p.length());
+      assertTrue(h.pinFile().isPresent(), "its read-back ran meanwhile");
+      h.pinFile().get().close();
+    }
+  }
+}
