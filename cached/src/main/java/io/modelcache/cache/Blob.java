@@ -54,10 +54,13 @@ final class Blob {
   /** A read-back of the unchecked chunks is queued or running (one at a time per blob). */
   final AtomicBoolean checking = new AtomicBoolean();
   /**
-   * Bumped before a chunk found damaged on disk is punched out, even under a reader's pin: a read
-   * that straddles it may have copied the damage or the hole, and reads again.
+   * Per chunk, bumped each time a copy of it is published and before one found damaged on disk is
+   * punched out (even under a reader's pin). A read that saw it change while it copied may have
+   * copied the damage or the hole, and reads again; a check that read a copy drops only that copy
+   * (a stale check never drops the good copy fetched since). Changed under {@code rw}: publishing
+   * holds the read lock (one publisher per chunk, the fetch that claimed it), dropping the write lock.
    */
-  final AtomicInteger damage = new AtomicInteger();
+  final AtomicIntegerArray gen;
   final ReentrantReadWriteLock rw = new ReentrantReadWriteLock();
   final ConcurrentHashMap<Integer, Pending> inflight = new ConcurrentHashMap<>();
   final AtomicBoolean verifying = new AtomicBoolean();
@@ -119,6 +122,7 @@ final class Blob {
     this.checked = new AtomicLongArray((nChunks + 63) >>> 6);
     this.indexVerified = new AtomicLongArray((nChunks + 63) >>> 6);
     this.pins = new AtomicIntegerArray(nChunks);
+    this.gen = new AtomicIntegerArray(nChunks);
     this.access = new AtomicLongArray(nChunks);
   }
 
@@ -203,6 +207,15 @@ final class Blob {
   void markDiskLoaded(int i) {
     long bit = 1L << i;
     diskLoaded.getAndUpdate(i >>> 6, v -> v | bit);
+  }
+
+  /** The sum of the chunks' generations over {@code [first, last]}: it changes when any of them does. */
+  int gens(int first, int last) {
+    int sum = 0;
+    for (int i = first; i <= last; i++) {
+      sum += gen.get(i);
+    }
+    return sum;
   }
 
   boolean isChecked(int i) {

@@ -328,6 +328,7 @@ public final class ChunkCache implements Closeable {
     hot.removeBlob(b);
     for (int i = 0; i < b.nChunks; i++) {
       if (b.clearPresent(i)) {
+        b.gen.incrementAndGet(i);
         used.addAndGet(-b.chunkLen(i));
         synchronized (policy) {
           policy.remove(new ChunkRef(b, i));
@@ -416,9 +417,10 @@ public final class ChunkCache implements Closeable {
     BlobSpec s = b.spec;
     boolean needsUpstream = s.contentOffset() > 0 || s.contentOffset() + s.contentLength() < s.blobSize();
     if (s.encoding() == Encoding.RAW && (!needsUpstream || b.lastFetcher != null)) {
-      return verifier.verifyRaw(b, b.lastFetcher, false);
+      VerifyResult r = verifier.verifyRaw(b, b.lastFetcher, false);
+      return why.isEmpty() ? r : new VerifyResult(key, r.status(), r.detail() + why + ", fetched again");
     }
-    return new VerifyResult(key, VerifyResult.Status.CHUNKS_OK, "all " + b.nChunks + " chunk checksums ok");
+    return new VerifyResult(key, VerifyResult.Status.CHUNKS_OK, "all " + b.nChunks + " chunk checksums ok" + why);
   }
 
   /** Persists access times, flushes written blob files, closes the index and writes the CLEAN marker. */

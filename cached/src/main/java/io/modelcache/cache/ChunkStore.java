@@ -124,6 +124,9 @@ final class ChunkStore {
       b.setIndexVerified(i);
     }
     b.setChecked(i); // written just now from memory that passed the checks
+    if (!b.isPresent(i)) {
+      b.gen.incrementAndGet(i); // before the bit: a check that sees this copy present reads its generation
+    }
     if (b.setPresent(i)) {
       used.addAndGet(n);
       synchronized (policy) {

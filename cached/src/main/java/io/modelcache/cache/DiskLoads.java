@@ -13,7 +13,6 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.LongAdder;
-import java.util.zip.CRC32C;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -93,23 +92,14 @@ final class DiskLoads {
     }
     ByteBuffer buf = hot.take();
     try {
+      int seen = b.gen.get(i); // before the presence test: a drop needs the copy this read reads
+      if (!b.isPresent(i)) {
+        throw new DamagedChunk(b, i); // dropped as damaged since the reader found it present
+      }
+      if (!AtRest.matches(b, i, d, buf, unit > 1 ? unit : 0)) {
+        throw damaged(b, i, seen);
+      }
       int len = b.chunkLen(i);
-      buf.clear().limit((len + unit - 1) / unit * unit);
-      long pos = b.chunkStart(i);
-      while (buf.position() < len) {
-        int r = d.read(buf, pos + buf.position());
-        if (r <= 0) {
-          break; // the file ends early: the CRC below fails
-        }
-      }
-      int got = Math.min(buf.position(), len);
-      buf.flip().limit(got);
-      CRC32C c = new CRC32C();
-      c.update(buf.duplicate());
-      if (got != len || (int) c.getValue() != b.crc[i]) {
-        cache.eviction.dropDamaged(b, i);
-        throw new DamagedChunk(b, i);
-      }
       b.setChecked(i);
       b.markDiskLoaded(i);
       if (!hot.put(ref, buf, len, false, true)) {
@@ -134,12 +124,20 @@ final class DiskLoads {
     if (ch == null) {
       throw new IOException("cache file " + b.file + " is closed");
     }
-    if (AtRest.matches(b, i, ch, ByteBuffer.allocateDirect(b.chunkLen(i)), 0)) {
-      b.setChecked(i);
-      return;
+    int seen = b.gen.get(i);
+    if (!b.isPresent(i)) {
+      throw new DamagedChunk(b, i);
     }
-    cache.eviction.dropDamaged(b, i);
-    throw new DamagedChunk(b, i);
+    if (!AtRest.matches(b, i, ch, ByteBuffer.allocateDirect(b.chunkLen(i)), 0)) {
+      throw damaged(b, i, seen);
+    }
+    b.setChecked(i);
+  }
+
+  /** Drops the copy {@code seen} of chunk {@code i} found damaged; the exception for its reader. */
+  private DamagedChunk damaged(Blob b, int i, int seen) {
+    cache.eviction.dropDamaged(b, i, seen);
+    return new DamagedChunk(b, i);
   }
 
   /** Loads the next {@link #AHEAD} present chunks from disk in the background. */

@@ -98,33 +98,63 @@ final class Eviction {
    * persists the change. Returns true if it was removed.
    */
   boolean dropChunk(Blob b, int i, boolean eviction) {
-    return drop(b, i, eviction, false);
+    return drop(b, i, eviction, false, 0);
   }
 
   /**
    * Removes a chunk whose bytes on disk no longer match its CRC32C, even under readers' pins: what
-   * they would read there is wrong either way. {@link Blob#damage} is bumped before the hole is
-   * punched, so a pinned reader that copied the damage or the hole sees it and reads again (the
-   * chunk is fetched anew). Counts the chunk in {@code corruptChunks}; true if it was removed here.
+   * they would read there is wrong either way. Only the copy the check read goes: {@code seenGen}
+   * is {@link Blob#gen} as the check found it before reading, and a copy published since then
+   * stays. The generation is bumped before the hole is punched, so a pinned reader that copied the
+   * damage or the hole sees it and reads again (the chunk is fetched anew). Counts the chunk in
+   * {@code corruptChunks} and logs it; true if it was removed here. A chunk of a file the kernel
+   * reads in passthrough is fetched again at once: the kernel does not ask the daemon for it.
    */
-  boolean dropDamaged(Blob b, int i) {
-    if (drop(b, i, false, true)) {
-      cache.corruptChunks.increment();
-      LOG.warn("chunk {} of blob {} no longer matches its checksum in {}: dropped, it is fetched again",
-          i, b.spec.digest(), b.file);
-      return true;
+  boolean dropDamaged(Blob b, int i, int seenGen) {
+    if (!drop(b, i, false, true, seenGen)) {
+      return false;
     }
-    return false;
+    cache.corruptChunks.increment();
+    LOG.warn("chunk {} of blob {} no longer matches its checksum in {}: dropped, it is fetched again",
+        i, b.spec.digest(), b.file);
+    refetchUnderPin(b, i);
+    return true;
   }
 
-  private boolean drop(Blob b, int i, boolean eviction, boolean damaged) {
+  /** Removes every present chunk of a blob whose cache file is gone; counts them; returns how many. */
+  int dropMissing(Blob b) {
+    int n = 0;
+    for (int i = 0; i < b.nChunks; i++) {
+      if (b.isPresent(i) && drop(b, i, false, true, b.gen.get(i))) {
+        n++;
+      }
+    }
+    if (n > 0) {
+      cache.corruptChunks.add(n);
+      LOG.warn("cache file {} of blob {} is missing: its {} chunk(s) are dropped and fetched again",
+          b.file, b.spec.digest(), n);
+    }
+    return n;
+  }
+
+  private void refetchUnderPin(Blob b, int i) {
+    BlobFetcher f = b.lastFetcher;
+    if (b.filePins.get() == 0 || f == null || cache.closed || b.state == BlobState.FAILED || b.isPresent(i)) {
+      return; // a reader through the daemon fetches it when it asks
+    }
+    List<Pending> mine = new java.util.ArrayList<>();
+    Ingest.claimWithGranule(b, i, mine);
+    if (!mine.isEmpty()) {
+      cache.ingest.startFetches(b, f, mine, FetchPriority.DEMAND);
+    }
+  }
+
+  /** Drops chunk {@code i}; {@code damaged}: even under pins, and only while its generation is {@code seenGen}. */
+  private boolean drop(Blob b, int i, boolean eviction, boolean damaged, int seenGen) {
     b.rw.writeLock().lock();
     try {
-      if (!b.clearPresent(i)) {
-        return false;
-      }
-      if (damaged) {
-        b.damage.incrementAndGet();
+      if ((damaged && b.gen.get(i) != seenGen) || !b.clearPresent(i)) {
+        return false; // a check of an older copy: this one was published since
       }
       int n = b.chunkLen(i);
       boolean filePinned = eviction && b.filePins.get() > 0;
@@ -138,6 +168,7 @@ final class Eviction {
         }
         return false;
       }
+      b.gen.incrementAndGet(i); // before the hole: a pinned reader of a damaged chunk sees it and reads again
       used.addAndGet(-n);
       hot.remove(new ChunkRef(b, i));
       synchronized (b.hashLock) {
@@ -181,32 +212,22 @@ final class Eviction {
   /**
    * Pins a complete, verified blob's file for a reader outside the daemon; null when the blob is
    * not complete and verified now, is empty, or its file is not exactly the file's length. Also
-   * null, unless {@code inUse}, while some chunk's bytes on disk were not written or read back by
-   * this process ({@link Blob#checked}): the kernel would serve them unchecked, so the file is
-   * read back in the background first and a later open gets the pin. {@code inUse}: the kernel
-   * reads the file already (a connection taken over from the previous daemon), so the pin only
-   * protects it from eviction; the read-back is started all the same.
+   * null while some chunk's bytes on disk were not written or read back by this process
+   * ({@link Blob#checked}): the kernel would serve them unchecked, so the file is read back in the
+   * background first and a later open gets the pin.
    */
-  PinnedFile pinFile(Blob b, boolean inUse) {
+  PinnedFile pinFile(Blob b) {
     long len = b.contentLength();
     if (len == 0 || b.state != BlobState.COMPLETE) {
       return null; // cheap early refusal; the real check is below, after the pin
     }
     if (!b.allChecked()) {
-      cache.atRest.checkInBackground(b);
-      if (!inUse) {
-        return null;
-      }
-    }
-    b.addHandle(); // an explicit evict of the key refuses while the pin is open
-    try {
-      b.acquire(); // and the blob file is not deleted when its last reader goes
-    } catch (IOException e) {
-      b.removeHandle();
-      LOG.debug("cannot pin cache file {}: {}", b.file, e.toString());
+      cache.atRest.checkInBackground(b, false);
       return null;
     }
-    b.filePins.incrementAndGet();
+    if (!raisePin(b)) {
+      return null;
+    }
     boolean ok;
     b.rw.readLock().lock();
     try {
@@ -219,6 +240,41 @@ final class Eviction {
       return null;
     }
     return new PinnedFile(b.file, len, () -> unpin(b));
+  }
+
+  /**
+   * Pins the file of a blob the kernel reads in passthrough already (a connection taken over from
+   * the previous daemon), whatever its state: the pin keeps eviction away, and the daemon makes the
+   * file whole and right behind the kernel's back, since the kernel will not ask it for a chunk.
+   * Chunks missing (dropped at start after an unclean stop) are fetched at once; the read-back of
+   * the rest goes first in line, and a damaged chunk it finds is fetched again at once. Null only
+   * for an empty or removed blob, or a file that cannot be opened.
+   */
+  PinnedFile pinFileInUse(Blob b) {
+    long len = b.contentLength();
+    if (len == 0 || b.removed || !raisePin(b)) {
+      return null;
+    }
+    for (int i = 0; i < b.nChunks; i++) {
+      if (!b.isPresent(i)) {
+        refetchUnderPin(b, i);
+      }
+    }
+    cache.atRest.checkInBackground(b, true);
+    return new PinnedFile(b.file, len, () -> unpin(b));
+  }
+
+  private boolean raisePin(Blob b) {
+    b.addHandle(); // an explicit evict of the key refuses while the pin is open
+    try {
+      b.acquire(); // and the blob file is not deleted when its last reader goes
+    } catch (IOException e) {
+      b.removeHandle();
+      LOG.debug("cannot pin cache file {}: {}", b.file, e.toString());
+      return false;
+    }
+    b.filePins.incrementAndGet();
+    return true;
   }
 
   private void unpin(Blob b) {

@@ -30,8 +30,6 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Threading: handles are used from any thread; the disk read-ahead ({@link DiskLoads}) runs on the cache's executor.
  */
 final class ReadPath {
-  /** Reads of a range in which chunks were found damaged on disk before the read gives up with EIO. */
-  private static final int DAMAGE_ATTEMPTS = 3;
   private final ChunkCache cache;
   private final CacheConfig cfg;
   private final AtomicLong used;
@@ -90,24 +88,33 @@ final class ReadPath {
         b.pins.incrementAndGet(i);
       }
       int drops = b.drops.get();
+      // Each damaged chunk in range costs at most one more pass (it is fetched again and written by
+      // this process); two spare passes cover a chunk damaged again on the way.
+      int attempts = last - first + 3;
       try {
         for (int attempt = 1; ; attempt++) {
-          int damage = b.damage.get();
           cache.ingest.ensureChunks(b, fetcher, first, last);
           if (b.state == BlobState.FAILED) {
             throw Verifier.failure(b);
           }
+          int gens = b.gens(first, last); // then presence: a drop after this changes it
           int n = (int) (end - fileOffset);
           int base = dst.position();
           try {
             for (long pos = fileOffset; pos < end; ) {
               int i = (int) (pos >>> b.chunkShift);
+              if (!b.isPresent(i)) {
+                throw new DamagedChunk(b, i); // pinned, so only dropped as damaged since ensureChunks
+              }
               long stop = Math.min(end, b.chunkStart(i) + b.chunkLen(i));
               copyChunk(b, i, pos, dst.slice(base + (int) (pos - fileOffset), (int) (stop - pos)));
               pos = stop;
             }
           } catch (DamagedChunk e) {
-            if (attempt < DAMAGE_ATTEMPTS) {
+            if (b.state == BlobState.FAILED || b.drops.get() != drops) {
+              throw Verifier.failure(b);
+            }
+            if (attempt < attempts) {
               continue; // dropped: ensureChunks fetches it again
             }
             throw e;
@@ -120,9 +127,9 @@ final class ReadPath {
           if (b.state == BlobState.FAILED || b.drops.get() != drops) {
             throw Verifier.failure(b); // never hand out bytes of a blob that failed verification meanwhile
           }
-          if (b.damage.get() != damage) {
-            if (attempt < DAMAGE_ATTEMPTS) {
-              continue; // a chunk found damaged meanwhile may be what we copied: read again
+          if (b.gens(first, last) != gens) {
+            if (attempt < attempts) {
+              continue; // a chunk in range was found damaged meanwhile: we may have copied it
             }
             throw new IOException("blob " + b.spec.digest() + ": chunks keep being found damaged in " + b.file);
           }
@@ -299,7 +306,7 @@ final class ReadPath {
       if (closedFlag.get() || cache.closed) {
         return java.util.Optional.empty();
       }
-      return java.util.Optional.ofNullable(cache.eviction.pinFile(b, false));
+      return java.util.Optional.ofNullable(cache.eviction.pinFile(b));
     }
 
     @Override
@@ -307,7 +314,7 @@ final class ReadPath {
       if (closedFlag.get() || cache.closed) {
         return java.util.Optional.empty();
       }
-      return java.util.Optional.ofNullable(cache.eviction.pinFile(b, true));
+      return java.util.Optional.ofNullable(cache.eviction.pinFileInUse(b));
     }
 
     @Override

@@ -125,6 +125,13 @@ final class Verifier {
         return new VerifyResult(b.key, VerifyResult.Status.INCOMPLETE,
             b.presentCount.get() + " of " + b.nChunks + " chunks cached");
       }
+      // Chunks this process has not read back yet (a restart): damaged ones are dropped and fetched
+      // again first, else their damage would fail the whole blob and refetch all of it.
+      int damaged = b.allChecked() ? 0 : cache.atRest.check(b, true);
+      if (damaged > 0) {
+        return new VerifyResult(b.key, VerifyResult.Status.INCOMPLETE,
+            damaged + " chunk(s) no longer matched their checksum on disk; fetching them again");
+      }
       MessageDigest md = null;
       long pos = 0;
       if (incremental) {

@@ -94,4 +94,86 @@ class ChunkCacheAtRestTest extends ChunkCacheFixture {
       h.pinFile().get().close();
     }
   }
+
+  @Test
+  void aReadOverManyDamagedChunksFetchesEachAgainAndReturnsTheSourceBytes() throws IOException {
+    byte[] data = random(SIZE, 45);
+    BlobSpec spec = cacheAndStop(data);
+    for (int i = 2; i <= 6; i++) {
+      damage(spec, i * (long) CS + 100, new byte[] {(byte) i});
+    }
+    ChunkCache again = open(direct());
+    try (BlobHandle h = again.open(spec, new FakeFetcher(data))) {
+      assertArrayEquals(slice(data, 2L * CS, 5 * CS), read(h, 2L * CS, 5 * CS), "one read over five damaged chunks");
+    }
+    assertEquals(5, again.corruptChunks());
+  }
+
+  @Test
+  void damageElsewhereInTheFileIsDroppedBeforeTheWholeBlobIsHashed() throws IOException {
+    byte[] data = random(SIZE, 46);
+    BlobSpec spec = cacheAndStop(data);
+    damage(spec, 3L * CS + 1, new byte[] {1});
+    damage(spec, 9L * CS + 1, new byte[] {1});
+    ChunkCache again = open(direct());
+    FakeFetcher up = new FakeFetcher(data);
+    try (BlobHandle h = again.open(spec, up)) {
+      assertArrayEquals(slice(data, 3L * CS, 100), read(h, 3L * CS, 100));
+      assertArrayEquals(data, readAll(h, 100_000));
+      assertTrue(h.isComplete());
+    }
+    assertEquals(2, again.corruptChunks());
+    assertEquals(0, again.verifyFailures.sum(), "chunk 9's damage did not fail the whole blob");
+    assertEquals(0, again.blobRefetches());
+    assertEquals(2, up.opens.get(), "chunks 3 and 9, nothing else");
+  }
+
+  @Test
+  void aStaleCheckOfAnOldCopyDoesNotDropTheCopyFetchedSince() throws IOException {
+    byte[] data = random(SIZE, 47);
+    BlobSpec spec = cacheAndStop(data);
+    damage(spec, 4L * CS, new byte[] {7});
+    ChunkCache again = open(direct());
+    FakeFetcher up = new FakeFetcher(data);
+    try (BlobHandle h = again.open(spec, up)) {
+      Blob b = again.blobs.get(spec.key());
+      int seenByAStaleCheck = b.gen.get(4);
+      assertArrayEquals(slice(data, 4L * CS, CS), read(h, 4L * CS, CS), "found damaged and fetched again");
+      assertFalse(again.eviction.dropDamaged(b, 4, seenByAStaleCheck), "that check read the damaged copy, not this one");
+      assertTrue(b.isPresent(4));
+      assertEquals(1, again.corruptChunks());
+      assertEquals(1, up.opens.get());
+    }
+  }
+
+  @Test
+  void aDamagedChunkOfAFileTheKernelReadsIsFetchedAgainWithoutARead() throws IOException {
+    byte[] data = random(SIZE, 48);
+    BlobSpec spec = cacheAndStop(data);
+    damage(spec, 6L * CS + 5, new byte[] {1, 2});
+    ChunkCache again = open(direct());
+    FakeFetcher up = new FakeFetcher(data);
+    try (BlobHandle h = again.open(spec, up); PinnedFile p = h.pinFileInUse().orElseThrow()) {
+      assertEquals(1, again.corruptChunks(), "its read-back ran first");
+      assertEquals(1, up.opens.get(), "and the chunk was fetched again with no read asking for it");
+      assertArrayEquals(data, java.nio.file.Files.readAllBytes(p.path()), "the file the kernel reads is whole again");
+    }
+  }
+
+  @Test
+  void aChunkDroppedAtAnUncleanStartIsFetchedAgainForAFileTheKernelReads() throws IOException {
+    byte[] data = random(SIZE, 49);
+    BlobSpec spec = BlobSpec.raw(Digest.of(data), data.length);
+    cacheThenCrash(spec, data);
+    damage(spec, 11L * CS, new byte[] {3});
+    ChunkCache again = open(direct());
+    assertEquals(1, again.corruptChunks(), "the start after a crash read everything back");
+    FakeFetcher up = new FakeFetcher(data);
+    try (BlobHandle h = again.open(spec, up); PinnedFile p = h.pinFileInUse().orElseThrow()) {
+      assertEquals(1, up.opens.get(), "the kernel reads it: fetched at once, no read asked");
+      assertArrayEquals(new long[] {11L * CS, CS}, up.ranges.get(0));
+      assertArrayEquals(data, java.nio.file.Files.readAllBytes(p.path()));
+      assertTrue(h.isComplete(), "and verified again");
+    }
+  }
 }

@@ -267,15 +267,19 @@ class PinnedFileTest {
     FakeFetcher up = new FakeFetcher(data);
     try (BlobHandle h = cache.open(spec, up)) {
       readAll(h, 100_000);
+      int opensBefore = up.opens.get();
       PinnedFile p = h.pinFile().orElseThrow();
       try (FileChannel ch = FileChannel.open(p.path(), StandardOpenOption.WRITE)) {
         ch.write(ByteBuffer.wrap(new byte[] {(byte) ~data[3 * CS + 5]}), 3 * CS + 5);
       }
       VerifyResult r = cache.verify(spec.key());
-      assertEquals(VerifyResult.Status.INCOMPLETE, r.status());
-      assertEquals(SIZE - CS, h.cachedBytes(), "the damaged chunk left");
-      assertArrayEquals(data, readAll(h, 100_000), "and came back from upstream");
+      assertEquals(VerifyResult.Status.VERIFIED, r.status(), r.detail());
+      assertTrue(r.detail().endsWith("; dropped 1 corrupt chunk(s), fetched again"), r.detail());
+      assertEquals(1, cache.corruptChunks());
+      assertEquals(1, up.opens.get() - opensBefore, "the kernel reads the file: the chunk came back without a read");
+      assertArrayEquals(new long[] {3L * CS, CS}, up.ranges.get(up.ranges.size() - 1));
       assertArrayEquals(data, Files.readAllBytes(p.path()));
+      assertArrayEquals(data, readAll(h, 100_000));
       p.close();
     }
   }

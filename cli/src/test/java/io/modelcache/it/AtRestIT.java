@@ -104,7 +104,7 @@ class AtRestIT {
     return sum;
   }
 
-  private static void flipByte(Path file, long at) throws Exception {
+  static void flipByte(Path file, long at) throws Exception {
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
       ByteBuffer one = ByteBuffer.allocate(1);
       ch.read(one, at);

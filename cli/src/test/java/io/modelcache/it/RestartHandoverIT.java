@@ -208,9 +208,26 @@ class RestartHandoverIT {
       } else {
         d.stop();
       }
+      // A byte of A's cache file rots while no daemon runs. The kernel keeps reading the file in
+      // passthrough, so the new daemon must find it (at start after a kill, by its read-back after
+      // a stop) and fetch the chunk again without any read asking for it.
+      String aLayer = two.artifact().files().stream().filter(f -> f.path().equals(shards.get(0)))
+          .findFirst().orElseThrow().layer().digest().hex();
+      AtRestIT.flipByte(home.resolve("cache/blobs/" + aLayer), aBytes / 2);
       d.start();
       assertTrue(d.log().contains("took over 1 open file handle(s), 1 file(s) in passthrough pinned again"), d.log());
       Scrape restarted = Scrape.of(d.metricsPort());
+      boolean whole = false;
+      for (int i = 0; i < 100 && !whole; i++) {
+        restarted = Scrape.of(d.metricsPort());
+        whole = restarted.value("modelcache_cache_corrupt_chunks_total") == 1
+            && complete.matcher(Cli.ok("cache", "ls", "--json", "--home", home.toString()).out()).find();
+        if (!whole) {
+          Thread.sleep(100);
+        }
+      }
+      assertEquals(1, restarted.value("modelcache_cache_corrupt_chunks_total"), restarted.text());
+      assertTrue(whole, "A's damaged chunk was fetched again and A verified while the kernel held it");
       assertEquals(1, restarted.value("modelcache_cache_pinned_files"), "the new daemon pinned A again");
       assertEquals(aBytes, restarted.value("modelcache_cache_pinned_bytes"));
 
