@@ -231,6 +231,21 @@ final class BenchDaemon implements AutoCloseable {
 
   @Override
   public void close() {
+    stop();
+    // The disk cache is scratch: drop it (a benchmark makes several), keep the log.
+    try (var s = Files.list(home)) {
+      for (Path p : s.toList()) {
+        if (!p.getFileName().toString().equals("daemon.log") && !process.isAlive()) {
+          BenchUtil.deleteTree(p);
+        }
+      }
+    } catch (IOException e) {
+      System.err.println("warning: could not clean " + home + ": " + e.getMessage());
+    }
+  }
+
+  /** Unmounts what it mounted and stops the daemon cleanly (SIGTERM), keeping its home: for a restart on it. */
+  void stop() {
     Thread t = sampler;
     if (t != null) {
       t.interrupt();
@@ -250,16 +265,6 @@ final class BenchDaemon implements AutoCloseable {
     } catch (InterruptedException e) {
       process.destroyForcibly();
       Thread.currentThread().interrupt();
-    }
-    // The disk cache is scratch: drop it (a benchmark makes several), keep the log.
-    try (var s = Files.list(home)) {
-      for (Path p : s.toList()) {
-        if (!p.getFileName().toString().equals("daemon.log") && !process.isAlive()) {
-          BenchUtil.deleteTree(p);
-        }
-      }
-    } catch (IOException e) {
-      System.err.println("warning: could not clean " + home + ": " + e.getMessage());
     }
   }
 }

@@ -117,6 +117,16 @@ final class E2eRows {
     rp.add("warm: why", "FUSE read requests the daemon served", s("warm.fuse.reads"), "requests", null, null, null,
         null);
     rp.add("warm: why", "FUSE read requests: mean time in the daemon", s("warm.fuse.us"), "µs", null, null, null, null);
+    rp.add("warm after restart", "first read after a clean restart (each file read back at its first open, then passthrough)",
+        s("restart.warm"), "GB/s", "daemon path", ratio("restart.warm", "restart.daemonpath"), null, null);
+    rp.add("warm after restart", "the same read with passthrough off (the daemon path, chunks checked as loaded)",
+        s("restart.daemonpath"), "GB/s", "disk", med("restart.daemonpath") / disk, null, null);
+    rp.add("warm after restart", "daemon CPU per GiB on the first read", s("restart.warm.cpu.daemon"), "s/GiB",
+        "daemon path", ratio("restart.warm.cpu.daemon", "restart.daemonpath.cpu.daemon"), null, null);
+    rp.add("warm after restart", "passthrough opens on the first read", s("restart.warm.passthrough"), "opens", null,
+        null, null, null);
+    rp.add("warm after restart", "second read, page cache dropped (passthrough)", s("restart.warm2"), "GB/s", "warm",
+        ratio("restart.warm2", "warm"), null, null);
     rp.add("hot", "sequential dd again (page cache)", s("hot"), "GB/s", "page cache", med("hot") / hotNative, "≥ 0.9×",
         med("hot") / hotNative >= 0.9);
     rp.add("hot: why", "FUSE read requests the daemon served, per pass", s("hot.fuse.reads"), "requests", null, null,

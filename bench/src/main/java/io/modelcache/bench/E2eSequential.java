@@ -1,5 +1,6 @@
 package io.modelcache.bench;
 
+import static io.modelcache.bench.BenchUtil.check;
 import static io.modelcache.bench.BenchUtil.f;
 import static io.modelcache.bench.BenchUtil.say;
 
@@ -92,8 +93,57 @@ final class E2eSequential {
         fuseDelta(prefix + "hot", m1, d.metrics(), bench.runs);
         bench.verify(mnt, "warm and hot");
         twoMountsPageCache(prefix, d, mnt);
+        if (prefix.isEmpty()) {
+          afterRestart(d, mnt);
+        }
       }
     }
+  }
+
+  /**
+   * The first load after a node's reboot: the daemon stopped cleanly, started again on the same home
+   * (the model in the disk cache, nothing read back since the start) and the page cache dropped.
+   * The first open of each file reads it back (CRC32C of every chunk, through the page cache) and
+   * then gets passthrough; the second read, page cache dropped again, is plain passthrough. The
+   * baseline is the same first read from a restarted daemon with passthrough off: the daemon path,
+   * which is what each file's first open got before the read-back at open. Bytes are checked (sha256).
+   */
+  private void afterRestart(BenchDaemon d, Path mnt) throws IOException {
+    d.stop(); // clean, keeping the disk cache; the try-with-resources closes it again (a no-op) and cleans up
+    long budget = 2 * bench.modelBytes + (1L << 30);
+    BenchDaemon again = BenchDaemon.start(bench.launcher, d.home, budget, bench.daemonEnv);
+    bench.open.push(again); // closed (its home cleaned) by the harness only if this fails
+    check(Procs.run(60, List.of(bench.launcher.toString(), "cache", "ls", "--home", d.home.toString())).output()
+        .contains("COMPLETE"), "restart: the disk cache survived the stop");
+    again.mount(bench.ref, mnt);
+    readAfterRestart(again, mnt, "restart.warm");
+    readAfterRestart(again, mnt, "restart.warm2");
+    again.stop(); // not close(): the disk cache stays for the next start
+    bench.open.remove(again);
+    Path noPt = Files.writeString(bench.work.resolve("no-passthrough.yaml"), "fuse:\n  passthrough: false\n");
+    try (BenchDaemon daemonPath = BenchDaemon.start(bench.launcher, d.home, budget, bench.daemonEnv, "--config", noPt.toString())) {
+      bench.open.push(daemonPath);
+      daemonPath.mount(bench.ref, mnt);
+      readAfterRestart(daemonPath, mnt, "restart.daemonpath");
+      bench.open.remove(daemonPath);
+    }
+    say("after a restart: first read %s GB/s (%s passthrough opens, daemon CPU %s s/GiB), second %s GB/s; daemon path (passthrough off) %s GB/s (%s s/GiB); warm before the restart %s GB/s",
+        f(bench.med("restart.warm")), f(bench.med("restart.warm.passthrough")), f(bench.med("restart.warm.cpu.daemon")),
+        f(bench.med("restart.warm2")), f(bench.med("restart.daemonpath")), f(bench.med("restart.daemonpath.cpu.daemon")),
+        f(bench.med("warm")));
+  }
+
+  private void readAfterRestart(BenchDaemon d, Path mnt, String step) throws IOException {
+    bench.dropCaches();
+    String m0 = d.metrics();
+    CpuUse cpu = new CpuUse(bench, d.pid(), bench.registry.pid());
+    long mark = bench.registry.logMark();
+    bench.sample(step, bench.shardBytes / bench.dd(List.of(bench.through(mnt))) / E2eBench.GB);
+    cpu.sample(step, bench.shardBytes);
+    check(bench.registry.blobBytesSince(mark) == 0, step + ": the registry sent nothing (the disk cache served it)");
+    bench.sample(step + ".passthrough", BenchDaemon.sum(d.metrics(), "modelcache_fuse_passthrough_opens_total", "")
+        - BenchDaemon.sum(m0, "modelcache_fuse_passthrough_opens_total", ""));
+    bench.verify(mnt, step);
   }
 
   /**

@@ -95,9 +95,15 @@ final class AtRest {
     try {
       for (Blob b; (b = queue.poll()) != null; ) {
         try {
-          if (!cache.closed && !b.removed) {
+          if (!cache.closed && !b.removed && !b.allChecked()) {
             long t0 = System.nanoTime();
-            int bad = check(b, true);
+            int bad;
+            b.readBack.lock();
+            try {
+              bad = check(b, true, Long.MAX_VALUE, false);
+            } finally {
+              b.readBack.unlock();
+            }
             LOG.debug("read back blob {} before passthrough in {} ms: {} damaged chunk(s)", b.spec.digest(),
                 (System.nanoTime() - t0) / 1_000_000, bad);
           }
@@ -118,11 +124,66 @@ final class AtRest {
   }
 
   /**
+   * An open that would get passthrough, of a complete blob not all of which this process vouches
+   * for (the first open of a cached file after a restart): reads the rest back on the opener's
+   * thread, waiting first for a background read-back of the same file, all within
+   * {@link #OPEN_WAIT_NANOS}. Why wait: the open's mode lasts as long as the open, and a loader
+   * opens each shard once; passthrough reads at about disk speed, the daemon path at a fraction of
+   * it (see docs/performance.md). The read-back goes through the page cache, whose pages then serve
+   * the kernel's passthrough reads, so the file still comes off the disk once: the wait costs the
+   * first byte about the file's size at disk speed and the whole read nothing. A file too large to
+   * read back in time is served by the daemon; its read-back goes on in the background for the
+   * next open. Never throws: a failure here leaves the open to the daemon.
+   */
+  void checkForPassthrough(Blob b) {
+    if (b.allChecked() || b.state != BlobState.COMPLETE || cache.closed || OPEN_WAIT_NANOS <= 0) {
+      return;
+    }
+    long deadline = System.nanoTime() + OPEN_WAIT_NANOS;
+    try {
+      if (!b.readBack.tryLock(OPEN_WAIT_NANOS, java.util.concurrent.TimeUnit.NANOSECONDS)) {
+        return;
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return;
+    }
+    try {
+      long t0 = System.nanoTime();
+      int bad = check(b, true, deadline, true);
+      LOG.debug("read back blob {} for an open in {} ms: {} damaged chunk(s), all checked: {}", b.spec.digest(),
+          (System.nanoTime() - t0) / 1_000_000, bad, b.allChecked());
+    } catch (IOException | RuntimeException e) {
+      LOG.warn("cannot read back cache file {}: {}", b.file, e.toString());
+    } finally {
+      b.readBack.unlock();
+    }
+    if (!b.allChecked()) {
+      checkInBackground(b, false); // out of time (or damage found): the rest for a later open
+    }
+  }
+
+  /**
+   * How long an open waits for its file's read-back before it settles for the daemon path; the
+   * property exists to measure the daemon path after a restart (0: never wait).
+   */
+  static final long OPEN_WAIT_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(
+      Long.getLong("modelcache.cache.openReadBackMillis", 10_000));
+
+  /** {@link #check(Blob, boolean, long, boolean)} with no deadline, with O_DIRECT where the cache has it. */
+  int check(Blob b, boolean onlyUnchecked) throws IOException {
+    return check(b, onlyUnchecked, Long.MAX_VALUE, false);
+  }
+
+  /**
    * Reads back the present chunks ({@code onlyUnchecked}: those this process does not vouch for
    * yet), vouches for those that match their CRC32C and drops those that do not; returns how many
-   * were dropped. A missing cache file loses every present chunk, and they are counted too.
+   * were dropped. A missing cache file loses every present chunk, and they are counted too. Stops
+   * early once {@code System.nanoTime()} passes {@code deadline} ({@link Long#MAX_VALUE}: never).
+   * {@code pageCache}: read through the page cache, for a file the kernel is about to read in
+   * passthrough (the same pages serve it then, so the file comes off the disk once).
    */
-  int check(Blob b, boolean onlyUnchecked) throws IOException {
+  int check(Blob b, boolean onlyUnchecked, long deadline, boolean pageCache) throws IOException {
     int dropped = 0;
     if (b.presentCount.get() == 0) {
       return 0;
@@ -135,7 +196,10 @@ final class AtRest {
     // and readahead of 128 KiB at a time (1 GiB in 2.4 s here, against the disk's 4 GB/s).
     b.acquire(); // the blob's own channels: its file is not deleted or replaced while it is read
     try {
-      FileChannel ch = b.directChannel();
+      if (b.channel().size() == 0) {
+        return cache.eviction.dropMissing(b); // gone and made again empty (by a handle's open meanwhile)
+      }
+      FileChannel ch = pageCache ? null : b.directChannel();
       int align = ch != null ? cache.align : 0;
       if (ch == null) {
         ch = b.channel();
@@ -146,6 +210,9 @@ final class AtRest {
       for (int i = 0; i < b.nChunks; i++) {
         if (!b.isPresent(i) || (onlyUnchecked && b.isChecked(i))) {
           continue;
+        }
+        if (deadline != Long.MAX_VALUE && System.nanoTime() - deadline > 0) {
+          break;
         }
         b.pins.incrementAndGet(i); // pin, then check presence: eviction cannot punch it while it is read
         try {

@@ -51,8 +51,10 @@ final class Blob {
    */
   final AtomicLongArray checked;
   final AtomicInteger checkedCount = new AtomicInteger();
-  /** A read-back of the unchecked chunks is queued or running (one at a time per blob). */
+  /** A background read-back of the unchecked chunks is queued or running. */
   final AtomicBoolean checking = new AtomicBoolean();
+  /** Held while a read-back of the unchecked chunks runs: an opener and the background never read the same file at once. */
+  final java.util.concurrent.locks.ReentrantLock readBack = new java.util.concurrent.locks.ReentrantLock();
   /**
    * Per chunk, bumped each time a copy of it is published and before one found damaged on disk is
    * punched out (even under a reader's pin). A read that saw it change while it copied may have
@@ -140,6 +142,23 @@ final class Blob {
 
   boolean isPresent(int i) {
     return (present.get(i >>> 6) & (1L << i)) != 0;
+  }
+
+  /**
+   * {@link #isPresent} for a pinned chunk whose bit reads clear: eviction clears a bit before it
+   * tests the pin and sets it back when pinned, under the write lock; the read lock waits that out,
+   * so false here means the chunk really left (dropped as damaged, or the blob failed).
+   */
+  boolean isPresentSettled(int i) {
+    if (isPresent(i)) {
+      return true;
+    }
+    rw.readLock().lock();
+    try {
+      return isPresent(i);
+    } finally {
+      rw.readLock().unlock();
+    }
   }
 
   boolean allPresent() {

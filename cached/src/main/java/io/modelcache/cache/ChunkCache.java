@@ -109,6 +109,7 @@ public final class ChunkCache implements Closeable {
   final StreamIngest streams;
   final Verifier verifier;
   final AtRest atRest;
+  final PinnedRepair pinnedRepair;
   final Eviction eviction;
   /** Nothing is evicted while set (see {@link #open(CacheConfig, boolean)}). */
   volatile boolean evictionHeld;
@@ -148,6 +149,7 @@ public final class ChunkCache implements Closeable {
     this.streams = new StreamIngest(this);
     this.verifier = new Verifier(this);
     this.atRest = new AtRest(this);
+    this.pinnedRepair = new PinnedRepair(this);
     this.eviction = new Eviction(this);
     this.recovery = new Recovery(this);
   }
@@ -412,15 +414,17 @@ public final class ChunkCache implements Closeable {
     String why = dropped == 0 ? "" : "; dropped " + dropped + " corrupt chunk(s)";
     if (!b.allPresent()) {
       return new VerifyResult(key, VerifyResult.Status.INCOMPLETE,
-          b.presentCount.get() + " of " + b.nChunks + " chunks cached" + why);
+          b.presentCount.get() + " of " + b.nChunks + " chunks cached" + why, dropped);
     }
     BlobSpec s = b.spec;
     boolean needsUpstream = s.contentOffset() > 0 || s.contentOffset() + s.contentLength() < s.blobSize();
     if (s.encoding() == Encoding.RAW && (!needsUpstream || b.lastFetcher != null)) {
       VerifyResult r = verifier.verifyRaw(b, b.lastFetcher, false);
-      return why.isEmpty() ? r : new VerifyResult(key, r.status(), r.detail() + why + ", fetched again");
+      // Only a file the kernel reads in passthrough has its damaged chunks back already.
+      String back = r.status() == VerifyResult.Status.VERIFIED ? " (fetched again at once: the file is in use)" : "";
+      return new VerifyResult(key, r.status(), r.detail() + (dropped == 0 ? "" : why + back), dropped);
     }
-    return new VerifyResult(key, VerifyResult.Status.CHUNKS_OK, "all " + b.nChunks + " chunk checksums ok" + why);
+    return new VerifyResult(key, VerifyResult.Status.CHUNKS_OK, "all " + b.nChunks + " chunk checksums ok" + why, dropped);
   }
 
   /** Persists access times, flushes written blob files, closes the index and writes the CLEAN marker. */

@@ -85,7 +85,7 @@ final class DiskLoads {
         return null;
       }
       HotChunks.Entry e = hot.acquire(ref);
-      if (e == null && !b.isPresent(i)) {
+      if (e == null && !b.isPresentSettled(i)) {
         throw new DamagedChunk(b, i); // the other load found it damaged and dropped it
       }
       return e;
@@ -93,7 +93,7 @@ final class DiskLoads {
     ByteBuffer buf = hot.take();
     try {
       int seen = b.gen.get(i); // before the presence test: a drop needs the copy this read reads
-      if (!b.isPresent(i)) {
+      if (!b.isPresentSettled(i)) {
         throw new DamagedChunk(b, i); // dropped as damaged since the reader found it present
       }
       if (!AtRest.matches(b, i, d, buf, unit > 1 ? unit : 0)) {
@@ -125,7 +125,7 @@ final class DiskLoads {
       throw new IOException("cache file " + b.file + " is closed");
     }
     int seen = b.gen.get(i);
-    if (!b.isPresent(i)) {
+    if (!b.isPresentSettled(i)) {
       throw new DamagedChunk(b, i);
     }
     if (!AtRest.matches(b, i, ch, ByteBuffer.allocateDirect(b.chunkLen(i)), 0)) {

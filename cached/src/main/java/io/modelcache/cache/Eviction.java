@@ -117,7 +117,7 @@ final class Eviction {
     cache.corruptChunks.increment();
     LOG.warn("chunk {} of blob {} no longer matches its checksum in {}: dropped, it is fetched again",
         i, b.spec.digest(), b.file);
-    refetchUnderPin(b, i);
+    cache.pinnedRepair.fetchMissing(b, b.lastFetcher);
     return true;
   }
 
@@ -135,18 +135,6 @@ final class Eviction {
           b.file, b.spec.digest(), n);
     }
     return n;
-  }
-
-  private void refetchUnderPin(Blob b, int i) {
-    BlobFetcher f = b.lastFetcher;
-    if (b.filePins.get() == 0 || f == null || cache.closed || b.state == BlobState.FAILED || b.isPresent(i)) {
-      return; // a reader through the daemon fetches it when it asks
-    }
-    List<Pending> mine = new java.util.ArrayList<>();
-    Ingest.claimWithGranule(b, i, mine);
-    if (!mine.isEmpty()) {
-      cache.ingest.startFetches(b, f, mine, FetchPriority.DEMAND);
-    }
   }
 
   /** Drops chunk {@code i}; {@code damaged}: even under pins, and only while its generation is {@code seenGen}. */
@@ -199,7 +187,9 @@ final class Eviction {
           }
         }
       }
-      if (!deleted && Files.exists(b.file)) {
+      // A file the kernel reads in passthrough keeps a damaged chunk's bytes until the new copy is
+      // written over them: a hole there would read as zeros, which are no better.
+      if (!deleted && !(damaged && b.filePins.get() > 0) && Files.exists(b.file)) {
         HolePuncher.punch(b.file, b.chunkStart(i), n);
       }
       cache.recovery.persistGroup(b, i >>> 6);
@@ -250,16 +240,12 @@ final class Eviction {
    * the rest goes first in line, and a damaged chunk it finds is fetched again at once. Null only
    * for an empty or removed blob, or a file that cannot be opened.
    */
-  PinnedFile pinFileInUse(Blob b) {
+  PinnedFile pinFileInUse(Blob b, BlobFetcher fetcher) {
     long len = b.contentLength();
     if (len == 0 || b.removed || !raisePin(b)) {
       return null;
     }
-    for (int i = 0; i < b.nChunks; i++) {
-      if (!b.isPresent(i)) {
-        refetchUnderPin(b, i);
-      }
-    }
+    cache.pinnedRepair.fetchMissing(b, fetcher);
     cache.atRest.checkInBackground(b, true);
     return new PinnedFile(b.file, len, () -> unpin(b));
   }

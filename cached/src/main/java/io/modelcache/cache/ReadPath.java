@@ -103,8 +103,8 @@ final class ReadPath {
           try {
             for (long pos = fileOffset; pos < end; ) {
               int i = (int) (pos >>> b.chunkShift);
-              if (!b.isPresent(i)) {
-                throw new DamagedChunk(b, i); // pinned, so only dropped as damaged since ensureChunks
+              if (!b.isPresentSettled(i)) {
+                throw new DamagedChunk(b, i); // pinned, so only dropped (as damaged) since ensureChunks
               }
               long stop = Math.min(end, b.chunkStart(i) + b.chunkLen(i));
               copyChunk(b, i, pos, dst.slice(base + (int) (pos - fileOffset), (int) (stop - pos)));
@@ -310,11 +310,25 @@ final class ReadPath {
     }
 
     @Override
+    public void readBackForPassthrough() {
+      if (!closedFlag.get() && !cache.closed) {
+        cache.atRest.checkForPassthrough(b);
+      }
+    }
+
+    @Override
+    public void readBackInBackground() {
+      if (!closedFlag.get() && !cache.closed && b.state == BlobState.COMPLETE) {
+        cache.atRest.checkInBackground(b, false);
+      }
+    }
+
+    @Override
     public java.util.Optional<PinnedFile> pinFileInUse() {
       if (closedFlag.get() || cache.closed) {
         return java.util.Optional.empty();
       }
-      return java.util.Optional.ofNullable(cache.eviction.pinFileInUse(b));
+      return java.util.Optional.ofNullable(cache.eviction.pinFileInUse(b, fetcher));
     }
 
     @Override

@@ -96,12 +96,18 @@ final class Verifier {
     }
     try {
       executor.execute(() -> {
+        VerifyResult r = null;
         try {
-          verifyRaw(b, fetcher, true);
+          r = verifyRaw(b, fetcher, true);
         } catch (IOException | RuntimeException e) {
           LOG.warn("cannot verify blob {} yet: {}", b.spec.digest(), e.toString());
         } finally {
           b.verifying.set(false);
+        }
+        if (r != null && r.status() == VerifyResult.Status.INCOMPLETE) {
+          // Damaged chunks it dropped may be back already (fetched at once for a file in use): their
+          // arrival found this verification running and did not start another.
+          maybeVerify(b, fetcher);
         }
       });
     } catch (RejectedExecutionException e) {
@@ -130,7 +136,7 @@ final class Verifier {
       int damaged = b.allChecked() ? 0 : cache.atRest.check(b, true);
       if (damaged > 0) {
         return new VerifyResult(b.key, VerifyResult.Status.INCOMPLETE,
-            damaged + " chunk(s) no longer matched their checksum on disk; fetching them again");
+            damaged + " chunk(s) no longer matched their checksum on disk: dropped, fetched again when read");
       }
       MessageDigest md = null;
       long pos = 0;

@@ -1,7 +1,15 @@
 package io.modelcache.cache;
 
-/** Outcome of {@link ChunkCache#verify(String)}; {@code detail} is a one-line human explanation. */
-public record VerifyResult(String key, Status status, String detail) {
+/**
+ * Outcome of {@link ChunkCache#verify(String)}; {@code detail} is a one-line human explanation;
+ * {@code damagedChunks}: chunks this verification found damaged on disk and dropped (they may be
+ * back already, fetched again for a file the kernel reads in passthrough, and the status say so).
+ */
+public record VerifyResult(String key, Status status, String detail, int damagedChunks) {
+  public VerifyResult(String key, Status status, String detail) {
+    this(key, status, detail, 0);
+  }
+
   public enum Status {
     /** The whole blob was re-hashed and matches its digest. */
     VERIFIED,

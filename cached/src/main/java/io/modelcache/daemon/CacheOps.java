@@ -108,8 +108,10 @@ final class CacheOps {
         throw e;
       }
       long after = cachedBytesOf(key);
-      boolean damaged = r.status() == VerifyResult.Status.INCOMPLETE && after < info.cachedBytes();
-      boolean ok = r.ok() || (r.status() == VerifyResult.Status.INCOMPLETE && !damaged);
+      // Damage is a failure even when its chunks are back already (fetched at once for a file in use).
+      boolean damaged = r.damagedChunks() > 0
+          || (r.status() == VerifyResult.Status.INCOMPLETE && after < info.cachedBytes());
+      boolean ok = !damaged && (r.ok() || r.status() == VerifyResult.Status.INCOMPLETE);
       if (!ok) {
         failed++;
       }
@@ -118,6 +120,7 @@ final class CacheOps {
           .put("digest", info.digest().toString())
           .put("status", r.status().name())
           .put("ok", ok)
+          .put("damagedChunks", r.damagedChunks())
           .put("detail", r.detail());
     }
     out.put("verified", arr.size()).put("failed", failed);

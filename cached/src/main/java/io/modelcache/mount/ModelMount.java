@@ -225,6 +225,21 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
   /** Whether readers may be lent the cache's memory ({@link FileReader#lend}); off only to measure the copy. */
   static final boolean LEND = Boolean.parseBoolean(System.getProperty("modelcache.mount.lend", "true"));
 
+  /**
+   * The first open that could get passthrough queues a read-back of every complete file of the
+   * mount not yet read back since the daemon started (in the model's file order), so that the
+   * loader's next files are ready for passthrough when it opens them. Once per mount.
+   */
+  void readBackInBackground() {
+    if (readBackQueued.compareAndSet(false, true)) {
+      for (BlobHandle h : handles) {
+        h.readBackInBackground();
+      }
+    }
+  }
+
+  private final java.util.concurrent.atomic.AtomicBoolean readBackQueued = new java.util.concurrent.atomic.AtomicBoolean();
+
   /** Whether the mount is reading itself (its own check at mount): such reads are not a reader's. */
   boolean warming() {
     return warming;

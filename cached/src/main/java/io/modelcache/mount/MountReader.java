@@ -104,6 +104,17 @@ final class MountReader implements FileReader {
     return h.pinFile().map(MountReader::backingOf);
   }
 
+  /**
+   * Before the first passthrough open of a file after a restart: the cache reads the file back now,
+   * for a bounded time, so that the open can have passthrough instead of the slower daemon path for
+   * its whole life; the mount's other complete files are read back in the background meanwhile.
+   */
+  @Override
+  public void prepareBacking() {
+    mount.readBackInBackground();
+    h.readBackForPassthrough();
+  }
+
   /** The same, for a file the kernel reads in passthrough since before a restart. */
   @Override
   public Optional<BackingFile> backingInUse() {

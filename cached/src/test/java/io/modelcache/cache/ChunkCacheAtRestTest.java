@@ -176,4 +176,76 @@ class ChunkCacheAtRestTest extends ChunkCacheFixture {
       assertTrue(h.isComplete(), "and verified again");
     }
   }
+
+  @Test
+  void aBlobCompletedThroughTheChunkIndexIsStillCompleteAfterACleanRestart() throws IOException {
+    byte[] data = random(SIZE, 50);
+    BlobSpec spec = BlobSpec.raw(Digest.of(data), data.length);
+    ChunkCache cache = open(direct());
+    try (BlobHandle h = cache.open(spec, new FakeFetcher(data))) {
+      h.verifyWith(ChunkVerifierTest.digestsOf(data, CS));
+      readAll(h, 100_000);
+      assertTrue(h.isComplete());
+    }
+    close(cache);
+    ChunkCache again = open(direct());
+    try (BlobHandle h = again.open(spec, new FakeFetcher(data))) {
+      h.verifyWith(ChunkVerifierTest.digestsOf(data, CS));
+      assertTrue(h.isComplete(), "complete and verified before the restart");
+    }
+  }
+
+  @Test
+  void anOpenThatWouldGetPassthroughReadsItsFileBackFirstAndGetsIt() throws IOException {
+    byte[] data = random(SIZE, 51);
+    BlobSpec spec = cacheAndStop(data);
+    ChunkCache again = open(direct());
+    FakeFetcher up = new FakeFetcher(data);
+    try (BlobHandle h = again.open(spec, up)) {
+      h.readBackForPassthrough();
+      try (PinnedFile p = h.pinFile().orElseThrow()) {
+        assertArrayEquals(data, java.nio.file.Files.readAllBytes(p.path()));
+      }
+    }
+    assertEquals(0, up.opens.get());
+    assertEquals(0, again.corruptChunks());
+  }
+
+  @Test
+  void anOpensReadBackThatFindsDamageLeavesTheOpenToTheDaemon() throws IOException {
+    byte[] data = random(SIZE, 52);
+    BlobSpec spec = cacheAndStop(data);
+    damage(spec, 8L * CS + 9, new byte[] {4});
+    ChunkCache again = open(direct());
+    FakeFetcher up = new FakeFetcher(data);
+    try (BlobHandle h = again.open(spec, up)) {
+      h.readBackForPassthrough();
+      assertEquals(1, again.corruptChunks());
+      assertTrue(h.pinFile().isEmpty(), "a chunk is missing now: the daemon serves this open");
+      assertArrayEquals(data, readAll(h, 100_000));
+    }
+  }
+
+  @Test
+  void aRepairOfAFileTheKernelReadsIsRetriedUntilTheRegistryAnswers() throws Exception {
+    byte[] data = random(SIZE, 53);
+    BlobSpec spec = cacheAndStop(data);
+    damage(spec, 2L * CS + 3, new byte[] {5});
+    ChunkCache again = open(direct().withFetchTimeout(java.time.Duration.ofSeconds(1)));
+    FakeFetcher up = new FakeFetcher(data);
+    up.fail = true;
+    try (BlobHandle h = again.open(spec, up); PinnedFile p = h.pinFileInUse().orElseThrow()) {
+      assertEquals(1, again.corruptChunks(), "found by the read-back; its fetch failed");
+      assertFalse(h.isComplete());
+      int failedOpens = up.opens.get();
+      up.fail = false;
+      long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(20);
+      while (!h.isComplete() && System.nanoTime() < deadline) {
+        Thread.sleep(20);
+      }
+      assertTrue(h.isComplete(), "fetched again after a backoff, with no read asking");
+      assertTrue(up.opens.get() > failedOpens);
+      assertArrayEquals(data, java.nio.file.Files.readAllBytes(p.path()));
+    }
+  }
 }

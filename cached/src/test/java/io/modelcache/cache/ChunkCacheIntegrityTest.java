@@ -290,7 +290,7 @@ class ChunkCacheIntegrityTest extends ChunkCacheFixture {
       }
       VerifyResult r = cache.verify(spec.key());
       assertEquals(new VerifyResult(spec.key(), VerifyResult.Status.INCOMPLETE,
-          "17 of 18 chunks cached; dropped 1 corrupt chunk(s)"), r);
+          "17 of 18 chunks cached; dropped 1 corrupt chunk(s)", 1), r);
       int before = up.opens.get();
       assertArrayEquals(data, readAll(h, 200_000));
       assertEquals(before + 1, up.opens.get());
@@ -314,7 +314,7 @@ class ChunkCacheIntegrityTest extends ChunkCacheFixture {
         ch.write(ByteBuffer.wrap(new byte[] {(byte) ~data[100]}), 100);
       }
       assertEquals(new VerifyResult(spec.key(), VerifyResult.Status.INCOMPLETE,
-          "2 of 18 chunks cached; dropped 1 corrupt chunk(s)"), cache.verify(spec.key()));
+          "2 of 18 chunks cached; dropped 1 corrupt chunk(s)", 1), cache.verify(spec.key()));
       up.blob = bad; // upstream now serves a different chunk 0
       IOException e = assertThrows(IOException.class, () -> readAll(h, 200_000));
       assertEquals("blob " + spec.digest() + " failed verification", e.getMessage());

@@ -92,6 +92,16 @@ class AtRestIT {
         assertTrue(Cli.ok("status", "--home", d.home.toString()).out()
             .contains("2 cached chunk(s) found damaged on disk and dropped (fetched again when read)"));
         Cli.ok("umount", "--home", d.home.toString(), mp.toString());
+
+        // A clean restart with nothing damaged: the first open reads its file back and gets passthrough.
+        d.stop();
+        d.start();
+        Cli.ok("mount", "--home", d.home.toString(), ref, mp.toString());
+        assertEquals(LazyMountIT.sha256(src.resolve(shards.get(1).path())), mmapSha256(b), "mmap after the read-back");
+        Scrape clean = Scrape.of(d.metricsPort());
+        assertEquals(1, clean.value("modelcache_fuse_passthrough_opens_total"), "read back at its open, then passthrough");
+        assertEquals(0, clean.value("modelcache_cache_corrupt_chunks_total"));
+        Cli.ok("umount", "--home", d.home.toString(), mp.toString());
       }
     }
   }

@@ -59,6 +59,14 @@ public interface ReadOnlyTree {
     }
 
     /**
+     * Called before {@link #backing()} when the transport would hand the file to the kernel, outside
+     * the transport's locks: a tree may do bounded slow work here (the daemon reads a cache file
+     * back that it has not checked since its start) so that {@code backing()} can say yes. Other
+     * opens and reads go on meanwhile; it must not throw. Nothing by default.
+     */
+    default void prepareBacking() {}
+
+    /**
      * As {@link #backing()}, for a file whose backing file the kernel reads already (a passthrough
      * handle taken over from a previous server): a tree may refuse a new {@link #backing()} for a
      * check still to come, but must not leave a file in use unpinned for that. The same by default.
