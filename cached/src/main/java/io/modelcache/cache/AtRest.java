@@ -26,8 +26,9 @@ import org.slf4j.LoggerFactory;
  *       daemon path never serves damage it read there;
  *   <li>passthrough (the kernel reads the file and the daemon sees no read) is handed out only for
  *       a blob every chunk of which this process vouches for. After a restart, the first open of a
- *       complete blob is served by the daemon while {@link #checkInBackground} reads the unchecked
- *       chunks back (one blob at a time, O_DIRECT, at about disk speed); later opens get passthrough;
+ *       complete blob reads it back first ({@link #checkForPassthrough}, bounded) and the mount's
+ *       other files are read back in the background ({@link #checkInBackground}, one blob at a
+ *       time); both with O_DIRECT, at about disk speed;
  *   <li>a damaged chunk is dropped even under readers ({@link Eviction#dropDamaged}), counted in
  *       {@code corruptChunks}, and fetched again; a read that overlapped it sees the chunk's
  *       generation ({@link Blob#gen}) change and reads again. Only the copy a check read is
@@ -97,10 +98,12 @@ final class AtRest {
         try {
           if (!cache.closed && !b.removed && !b.allChecked()) {
             long t0 = System.nanoTime();
+            if (!b.readBack.tryLock()) {
+              continue; // an open is reading it back; it queues the blob again if it runs out of time
+            }
             int bad;
-            b.readBack.lock();
             try {
-              bad = check(b, true, Long.MAX_VALUE, false);
+              bad = check(b, true, Long.MAX_VALUE);
             } finally {
               b.readBack.unlock();
             }
@@ -126,14 +129,16 @@ final class AtRest {
   /**
    * An open that would get passthrough, of a complete blob not all of which this process vouches
    * for (the first open of a cached file after a restart): reads the rest back on the opener's
-   * thread, waiting first for a background read-back of the same file, all within
+   * thread with O_DIRECT (the disk's bytes, not page-cache pages that may hide what is under
+   * them), waiting first for a read-back of the same file another open runs, all within
    * {@link #OPEN_WAIT_NANOS}. Why wait: the open's mode lasts as long as the open, and a loader
-   * opens each shard once; passthrough reads at about disk speed, the daemon path at a fraction of
-   * it (see docs/performance.md). The read-back goes through the page cache, whose pages then serve
-   * the kernel's passthrough reads, so the file still comes off the disk once: the wait costs the
-   * first byte about the file's size at disk speed and the whole read nothing. A file too large to
-   * read back in time is served by the daemon; its read-back goes on in the background for the
-   * next open. Never throws: a failure here leaves the open to the daemon.
+   * opens each shard once; in passthrough the daemon spends nothing on the reads, and the mount
+   * shares the cache file's page cache (docs/performance.md, "After a restart", has the figures).
+   * At most {@link #OPEN_READERS} files are read back this way at once, so opens cannot hold the
+   * FUSE serving threads every mount shares; an open over that, or whose file would not be read
+   * back in time at the rate seen so far, does not wait and is served by the daemon, while the
+   * read-back goes on in the background for the next open. Never throws: a failure here leaves
+   * the open to the daemon.
    */
   void checkForPassthrough(Blob b) {
     if (b.allChecked() || b.state != BlobState.COMPLETE || cache.closed || OPEN_WAIT_NANOS <= 0) {
@@ -149,17 +154,24 @@ final class AtRest {
       return;
     }
     try {
-      long t0 = System.nanoTime();
-      int bad = check(b, true, deadline, true);
-      LOG.debug("read back blob {} for an open in {} ms: {} damaged chunk(s), all checked: {}", b.spec.digest(),
-          (System.nanoTime() - t0) / 1_000_000, bad, b.allChecked());
+      if (b.allChecked() || !openReaders.tryAcquire()) {
+        return; // read back by the open we waited for; or enough files are read back at open now
+      }
+      try {
+        long t0 = System.nanoTime();
+        int bad = check(b, true, deadline);
+        LOG.debug("read back blob {} for an open in {} ms: {} damaged chunk(s), all checked: {}", b.spec.digest(),
+            (System.nanoTime() - t0) / 1_000_000, bad, b.allChecked());
+      } finally {
+        openReaders.release();
+      }
     } catch (IOException | RuntimeException e) {
       LOG.warn("cannot read back cache file {}: {}", b.file, e.toString());
     } finally {
       b.readBack.unlock();
-    }
-    if (!b.allChecked()) {
-      checkInBackground(b, false); // out of time (or damage found): the rest for a later open
+      if (!b.allChecked()) {
+        checkInBackground(b, false); // out of time (or damage found): the rest for a later open
+      }
     }
   }
 
@@ -169,21 +181,23 @@ final class AtRest {
    */
   static final long OPEN_WAIT_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(
       Long.getLong("modelcache.cache.openReadBackMillis", 10_000));
+  /** Files read back at open at once (each holds a FUSE serving thread while it runs). */
+  static final int OPEN_READERS = 4;
+  private final java.util.concurrent.Semaphore openReaders = new java.util.concurrent.Semaphore(OPEN_READERS);
 
-  /** {@link #check(Blob, boolean, long, boolean)} with no deadline, with O_DIRECT where the cache has it. */
+  /** {@link #check(Blob, boolean, long)} with no deadline. */
   int check(Blob b, boolean onlyUnchecked) throws IOException {
-    return check(b, onlyUnchecked, Long.MAX_VALUE, false);
+    return check(b, onlyUnchecked, Long.MAX_VALUE);
   }
 
   /**
    * Reads back the present chunks ({@code onlyUnchecked}: those this process does not vouch for
    * yet), vouches for those that match their CRC32C and drops those that do not; returns how many
    * were dropped. A missing cache file loses every present chunk, and they are counted too. Stops
-   * early once {@code System.nanoTime()} passes {@code deadline} ({@link Long#MAX_VALUE}: never).
-   * {@code pageCache}: read through the page cache, for a file the kernel is about to read in
-   * passthrough (the same pages serve it then, so the file comes off the disk once).
+   * early, before {@code deadline} ({@code System.nanoTime()}; {@link Long#MAX_VALUE}: never), once
+   * the rate so far says the rest would not be read by then.
    */
-  int check(Blob b, boolean onlyUnchecked, long deadline, boolean pageCache) throws IOException {
+  int check(Blob b, boolean onlyUnchecked, long deadline) throws IOException {
     int dropped = 0;
     if (b.presentCount.get() == 0) {
       return 0;
@@ -199,11 +213,13 @@ final class AtRest {
       if (b.channel().size() == 0) {
         return cache.eviction.dropMissing(b); // gone and made again empty (by a handle's open meanwhile)
       }
-      FileChannel ch = pageCache ? null : b.directChannel();
+      FileChannel ch = b.directChannel();
       int align = ch != null ? cache.align : 0;
       if (ch == null) {
         ch = b.channel();
       }
+      long t0 = System.nanoTime();
+      long done = 0;
       ByteBuffer buf = align > 0
           ? ByteBuffer.allocateDirect(b.chunkSize + 2 * align).alignedSlice(align)
           : ByteBuffer.allocateDirect(b.chunkSize); // direct: a heap buffer is filled through a temporary direct one
@@ -211,9 +227,10 @@ final class AtRest {
         if (!b.isPresent(i) || (onlyUnchecked && b.isChecked(i))) {
           continue;
         }
-        if (deadline != Long.MAX_VALUE && System.nanoTime() - deadline > 0) {
+        if (deadline != Long.MAX_VALUE && outOfTime(t0, done, (long) (b.nChunks - i) * b.chunkSize, deadline)) {
           break;
         }
+        done += b.chunkLen(i);
         b.pins.incrementAndGet(i); // pin, then check presence: eviction cannot punch it while it is read
         try {
           int seen = b.gen.get(i); // the copy read below, unless a newer one is published meanwhile
@@ -233,6 +250,22 @@ final class AtRest {
       b.release();
     }
     return dropped;
+  }
+
+  /**
+   * Whether a read-back that started at {@code t0} and has read {@code done} bytes will not read
+   * {@code left} more by {@code deadline} at the rate so far (judged after 64 MiB, or at the deadline).
+   */
+  static boolean outOfTime(long t0, long done, long left, long deadline) {
+    long now = System.nanoTime();
+    if (now - deadline > 0) {
+      return true;
+    }
+    if (done < (64L << 20)) {
+      return false;
+    }
+    double nanosPerByte = (double) (now - t0) / done;
+    return now + nanosPerByte * left > deadline;
   }
 
   /** Reads chunk {@code i} into {@code buf} and compares its CRC32C with the recorded one. */

@@ -53,7 +53,13 @@ final class Blob {
   final AtomicInteger checkedCount = new AtomicInteger();
   /** A background read-back of the unchecked chunks is queued or running. */
   final AtomicBoolean checking = new AtomicBoolean();
-  /** Held while a read-back of the unchecked chunks runs: an opener and the background never read the same file at once. */
+  /** A {@link PinnedRepair} of this blob is running or waiting to retry (one per blob). */
+  final AtomicBoolean repairing = new AtomicBoolean();
+  /**
+   * Held while an open's or the background's read-back of the unchecked chunks runs, so that
+   * those two never read the same file at once ({@code cache verify} and the check after an
+   * unclean stop read without it: a chunk read twice is only read twice).
+   */
   final java.util.concurrent.locks.ReentrantLock readBack = new java.util.concurrent.locks.ReentrantLock();
   /**
    * Per chunk, bumped each time a copy of it is published and before one found damaged on disk is

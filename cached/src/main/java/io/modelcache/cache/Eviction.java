@@ -33,8 +33,10 @@ import org.slf4j.LoggerFactory;
  * as readers: the pin is raised first, then the blob is checked complete under its read lock, while
  * eviction clears a chunk's bit under the write lock and then tests the pin; so either the pin sees
  * the blob incomplete (no passthrough) or eviction sees the pin (the chunk stays). Only eviction
- * defers to the pin: a chunk found corrupt on disk is still dropped and refetched, since the kernel
- * would otherwise keep reading the damaged bytes. Releasing the pin stamps every chunk as just
+ * defers to the pin: a chunk found corrupt on disk is still dropped and fetched again at once
+ * ({@link PinnedRepair}), its bytes left in place (no hole) until the new copy is written over
+ * them, since the kernel reads the file without asking the daemon (a spliced daemon-path read
+ * of it turns to the daemon's own reads meanwhile). Releasing the pin stamps every chunk as just
  * used.
  *
  * <p>Threading: one evictor at a time (the cache's evict lock); {@link LruPolicy} is guarded by its
@@ -203,8 +205,9 @@ final class Eviction {
    * Pins a complete, verified blob's file for a reader outside the daemon; null when the blob is
    * not complete and verified now, is empty, or its file is not exactly the file's length. Also
    * null while some chunk's bytes on disk were not written or read back by this process
-   * ({@link Blob#checked}): the kernel would serve them unchecked, so the file is read back in the
-   * background first and a later open gets the pin.
+   * ({@link Blob#checked}): the kernel would serve them unchecked. An open reads the file back
+   * before it asks ({@link AtRest#checkForPassthrough}); otherwise this queues a background
+   * read-back, and a later open gets the pin.
    */
   PinnedFile pinFile(Blob b) {
     long len = b.contentLength();

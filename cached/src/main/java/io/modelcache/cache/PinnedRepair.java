@@ -25,14 +25,31 @@ final class PinnedRepair {
     this.cache = cache;
   }
 
-  /** Fetches the missing chunks of {@code b} through {@code fetcher} while its file is pinned. */
+  /**
+   * Fetches the missing chunks of {@code b} while its file is pinned, through {@code fetcher} or,
+   * on a retry, the fetcher of the handle opened on it last (the first may belong to a mount gone
+   * since). One repair per blob at a time: a call while one runs or waits to retry does nothing.
+   */
   void fetchMissing(Blob b, BlobFetcher fetcher) {
-    fetchMissing(b, fetcher, FIRST_BACKOFF_MS);
+    if (b.repairing.compareAndSet(false, true)) {
+      fetchMissing(b, fetcher, FIRST_BACKOFF_MS);
+    }
   }
 
-  private void fetchMissing(Blob b, BlobFetcher fetcher, long backoffMs) {
-    if (fetcher == null || cache.closed || b.removed || b.filePins.get() == 0 || b.state == BlobState.FAILED
-        || b.allPresent()) {
+  private boolean needed(Blob b, BlobFetcher fetcher) {
+    return fetcher != null && !cache.closed && !b.removed && b.filePins.get() > 0 && b.state != BlobState.FAILED
+        && !b.allPresent();
+  }
+
+  private void fetchMissing(Blob b, BlobFetcher first, long backoffMs) {
+    BlobFetcher latest = b.lastFetcher;
+    BlobFetcher fetcher = latest != null ? latest : first;
+    if (!needed(b, fetcher)) {
+      b.repairing.set(false);
+      // A chunk dropped just before the flag cleared found this repair running and left it to it.
+      if (needed(b, fetcher) && b.repairing.compareAndSet(false, true)) {
+        fetchMissing(b, first, FIRST_BACKOFF_MS);
+      }
       return;
     }
     List<Pending> mine = new ArrayList<>();
@@ -50,13 +67,14 @@ final class PinnedRepair {
     }
     CompletableFuture.allOf(fs).whenComplete((v, e) -> {
       if (b.allPresent() || cache.closed || b.filePins.get() == 0) {
+        fetchMissing(b, first, backoffMs); // ends the repair (or goes on, for a chunk dropped meanwhile)
         return;
       }
       try {
         CompletableFuture.delayedExecutor(backoffMs, TimeUnit.MILLISECONDS, cache.executor)
-            .execute(() -> fetchMissing(b, fetcher, Math.min(MAX_BACKOFF_MS, 2 * backoffMs)));
+            .execute(() -> fetchMissing(b, first, Math.min(MAX_BACKOFF_MS, 2 * backoffMs)));
       } catch (RejectedExecutionException closedPool) {
-        // the cache is closing
+        b.repairing.set(false); // the cache is closing
       }
     });
   }

@@ -136,7 +136,7 @@ final class Verifier {
       int damaged = b.allChecked() ? 0 : cache.atRest.check(b, true);
       if (damaged > 0) {
         return new VerifyResult(b.key, VerifyResult.Status.INCOMPLETE,
-            damaged + " chunk(s) no longer matched their checksum on disk: dropped, fetched again when read");
+            damaged + " chunk(s) no longer matched their checksum on disk: dropped, fetched again");
       }
       MessageDigest md = null;
       long pos = 0;

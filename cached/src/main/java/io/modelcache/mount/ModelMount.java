@@ -44,7 +44,8 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
 
   private final ModelArtifact artifact;
   private final TreeIndex<MountedFile> tree;
-  private final List<BlobHandle> handles = new ArrayList<>();
+  /** Copy-on-write: an open's {@link #readBackInBackground} walks it while an unmount may clear it. */
+  private final List<BlobHandle> handles = new java.util.concurrent.CopyOnWriteArrayList<>();
   private final AtomicLong bytesRead = new AtomicLong();
   private final long mountedAtNanos = System.nanoTime();
   private volatile long firstByteNanos = -1;

@@ -112,7 +112,15 @@ final class MountReader implements FileReader {
   @Override
   public void prepareBacking() {
     mount.readBackInBackground();
-    h.readBackForPassthrough();
+    if (!mount.warming()) { // the mount's own header reads at mount time do not wait
+      h.readBackForPassthrough();
+    }
+  }
+
+  /** The cache file is whole and verified while the blob is complete (a chunk dropped as damaged makes it partial). */
+  @Override
+  public boolean backingIntact() {
+    return h.isComplete();
   }
 
   /** The same, for a file the kernel reads in passthrough since before a restart. */

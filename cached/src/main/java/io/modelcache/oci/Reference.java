@@ -21,11 +21,10 @@ public record Reference(String registry, String repository, Path layout, String 
     if (s == null || s.isBlank()) {
       throw usage(s, "empty reference");
     }
-    int firstSlash = s.indexOf('/');
-    String first = firstSlash < 0 ? s : s.substring(0, firstSlash);
-    if (!s.startsWith("oci:") && looksLikeUserinfo(first)) {
+    int cred = s.startsWith("oci:") ? -1 : userinfoEnd(s);
+    if (cred >= 0) {
       // user:password@host/...: never echo what may be a password back to the terminal or a log.
-      throw usage(redacted(s), "credentials do not belong in a reference; use 'modelcache login' or the Docker config");
+      throw usage("***" + s.substring(cred), "credentials do not belong in a reference; use 'modelcache login' or the Docker config");
     }
     String rest = s;
     Digest digest = null;
@@ -89,16 +88,21 @@ public record Reference(String registry, String repository, Path layout, String 
   }
 
   /**
-   * Whether the part before the first slash may be {@code user[:password]@host}: any {@code @}
-   * there, except one followed by a valid digest ({@code model@sha256:...} without a registry, a
-   * mistake of another kind that gets its own message).
+   * Where {@code user[:password]@} ends in {@code s} (the index of its {@code @}), or -1. No
+   * {@code @} belongs in a reference but the one before its digest ({@code @sha256:...}, valid or
+   * mistyped, which gets its own message), so any other may end a password or token, which may
+   * itself hold a {@code /}: everything up to the last such {@code @} is never echoed.
    */
-  private static boolean looksLikeUserinfo(String first) {
-    int at = first.indexOf('@');
-    // Anything else with an @ before the first slash may hold a token: never echoed.
-    return at >= 0 && !(first.indexOf('@', at + 1) < 0 && Digest.isValid(first.substring(at + 1)));
+  private static int userinfoEnd(String s) {
+    for (int at = s.lastIndexOf('@'); at >= 0; at = at == 0 ? -1 : s.lastIndexOf('@', at - 1)) {
+      if (!DIGEST_LIKE.matcher(s.substring(at + 1)).matches()) {
+        return at;
+      }
+    }
+    return -1;
   }
 
+  private static final java.util.regex.Pattern DIGEST_LIKE = java.util.regex.Pattern.compile("sha[0-9]+:[^/@]*");
 
   /**
    * Checks a registry given on its own ({@code host[:port]}, as {@code modelcache login} takes it)

@@ -30,6 +30,10 @@ class ReferenceTest {
         + "use 'modelcache login' or the Docker config", e.getMessage());
     assertFalse(e.getMessage().contains("S3cretPW"));
     assertFalse(refused("alice@host/m").getMessage().contains("alice"));
+    ModelCacheException slash = refused("alice:pa/ss@127.0.0.1:5078/qa/m:v1");
+    assertEquals("invalid reference '***@127.0.0.1:5078/qa/m:v1': credentials do not belong in a reference; "
+        + "use 'modelcache login' or the Docker config", slash.getMessage(), "a password with a slash in it");
+    assertFalse(refused("u:p/w@h:1/m@sha256:" + "c".repeat(64)).getMessage().contains("p/w"));
   }
 
   @Test

@@ -67,6 +67,16 @@ public interface ReadOnlyTree {
     default void prepareBacking() {}
 
     /**
+     * Whether a backing file this reader handed out still holds every byte of the file, verified:
+     * false when the tree found part of it damaged since and is fetching it again, and then the
+     * transport serves reads through {@link #read} instead of splicing them from that file. Cheap:
+     * asked on every spliced READ. True by default.
+     */
+    default boolean backingIntact() {
+      return true;
+    }
+
+    /**
      * As {@link #backing()}, for a file whose backing file the kernel reads already (a passthrough
      * handle taken over from a previous server): a tree may refuse a new {@link #backing()} for a
      * check still to come, but must not leave a file in use unpinned for that. The same by default.

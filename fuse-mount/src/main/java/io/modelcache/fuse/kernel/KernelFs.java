@@ -311,7 +311,7 @@ public final class KernelFs {
       }
     }
     int want = (int) Math.min(size, p.byteSize());
-    if (data != null && o.spliced() != null) {
+    if (data != null && o.spliced() != null && o.reader().backingIntact()) {
       SplicedFile.Range r = o.spliced().take(offset, want);
       if (r != null && SpliceReply.forThread().fits(r)) {
         data.range(r, o.spliced());
