@@ -117,9 +117,9 @@ final class E2eRows {
     rp.add("warm: why", "FUSE read requests the daemon served", s("warm.fuse.reads"), "requests", null, null, null,
         null);
     rp.add("warm: why", "FUSE read requests: mean time in the daemon", s("warm.fuse.us"), "µs", null, null, null, null);
-    rp.add("warm after restart", "first read after a clean restart (each file read back at its first open, then passthrough)",
+    rp.add("warm after restart", "first read after a clean restart (the daemon's, the mount's files read back in the background)",
         s("restart.warm"), "GB/s", "daemon path", ratio("restart.warm", "restart.daemonpath"), null, null);
-    rp.add("warm after restart", "the same read with passthrough off (the daemon path, chunks checked as loaded)",
+    rp.add("warm after restart", "the same read with passthrough off (the daemon path alone, no read-back)",
         s("restart.daemonpath"), "GB/s", "disk", med("restart.daemonpath") / disk, null, null);
     rp.add("warm after restart", "daemon CPU per GiB on the first read", s("restart.warm.cpu.daemon"), "s/GiB",
         "daemon path", ratio("restart.warm.cpu.daemon", "restart.daemonpath.cpu.daemon"), null, null);

@@ -26,9 +26,11 @@ import org.slf4j.LoggerFactory;
  *       daemon path never serves damage it read there;
  *   <li>passthrough (the kernel reads the file and the daemon sees no read) is handed out only for
  *       a blob every chunk of which this process vouches for. After a restart, the first open of a
- *       complete blob reads it back first ({@link #checkForPassthrough}, bounded) and the mount's
- *       other files are read back in the background ({@link #checkInBackground}, one blob at a
- *       time); both with O_DIRECT, at about disk speed;
+ *       cached file is served by the daemon (which checks each chunk as it loads it), and that open
+ *       queues a read-back of the mount's files in the background ({@link #checkInBackground},
+ *       one blob at a time, O_DIRECT); later opens of a file read back or read whole get
+ *       passthrough. Why not wait at the open for a read-back and then hand out passthrough: see
+ *       docs/performance.md, "After a restart" (measured three ways, the daemon path was faster);
  *   <li>a damaged chunk is dropped even under readers ({@link Eviction#dropDamaged}), counted in
  *       {@code corruptChunks}, and fetched again; a read that overlapped it sees the chunk's
  *       generation ({@link Blob#gen}) change and reads again. Only the copy a check read is
@@ -98,15 +100,7 @@ final class AtRest {
         try {
           if (!cache.closed && !b.removed && !b.allChecked()) {
             long t0 = System.nanoTime();
-            if (!b.readBack.tryLock()) {
-              continue; // an open is reading it back; it queues the blob again if it runs out of time
-            }
-            int bad;
-            try {
-              bad = check(b, true, Long.MAX_VALUE);
-            } finally {
-              b.readBack.unlock();
-            }
+            int bad = check(b, true);
             LOG.debug("read back blob {} before passthrough in {} ms: {} damaged chunk(s)", b.spec.digest(),
                 (System.nanoTime() - t0) / 1_000_000, bad);
           }
@@ -127,77 +121,11 @@ final class AtRest {
   }
 
   /**
-   * An open that would get passthrough, of a complete blob not all of which this process vouches
-   * for (the first open of a cached file after a restart): reads the rest back on the opener's
-   * thread with O_DIRECT (the disk's bytes, not page-cache pages that may hide what is under
-   * them), waiting first for a read-back of the same file another open runs, all within
-   * {@link #OPEN_WAIT_NANOS}. Why wait: the open's mode lasts as long as the open, and a loader
-   * opens each shard once; in passthrough the daemon spends nothing on the reads, and the mount
-   * shares the cache file's page cache (docs/performance.md, "After a restart", has the figures).
-   * At most {@link #OPEN_READERS} files are read back this way at once, so opens cannot hold the
-   * FUSE serving threads every mount shares; an open over that, or whose file would not be read
-   * back in time at the rate seen so far, does not wait and is served by the daemon, while the
-   * read-back goes on in the background for the next open. Never throws: a failure here leaves
-   * the open to the daemon.
-   */
-  void checkForPassthrough(Blob b) {
-    if (b.allChecked() || b.state != BlobState.COMPLETE || cache.closed || OPEN_WAIT_NANOS <= 0) {
-      return;
-    }
-    long deadline = System.nanoTime() + OPEN_WAIT_NANOS;
-    try {
-      if (!b.readBack.tryLock(OPEN_WAIT_NANOS, java.util.concurrent.TimeUnit.NANOSECONDS)) {
-        return;
-      }
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      return;
-    }
-    try {
-      if (b.allChecked() || !openReaders.tryAcquire()) {
-        return; // read back by the open we waited for; or enough files are read back at open now
-      }
-      try {
-        long t0 = System.nanoTime();
-        int bad = check(b, true, deadline);
-        LOG.debug("read back blob {} for an open in {} ms: {} damaged chunk(s), all checked: {}", b.spec.digest(),
-            (System.nanoTime() - t0) / 1_000_000, bad, b.allChecked());
-      } finally {
-        openReaders.release();
-      }
-    } catch (IOException | RuntimeException e) {
-      LOG.warn("cannot read back cache file {}: {}", b.file, e.toString());
-    } finally {
-      b.readBack.unlock();
-      if (!b.allChecked()) {
-        checkInBackground(b, false); // out of time (or damage found): the rest for a later open
-      }
-    }
-  }
-
-  /**
-   * How long an open waits for its file's read-back before it settles for the daemon path; the
-   * property exists to measure the daemon path after a restart (0: never wait).
-   */
-  static final long OPEN_WAIT_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(
-      Long.getLong("modelcache.cache.openReadBackMillis", 10_000));
-  /** Files read back at open at once (each holds a FUSE serving thread while it runs). */
-  static final int OPEN_READERS = 4;
-  private final java.util.concurrent.Semaphore openReaders = new java.util.concurrent.Semaphore(OPEN_READERS);
-
-  /** {@link #check(Blob, boolean, long)} with no deadline. */
-  int check(Blob b, boolean onlyUnchecked) throws IOException {
-    return check(b, onlyUnchecked, Long.MAX_VALUE);
-  }
-
-  /**
    * Reads back the present chunks ({@code onlyUnchecked}: those this process does not vouch for
    * yet), vouches for those that match their CRC32C and drops those that do not; returns how many
-   * were dropped. A missing cache file loses every present chunk, and they are counted too. Stops
-   * early, before {@code deadline} ({@code System.nanoTime()}; {@link Long#MAX_VALUE}: never), once
-   * the rate so far says the rest would not be read by then.
+   * were dropped. A missing cache file loses every present chunk, and they are counted too.
    */
-  int check(Blob b, boolean onlyUnchecked, long deadline) throws IOException {
+  int check(Blob b, boolean onlyUnchecked) throws IOException {
     int dropped = 0;
     if (b.presentCount.get() == 0) {
       return 0;
@@ -218,8 +146,6 @@ final class AtRest {
       if (ch == null) {
         ch = b.channel();
       }
-      long t0 = System.nanoTime();
-      long done = 0;
       ByteBuffer buf = align > 0
           ? ByteBuffer.allocateDirect(b.chunkSize + 2 * align).alignedSlice(align)
           : ByteBuffer.allocateDirect(b.chunkSize); // direct: a heap buffer is filled through a temporary direct one
@@ -227,10 +153,6 @@ final class AtRest {
         if (!b.isPresent(i) || (onlyUnchecked && b.isChecked(i))) {
           continue;
         }
-        if (deadline != Long.MAX_VALUE && outOfTime(t0, done, (long) (b.nChunks - i) * b.chunkSize, deadline)) {
-          break;
-        }
-        done += b.chunkLen(i);
         b.pins.incrementAndGet(i); // pin, then check presence: eviction cannot punch it while it is read
         try {
           int seen = b.gen.get(i); // the copy read below, unless a newer one is published meanwhile
@@ -250,22 +172,6 @@ final class AtRest {
       b.release();
     }
     return dropped;
-  }
-
-  /**
-   * Whether a read-back that started at {@code t0} and has read {@code done} bytes will not read
-   * {@code left} more by {@code deadline} at the rate so far (judged after 64 MiB, or at the deadline).
-   */
-  static boolean outOfTime(long t0, long done, long left, long deadline) {
-    long now = System.nanoTime();
-    if (now - deadline > 0) {
-      return true;
-    }
-    if (done < (64L << 20)) {
-      return false;
-    }
-    double nanosPerByte = (double) (now - t0) / done;
-    return now + nanosPerByte * left > deadline;
   }
 
   /** Reads chunk {@code i} into {@code buf} and compares its CRC32C with the recorded one. */

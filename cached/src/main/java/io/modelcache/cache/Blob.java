@@ -56,12 +56,6 @@ final class Blob {
   /** A {@link PinnedRepair} of this blob is running or waiting to retry (one per blob). */
   final AtomicBoolean repairing = new AtomicBoolean();
   /**
-   * Held while an open's or the background's read-back of the unchecked chunks runs, so that
-   * those two never read the same file at once ({@code cache verify} and the check after an
-   * unclean stop read without it: a chunk read twice is only read twice).
-   */
-  final java.util.concurrent.locks.ReentrantLock readBack = new java.util.concurrent.locks.ReentrantLock();
-  /**
    * Per chunk, bumped each time a copy of it is published and before one found damaged on disk is
    * punched out (even under a reader's pin). A read that saw it change while it copied may have
    * copied the damage or the hole, and reads again; a check that read a copy drops only that copy

@@ -76,13 +76,6 @@ public interface BlobHandle extends Closeable {
    */
   java.util.Optional<PinnedFile> pinFile();
 
-  /**
-   * For an open that would get passthrough: when the blob is complete but this process has not read
-   * all of its cache file back yet (a restart), reads it back now on this thread, bounded in time,
-   * so that {@link #pinFile()} can say yes. Never throws; nothing to do by default.
-   */
-  default void readBackForPassthrough() {}
-
   /** Queues a background read-back of the blob's unchecked chunks when it is complete. Nothing by default. */
   default void readBackInBackground() {}
 

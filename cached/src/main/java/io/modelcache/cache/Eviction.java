@@ -205,8 +205,7 @@ final class Eviction {
    * Pins a complete, verified blob's file for a reader outside the daemon; null when the blob is
    * not complete and verified now, is empty, or its file is not exactly the file's length. Also
    * null while some chunk's bytes on disk were not written or read back by this process
-   * ({@link Blob#checked}): the kernel would serve them unchecked. An open reads the file back
-   * before it asks ({@link AtRest#checkForPassthrough}); otherwise this queues a background
+   * ({@link Blob#checked}): the kernel would serve them unchecked, so this queues a background
    * read-back, and a later open gets the pin.
    */
   PinnedFile pinFile(Blob b) {

@@ -310,13 +310,6 @@ final class ReadPath {
     }
 
     @Override
-    public void readBackForPassthrough() {
-      if (!closedFlag.get() && !cache.closed) {
-        cache.atRest.checkForPassthrough(b);
-      }
-    }
-
-    @Override
     public void readBackInBackground() {
       if (!closedFlag.get() && !cache.closed && b.state == BlobState.COMPLETE) {
         cache.atRest.checkInBackground(b, false);

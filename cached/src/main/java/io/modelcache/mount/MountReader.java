@@ -105,16 +105,13 @@ final class MountReader implements FileReader {
   }
 
   /**
-   * Before the first passthrough open of a file after a restart: the cache reads the file back now,
-   * for a bounded time, so that the open can have passthrough instead of the slower daemon path for
-   * its whole life; the mount's other complete files are read back in the background meanwhile.
+   * Before an open that could get passthrough: after a restart, the first such open of the mount
+   * queues a background read-back of its cached files (this open is served by the daemon, which
+   * checks what it loads), so that later opens get passthrough.
    */
   @Override
   public void prepareBacking() {
     mount.readBackInBackground();
-    if (!mount.warming()) { // the mount's own header reads at mount time do not wait
-      h.readBackForPassthrough();
-    }
   }
 
   /** The cache file is whole and verified while the blob is complete (a chunk dropped as damaged makes it partial). */

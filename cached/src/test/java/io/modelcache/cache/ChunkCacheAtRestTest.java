@@ -196,13 +196,13 @@ class ChunkCacheAtRestTest extends ChunkCacheFixture {
   }
 
   @Test
-  void anOpenThatWouldGetPassthroughReadsItsFileBackFirstAndGetsIt() throws IOException {
+  void aBackgroundReadBackQueuedBeforeTheFirstOpenMakesThatOpenPassthrough() throws IOException {
     byte[] data = random(SIZE, 51);
     BlobSpec spec = cacheAndStop(data);
     ChunkCache again = open(direct());
     FakeFetcher up = new FakeFetcher(data);
     try (BlobHandle h = again.open(spec, up)) {
-      h.readBackForPassthrough();
+      h.readBackInBackground(); // another file's open queued the mount's files; this executor runs it now
       try (PinnedFile p = h.pinFile().orElseThrow()) {
         assertArrayEquals(data, java.nio.file.Files.readAllBytes(p.path()));
       }
@@ -212,17 +212,16 @@ class ChunkCacheAtRestTest extends ChunkCacheFixture {
   }
 
   @Test
-  void anOpensReadBackThatFindsDamageLeavesTheOpenToTheDaemon() throws IOException {
+  void aFileReadWholeThroughTheDaemonIsCheckedAndItsNextOpenIsPassthrough() throws IOException {
     byte[] data = random(SIZE, 52);
     BlobSpec spec = cacheAndStop(data);
-    damage(spec, 8L * CS + 9, new byte[] {4});
-    ChunkCache again = open(direct());
-    FakeFetcher up = new FakeFetcher(data);
-    try (BlobHandle h = again.open(spec, up)) {
-      h.readBackForPassthrough();
-      assertEquals(1, again.corruptChunks());
-      assertTrue(h.pinFile().isEmpty(), "a chunk is missing now: the daemon serves this open");
+    ChunkCache again = open(direct().withFetchExecutor(r -> { })); // no background work runs
+    try (BlobHandle h = again.open(spec, new FakeFetcher(data))) {
+      assertTrue(h.pinFile().isEmpty(), "not checked since the start");
       assertArrayEquals(data, readAll(h, 100_000));
+      try (PinnedFile p = h.pinFile().orElseThrow()) {
+        assertEquals(SIZE, p.length(), "every chunk was checked as the daemon loaded it");
+      }
     }
   }
 

@@ -60,9 +60,10 @@ public interface ReadOnlyTree {
 
     /**
      * Called before {@link #backing()} when the transport would hand the file to the kernel, outside
-     * the transport's locks: a tree may do bounded slow work here (the daemon reads a cache file
-     * back that it has not checked since its start) so that {@code backing()} can say yes. Other
-     * opens and reads go on meanwhile; it must not throw. Nothing by default.
+     * the transport's locks, so a tree may prepare here for {@code backing()} to say yes (the
+     * daemon queues read-backs of cache files it has not checked since its start). Other opens and
+     * reads go on meanwhile, but it holds a serving thread all mounts share: keep it short. It must
+     * not throw. Nothing by default.
      */
     default void prepareBacking() {}
 
