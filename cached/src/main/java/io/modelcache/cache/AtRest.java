@@ -28,7 +28,8 @@ import org.slf4j.LoggerFactory;
  *       a blob every chunk of which this process vouches for. After a restart, the first open of a
  *       cached file is served by the daemon (which checks each chunk as it loads it), and that open
  *       queues a read-back of the mount's files in the background ({@link #checkInBackground},
- *       one blob at a time, O_DIRECT); later opens of a file read back or read whole get
+ *       one blob at a time, O_DIRECT, while no reader loads chunks from disk); later opens of a
+ *       file read back or read whole get
  *       passthrough. Why not wait at the open for a read-back and then hand out passthrough: see
  *       docs/performance.md, "After a restart" (measured three ways, the daemon path was faster);
  *   <li>a damaged chunk is dropped even under readers ({@link Eviction#dropDamaged}), counted in
@@ -100,7 +101,7 @@ final class AtRest {
         try {
           if (!cache.closed && !b.removed && !b.allChecked()) {
             long t0 = System.nanoTime();
-            int bad = check(b, true);
+            int bad = check(b, true, b.filePins.get() == 0);
             LOG.debug("read back blob {} before passthrough in {} ms: {} damaged chunk(s)", b.spec.digest(),
                 (System.nanoTime() - t0) / 1_000_000, bad);
           }
@@ -120,12 +121,21 @@ final class AtRest {
     }
   }
 
+  /** {@link #check(Blob, boolean, boolean)} at once, whatever else reads the disk. */
+  int check(Blob b, boolean onlyUnchecked) throws IOException {
+    return check(b, onlyUnchecked, false);
+  }
+
   /**
    * Reads back the present chunks ({@code onlyUnchecked}: those this process does not vouch for
    * yet), vouches for those that match their CRC32C and drops those that do not; returns how many
    * were dropped. A missing cache file loses every present chunk, and they are counted too.
+   * {@code quietDisk}: before each chunk, wait until no reader has loaded a chunk from disk for
+   * {@link #QUIET_NANOS}. The background read-back after a restart runs beside the first load of
+   * a model, which the daemon serves and checks itself; sharing the disk with it cost that load
+   * 13 % (docs/performance.md, "After a restart"), so it reads only while the readers do not.
    */
-  int check(Blob b, boolean onlyUnchecked) throws IOException {
+  int check(Blob b, boolean onlyUnchecked, boolean quietDisk) throws IOException {
     int dropped = 0;
     if (b.presentCount.get() == 0) {
       return 0;
@@ -153,6 +163,9 @@ final class AtRest {
         if (!b.isPresent(i) || (onlyUnchecked && b.isChecked(i))) {
           continue;
         }
+        if (quietDisk && !awaitQuietDisk()) {
+          break;
+        }
         b.pins.incrementAndGet(i); // pin, then check presence: eviction cannot punch it while it is read
         try {
           int seen = b.gen.get(i); // the copy read below, unless a newer one is published meanwhile
@@ -172,6 +185,26 @@ final class AtRest {
       b.release();
     }
     return dropped;
+  }
+
+  /** How long the disk must have served no reader's chunk load before a background read-back goes on. */
+  static final long QUIET_NANOS = java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(500);
+
+  /** Waits until no reader loaded a chunk from disk for {@link #QUIET_NANOS}; false when the cache closed meanwhile. */
+  private boolean awaitQuietDisk() {
+    while (!cache.closed) {
+      long idle = System.nanoTime() - cache.lastDiskLoadNanos;
+      if (idle >= QUIET_NANOS) {
+        return true;
+      }
+      try {
+        Thread.sleep(Math.max(1, (QUIET_NANOS - idle) / 1_000_000));
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        return false;
+      }
+    }
+    return false;
   }
 
   /** Reads chunk {@code i} into {@code buf} and compares its CRC32C with the recorded one. */

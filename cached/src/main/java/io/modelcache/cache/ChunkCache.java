@@ -93,6 +93,8 @@ public final class ChunkCache implements Closeable {
   /** Chunks being read from disk into memory (single flight). */
   final ConcurrentHashMap<ChunkRef, CompletableFuture<Void>> loading = new ConcurrentHashMap<>();
   final LongAdder diskLoads = new LongAdder();
+  /** System.nanoTime() of the last chunk a reader loaded from disk: background read-backs wait for a quiet disk. */
+  volatile long lastDiskLoadNanos = System.nanoTime() - AtRest.QUIET_NANOS;
   /** Bytes lent from memory to a reader that wrote them out itself (no copy into a reply buffer). */
   final LongAdder lentBytes = new LongAdder();
   /** Writes go through O_DIRECT (probed at open: tmpfs and some overlays refuse it). */

@@ -91,6 +91,7 @@ final class DiskLoads {
       return e;
     }
     ByteBuffer buf = hot.take();
+    cache.lastDiskLoadNanos = System.nanoTime();
     try {
       int seen = b.gen.get(i); // before the presence test: a drop needs the copy this read reads
       if (!b.isPresentSettled(i)) {
