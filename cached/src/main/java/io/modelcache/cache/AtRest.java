@@ -133,7 +133,7 @@ final class AtRest {
    * {@code quietDisk}: before each chunk, wait until no reader has loaded a chunk from disk for
    * {@link #QUIET_NANOS}. The background read-back after a restart runs beside the first load of
    * a model, which the daemon serves and checks itself; sharing the disk with it cost that load
-   * 13 % (docs/performance.md, "After a restart"), so it reads only while the readers do not.
+   * 9 % (docs/performance.md, "After a restart"), so it reads only while the readers do not.
    */
   int check(Blob b, boolean onlyUnchecked, boolean quietDisk) throws IOException {
     int dropped = 0;
