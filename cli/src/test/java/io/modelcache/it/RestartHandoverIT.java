@@ -228,6 +228,7 @@ class RestartHandoverIT {
       }
       assertEquals(1, restarted.value("modelcache_cache_corrupt_chunks_total"), restarted.text());
       assertTrue(whole, "A's damaged chunk was fetched again and A verified while the kernel held it");
+      restarted = Scrape.of(d.metricsPort()); // after `cache ls` saw A whole: the scrape above may predate the refetch
       assertEquals(1, restarted.value("modelcache_cache_pinned_files"), "the new daemon pinned A again");
       assertEquals(aBytes, restarted.value("modelcache_cache_pinned_bytes"));
 
