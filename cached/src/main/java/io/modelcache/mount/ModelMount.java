@@ -227,7 +227,7 @@ public final class ModelMount implements ReadOnlyTree, Closeable {
   static final boolean LEND = Boolean.parseBoolean(System.getProperty("modelcache.mount.lend", "true"));
 
   /**
-   * The first open that could get passthrough queues a read-back of every complete file of the
+   * The first ask for a file's backing (an open that could get passthrough or spliced replies) queues a read-back of every complete file of the
    * mount not yet read back since the daemon started (in the model's file order), so that the
    * loader's next files are ready for passthrough when it opens them. Once per mount.
    */

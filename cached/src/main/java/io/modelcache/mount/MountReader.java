@@ -101,23 +101,10 @@ final class MountReader implements FileReader {
    */
   @Override
   public Optional<BackingFile> backing() {
-    return h.pinFile().map(MountReader::backingOf);
-  }
-
-  /**
-   * Before an open that could get passthrough: after a restart, the first such open of the mount
-   * queues a background read-back of its cached files (this open is served by the daemon, which
-   * checks what it loads), so that later opens get passthrough.
-   */
-  @Override
-  public void prepareBacking() {
+    // After a restart the first ask queues a read-back of the mount's cached files: this open is
+    // the daemon's (it checks what it loads), later opens of files read back get the file.
     mount.readBackInBackground();
-  }
-
-  /** The cache file is whole and verified while the blob is complete (a chunk dropped as damaged makes it partial). */
-  @Override
-  public boolean backingIntact() {
-    return h.isComplete();
+    return h.pinFile().map(MountReader::backingOf);
   }
 
   /** The same, for a file the kernel reads in passthrough since before a restart. */

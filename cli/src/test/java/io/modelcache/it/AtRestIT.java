@@ -79,15 +79,7 @@ class AtRestIT {
         assertEquals(2 * granule, again, "only the damaged chunks' granules are fetched again");
 
         // The first open started the read-back of the whole file; a later open gets passthrough.
-        double pt = 0;
-        for (int i = 0; i < 100 && pt == 0; i++) {
-          Thread.sleep(100);
-          try (FileChannel ch = FileChannel.open(a, StandardOpenOption.READ)) {
-            ch.read(ByteBuffer.allocate(1), 0);
-          }
-          pt = Scrape.of(d.metricsPort()).value("modelcache_fuse_passthrough_opens_total");
-        }
-        assertTrue(pt > 0, "no passthrough open after the read-back");
+        assertTrue(openUntilPassthrough(a, d) > 0, "no passthrough open after the read-back");
         assertEquals(LazyMountIT.sha256(src.resolve(shards.get(0).path())), LazyMountIT.sha256(a), "passthrough read");
         assertTrue(Cli.ok("status", "--home", d.home.toString()).out()
             .contains("2 cached chunk(s) found damaged on disk and dropped (fetched again when read)"));
@@ -100,20 +92,25 @@ class AtRestIT {
         Cli.ok("mount", "--home", d.home.toString(), ref, mp.toString());
         assertEquals(LazyMountIT.sha256(src.resolve(shards.get(0).path())), LazyMountIT.sha256(a), "read, daemon path");
         assertEquals(0, Scrape.of(d.metricsPort()).value("modelcache_fuse_passthrough_opens_total"));
-        double ptB = 0;
-        for (int i = 0; i < 100 && ptB == 0; i++) {
-          Thread.sleep(100);
-          try (FileChannel ch = FileChannel.open(b, StandardOpenOption.READ)) {
-            ch.read(ByteBuffer.allocate(1), 0);
-          }
-          ptB = Scrape.of(d.metricsPort()).value("modelcache_fuse_passthrough_opens_total");
-        }
-        assertTrue(ptB > 0, "no passthrough open of B after the mount's background read-back");
+        assertTrue(openUntilPassthrough(b, d) > 0, "no passthrough open of B after the mount's background read-back");
         assertEquals(LazyMountIT.sha256(src.resolve(shards.get(1).path())), mmapSha256(b), "mmap in passthrough");
         assertEquals(0, Scrape.of(d.metricsPort()).value("modelcache_cache_corrupt_chunks_total"));
         Cli.ok("umount", "--home", d.home.toString(), mp.toString());
       }
     }
+  }
+
+  /** Opens {@code f} (reading a byte) every 100 ms, up to 10 s, until the daemon counts a passthrough open; the count. */
+  private static double openUntilPassthrough(Path f, DaemonProcess d) throws Exception {
+    double pt = 0;
+    for (int i = 0; i < 100 && pt == 0; i++) {
+      Thread.sleep(100);
+      try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
+        ch.read(ByteBuffer.allocate(1), 0);
+      }
+      pt = Scrape.of(d.metricsPort()).value("modelcache_fuse_passthrough_opens_total");
+    }
+    return pt;
   }
 
   private static long served(RegistryHarness registry, List<ModelFile> files) {

@@ -212,14 +212,6 @@ public final class PassthroughHook implements OpenHook {
 
   @Override
   public OpenReply opened(String path, ReadOnlyTree.FileReader reader, OpenReply daemonPath, long unique) {
-    boolean mayAsk;
-    synchronized (this) {
-      FileState f = files.get(path);
-      mayAsk = enabled && (f == null || (f.passthroughOpens == 0 && f.daemonOpens == 0));
-    }
-    if (mayAsk) {
-      reader.prepareBacking(); // may block for a while: not under this hook's lock, which every open takes
-    }
     synchronized (this) {
       FileState f = files.computeIfAbsent(path, k -> new FileState());
       if (f.passthroughOpens > 0) {

@@ -59,25 +59,6 @@ public interface ReadOnlyTree {
     }
 
     /**
-     * Called before {@link #backing()} when the transport would hand the file to the kernel, outside
-     * the transport's locks, so a tree may prepare here for {@code backing()} to say yes (the
-     * daemon queues read-backs of cache files it has not checked since its start). Other opens and
-     * reads go on meanwhile, but it holds a serving thread all mounts share: keep it short. It must
-     * not throw. Nothing by default.
-     */
-    default void prepareBacking() {}
-
-    /**
-     * Whether a backing file this reader handed out still holds every byte of the file, verified:
-     * false when the tree found part of it damaged since and is fetching it again, and then the
-     * transport serves reads through {@link #read} instead of splicing them from that file. Cheap:
-     * asked on every spliced READ. True by default.
-     */
-    default boolean backingIntact() {
-      return true;
-    }
-
-    /**
      * As {@link #backing()}, for a file whose backing file the kernel reads already (a passthrough
      * handle taken over from a previous server): a tree may refuse a new {@link #backing()} for a
      * check still to come, but must not leave a file in use unpinned for that. The same by default.
@@ -96,7 +77,10 @@ public interface ReadOnlyTree {
     /**
      * Whether every byte this reader serves is final (verified): then the kernel may keep pages it
      * cached during earlier opens (FOPEN_KEEP_CACHE). False while bytes are served before their
-     * check, so that pages of content that later fails its check do not outlive the open.
+     * check, so that pages of content that later fails its check do not outlive the open. The
+     * kernel transport also asks before each READ it would splice from the {@link #backing()} file
+     * (so keep it cheap): a reader no longer final, part of whose file was found damaged since, is
+     * served through {@link #read} meanwhile.
      */
     default boolean contentFinal() {
       return true;

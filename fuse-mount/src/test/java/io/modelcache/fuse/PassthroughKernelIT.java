@@ -52,8 +52,6 @@ class PassthroughKernelIT {
     final LongAdder reads = new LongAdder();
     final AtomicInteger backingsOpen = new AtomicInteger();
     final AtomicInteger backingsHanded = new AtomicInteger();
-    /** prepareBacking() calls; a file under /prepared becomes complete in it (as a read-back would make it). */
-    final AtomicInteger prepares = new AtomicInteger();
 
     void add(String path, byte[] bytes, boolean done) throws IOException {
       Path f = tmp.resolve("backing" + path.replace('/', '_'));
@@ -98,14 +96,6 @@ class PassthroughKernelIT {
           try (FileChannel ch = FileChannel.open(f, StandardOpenOption.READ)) {
             int n = ch.read(dst, offset);
             return Math.max(n, 0);
-          }
-        }
-
-        @Override
-        public void prepareBacking() {
-          prepares.incrementAndGet();
-          if (path.startsWith("/prepared")) {
-            done.set(true);
           }
         }
 
@@ -167,7 +157,6 @@ class PassthroughKernelIT {
     tree.add("/shard.safetensors", shard, false);
     tree.add("/other.safetensors", MemoryTree.randomBytes(8, 2 * 1024 * 1024 + 1), true);
     tree.add("/broken.safetensors", MemoryTree.randomBytes(9, 100_000), true);
-    tree.add("/prepared.safetensors", shard, false);
     mp = Files.createDirectory(tmp.resolve("mnt")).toRealPath();
     // Splice replies off: these tests count the backing files the passthrough hook asks for, and a
     // daemon-path open of a complete file would take one to splice from (SplicedReadTest, PassthroughIT).
@@ -235,17 +224,6 @@ class PassthroughKernelIT {
   }
 
   @Test
-  void aFileMadeReadyInPrepareBackingIsPassthroughFromItsFirstOpen() throws Exception {
-    mount(true);
-    Path p = mp.resolve("prepared.safetensors");
-    assertArrayEquals(shard, Files.readAllBytes(p));
-    assertEquals(1, tree.prepares.get(), "asked to prepare before the first open's backing");
-    assertEquals(1, stats.passthroughOpens(), "and that open is passthrough");
-    assertEquals(0, tree.reads.sum(), "no READ reached the daemon");
-    awaitReleased();
-  }
-
-  @Test
   void aFileIsNeverInBothModesAtOnceAndConcurrentPassthroughOpensShareOneBacking() throws Exception {
     mount(true);
     Path p = mp.resolve("shard.safetensors");
@@ -289,7 +267,6 @@ class PassthroughKernelIT {
         Files.readAllBytes(mp.resolve("other.safetensors")));
     assertEquals(0, stats.passthroughOpens());
     assertEquals(0, tree.backingsHanded.get(), "no backing is even asked for");
-    assertEquals(0, tree.prepares.get(), "nor prepared");
     assertTrue(tree.reads.sum() > 0);
   }
 

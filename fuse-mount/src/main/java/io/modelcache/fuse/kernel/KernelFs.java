@@ -311,7 +311,9 @@ public final class KernelFs {
       }
     }
     int want = (int) Math.min(size, p.byteSize());
-    if (data != null && o.spliced() != null && o.reader().backingIntact()) {
+    // Spliced only while the content is final: a tree that found part of the file damaged since
+    // (and is fetching it again) serves reads through read() meanwhile.
+    if (data != null && o.spliced() != null && o.reader().contentFinal()) {
       SplicedFile.Range r = o.spliced().take(offset, want);
       if (r != null && SpliceReply.forThread().fits(r)) {
         data.range(r, o.spliced());
